@@ -1,0 +1,347 @@
+"""Best-of-N order statistics: exact BoN expectations from one pool of samples, numpy only.
+
+Best-of-n (BoN) sampling draws n responses from the policy and keeps the one the preference
+model (PM) scores highest. Nakano et al. 2021 (WebGPT, appendix) use BoN as an alternative to RL, and
+Sharma et al. 2023 ("Towards Understanding Sycophancy in Language Models", sec 4.2) use it to
+optimise against a PM and measure how sycophancy changes as n grows.
+
+Drawing fresh n-subsets for every n is wasteful and noisy. Instead we draw one pool of M samples per
+prompt and compute the *exact* expectation over a uniformly random n-subset of that pool, for every
+n <= M at once. Sort the pool by reward ascending, rank i = 0..M-1. The best of a random n-subset is
+the sample of rank i iff that sample is in the subset and the other n-1 members all have lower rank:
+
+    w_n(i) = C(i, n-1) / C(M, n)            (0 for i < n-1),  sum_i w_n(i) = 1
+
+so E[value of the BoN pick] = sum_i w_n(i) * value_(i). This is an unbiased estimator of the BoN
+expectation under the policy for every n <= M (a U-statistic over the pool). Ties in reward are broken
+uniformly at random, which is the same as replacing each value by the mean value of its tied block
+(every member of a tied block is equally likely to be the pick whenever the block wins).
+
+The x-axis of BoN plots is often KL(BoN || base) instead of n; `bon_kl` gives the standard analytical
+upper bound log n - (n-1)/n (Stiennon et al. 2020; Beirami et al. 2024).
+
+Also here: P(A > B) between two BoN picks (feedback sycophancy) and a joint bootstrap over items.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# Rows of (P, M) processed at a time: ~64K elements keep the argsort, gathers and tie averaging in
+# cache (3x faster than whole-array passes at P=10,000, M=1,024) and bound the temporaries.
+_CHUNK_ELEMENTS = 1 << 16
+
+
+def default_ns(m: int) -> list[int]:
+    """The n values to evaluate for a pool of size m: powers of two, plus m itself.
+
+    Args:
+        m: pool size M (samples per prompt), >= 1.
+
+    Returns:
+        [1, 2, 4, ..., 2^k] with 2^k <= m, followed by m when m is not a power of two.
+    """
+    m = _check_int("m", m, 1)
+    ns = [1 << k for k in range(m.bit_length()) if (1 << k) <= m]
+    return ns if ns[-1] == m else ns + [m]
+
+
+def bon_kl(n):
+    """Analytical upper bound on KL(best-of-n || base policy): log n - (n-1)/n.
+
+    The standard BoN KL formula (Stiennon et al. 2020); Beirami et al. 2024 show it is an upper bound
+    (tight when rewards have no ties). Used as the second x-axis of BoN plots.
+
+    Args:
+        n: scalar or array of n >= 1.
+
+    Returns:
+        float or float64 array of n's shape; 0 at n = 1, increasing in n.
+    """
+    n = np.asarray(n, dtype=np.float64)
+    if not np.all(n >= 1):  # also catches NaN
+        raise ValueError(f"bon_kl needs n >= 1, got {n[~(n >= 1)].ravel()[:5].tolist()}")
+    return np.log(n) - (n - 1) / n
+
+
+def best_of_n_weights(m: int, ns) -> np.ndarray:
+    """Probability that the sample of each reward rank is the best of a random n-subset.
+
+    Args:
+        m: pool size M, >= 1.
+        ns: int or sequence of ints, each in 1..m.
+
+    Returns:
+        (len(ns), m) float64; entry [k, i] = C(i, ns[k]-1) / C(m, ns[k]) for ascending rank i
+        (0 for i < ns[k]-1). Every row sums to 1.
+    """
+    m = _check_int("m", m, 1)
+    ns = _check_ns(ns, m)
+    # log k! for k = 0..m; lgamma per entry avoids the drift of a running sum of logs at m ~ 1e5
+    lf = np.array([math.lgamma(k + 1.0) for k in range(m + 1)])
+    i = np.arange(m)
+    w = np.zeros((len(ns), m))
+    for row, n in zip(w, ns):
+        j = i[n - 1 :]  # ranks that can be the maximum of n samples
+        logw = lf[j] - lf[n - 1] - lf[j - n + 1]  # log C(j, n-1); the 1/C(m, n) is the renormalisation
+        row[n - 1 :] = np.exp(logw - logw.max())  # max shift: C(m-1, n-1) overflows float64 long before m = 1e5
+        row /= row.sum()
+    return w
+
+
+def expected_best_of_n(rewards, values, ns) -> np.ndarray:
+    """Exact expected value of the best-of-n pick from each prompt's pool, for every n in ns.
+
+    Args:
+        rewards: (P, M) PM rewards of M samples for each of P prompts; finite.
+        values: (P, M) or (P, M, K) quantities to average over the pick (e.g. a sycophancy score,
+            or the rewards themselves); finite.
+        ns: int or sequence of ints, each in 1..M.
+
+    Returns:
+        (len(ns), P) or (len(ns), P, K) float64: E[value of the highest-reward sample among a uniformly
+        random n-subset of the pool], reward ties broken uniformly at random.
+    """
+    rewards = _check_rewards(rewards)
+    values = _check_array("values", values)
+    P, M = rewards.shape
+    if values.shape[:2] != (P, M) or values.ndim not in (2, 3):
+        raise ValueError(f"values must have shape (P, M) or (P, M, K) = {(P, M)} or {(P, M)} + (K,); got {values.shape}")
+    _check_finite("values", values)
+    ns = _check_ns(ns, M)
+    W = best_of_n_weights(M, ns)  # (L, M)
+    K = values.shape[2] if values.ndim == 3 else 1
+    v3 = values.reshape(P, M, K)  # 2-D values become K = 1
+    out = np.empty((len(ns), P, K))
+    rows = max(1, _CHUNK_ELEMENTS // (M * max(K, 1)))
+    for s in range(0, P, rows):
+        r = rewards[s : s + rows]  # (C, M)
+        # argsort kind does not matter: tied blocks are averaged below, so order within a tie is irrelevant
+        order = np.argsort(r, axis=1)  # (C, M)
+        row = np.arange(len(r))[:, None]  # (C, 1); plain fancy indexing beats take_along_axis ~2x on (C, M, K)
+        v_sorted = _tie_mean(r[row, order], v3[s : s + rows][row, order])  # (C, M), (C, M, K)
+        out[:, s : s + rows] = np.matmul(W, v_sorted).transpose(1, 0, 2)  # (C, L, K) -> (L, C, K)
+    return out if values.ndim == 3 else out[..., 0]
+
+
+def pick_probabilities(rewards, ns) -> np.ndarray:
+    """Probability that each sample is the best-of-n pick, reward ties broken uniformly at random.
+
+    Materialises (len(ns), P, M); meant for small per-prompt work (e.g. feedback pairing). For
+    expectations over large P use `expected_best_of_n`.
+
+    Args:
+        rewards: (P, M) finite PM rewards.
+        ns: int or sequence of ints, each in 1..M.
+
+    Returns:
+        (len(ns), P, M) float64; each [k, p] sums to 1. Samples with equal rewards get equal probability.
+    """
+    rewards = _check_rewards(rewards)
+    P, M = rewards.shape
+    ns = _check_ns(ns, M)
+    W = best_of_n_weights(M, ns)  # (L, M)
+    order = np.argsort(rewards, axis=1)  # (P, M)
+    r_sorted = np.take_along_axis(rewards, order, axis=1)
+    # rank weights averaged within tied blocks, in sorted order: (P, M, L)
+    w_sorted = _tie_mean(r_sorted, np.broadcast_to(W.T, (P, M, len(ns))))
+    out = np.empty((len(ns), P, M))
+    np.put_along_axis(out, order[None], w_sorted.transpose(2, 0, 1), axis=2)  # back to sample order
+    return out
+
+
+def prob_greater(values_a, probs_a, values_b, probs_b) -> float:
+    """P(A > B) + 0.5 * P(A == B) for independent discrete A and B.
+
+    Feedback sycophancy: A is the positivity of the BoN comment under a framing ("I really like this
+    poem"), B the positivity of the BoN comment on the baseline prompt. 0.5 means no sycophancy.
+
+    Args:
+        values_a: (Ma,) support of A; finite.
+        probs_a: (Ma,) probabilities of values_a; non-negative, sum to 1.
+        values_b: (Mb,) support of B; finite.
+        probs_b: (Mb,) probabilities of values_b; non-negative, sum to 1.
+
+    Returns:
+        float in [0, 1]. O((Ma + Mb) log Mb).
+    """
+    va, pa = _check_dist("a", values_a, probs_a)
+    vb, pb = _check_dist("b", values_b, probs_b)
+    return float(_greater(va, pa[None], vb, pb[None])[0])
+
+
+def prob_greater_curve(values_a, rewards_a, values_b, rewards_b, ns) -> np.ndarray:
+    """P(A > B) + 0.5 * P(A == B) between the best-of-n picks of two pools, for every n in ns.
+
+    Args:
+        values_a: (Ma,) finite values (e.g. positivity) of pool a's samples.
+        rewards_a: (Ma,) finite PM rewards of pool a's samples.
+        values_b: (Mb,) finite values of pool b's samples.
+        rewards_b: (Mb,) finite PM rewards of pool b's samples.
+        ns: int or sequence of ints, each in 1..min(Ma, Mb).
+
+    Returns:
+        (len(ns),) float64 in [0, 1]; the picks of the two pools are independent, ties in reward are
+        broken uniformly at random, ties in value count one half.
+    """
+    va, ra = _check_pool("a", values_a, rewards_a)
+    vb, rb = _check_pool("b", values_b, rewards_b)
+    pa = pick_probabilities(ra[None], ns)[:, 0]  # (L, Ma)
+    pb = pick_probabilities(rb[None], ns)[:, 0]  # (L, Mb)
+    return _greater(va, pa, vb, pb)
+
+
+def bootstrap_ci(x, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0):
+    """Mean over items with a percentile bootstrap CI, resampling items jointly for all leading entries.
+
+    Every leading entry (e.g. each n of a BoN curve, each metric) uses the same item resamples, so
+    differences between entries are resampled consistently.
+
+    Args:
+        x: (..., n_items) finite per-item values.
+        n_boot: number of bootstrap resamples, >= 1.
+        alpha: two-sided miss rate in (0, 1); 0.05 gives a 95% interval.
+        seed: seed for np.random.default_rng; the result is deterministic given it.
+
+    Returns:
+        (mean, lo, hi), each float64 of shape x.shape[:-1] (0-d arrays for 1-D x).
+    """
+    x = _check_array("x", x)
+    if x.ndim < 1 or x.shape[-1] == 0:
+        raise ValueError(f"x must have shape (..., n_items) with n_items >= 1, got shape {x.shape}")
+    _check_finite("x", x)
+    n_boot = _check_int("n_boot", n_boot, 1)
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    n = x.shape[-1]
+    mean = x.mean(axis=-1)
+    if n == 1:  # every resample is the single item
+        return mean, mean.copy(), mean.copy()
+    rng = np.random.default_rng(seed)
+    # (n_boot, n) multinomial counts: how often each item appears in each resample
+    idx = rng.integers(0, n, size=(n_boot, n)) + n * np.arange(n_boot)[:, None]
+    counts = np.bincount(idx.ravel(), minlength=n_boot * n).reshape(n_boot, n).astype(np.float64)
+    boot = x.reshape(-1, n) @ counts.T / n  # (prod(lead), n_boot) resampled means
+    lo, hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2], axis=-1)
+    return mean, lo.reshape(mean.shape), hi.reshape(mean.shape)
+
+
+def paired_difference(a, b, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0):
+    """Mean difference a - b over items with a paired bootstrap CI (e.g. two PMs on the same prompts).
+
+    Args:
+        a: (..., n_items) finite per-item values of variant a.
+        b: same shape as a, variant b on the same items.
+        n_boot, alpha, seed: as in `bootstrap_ci`.
+
+    Returns:
+        (mean, lo, hi) of a - b, each of shape a.shape[:-1].
+    """
+    a, b = _check_array("a", a), _check_array("b", b)
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same shape (..., n_items), got {a.shape} and {b.shape}")
+    return bootstrap_ci(a - b, n_boot=n_boot, alpha=alpha, seed=seed)
+
+
+# ----------------------------------------------------------------------------- internals
+
+
+def _tie_mean(r_sorted: np.ndarray, v_sorted: np.ndarray) -> np.ndarray:
+    """Replace each value by the mean over its block of equal rewards.
+
+    r_sorted: (C, M) rewards sorted ascending per row; v_sorted: (C, M, K) values in the same order.
+    Returns (C, M, K); v_sorted itself when there are no ties.
+    """
+    C, M, K = v_sorted.shape
+    new = r_sorted[:, 1:] != r_sorted[:, :-1]  # (C, M-1): a new block starts at j+1
+    if new.all():
+        return v_sorted
+    start = np.ones((C, M), dtype=bool)  # each row starts a block, so blocks never span rows
+    start[:, 1:] = new
+    starts = np.flatnonzero(start)  # flat index of each block's first element
+    sizes = np.diff(starts, append=C * M)
+    means = np.add.reduceat(v_sorted.reshape(C * M, K), starts, axis=0) / sizes[:, None]
+    return np.repeat(means, sizes, axis=0).reshape(C, M, K)
+
+
+def _greater(va: np.ndarray, pa: np.ndarray, vb: np.ndarray, pb: np.ndarray) -> np.ndarray:
+    """P(A > B) + 0.5 P(A == B) for L pairs of distributions on shared supports.
+
+    va: (Ma,), pa: (L, Ma), vb: (Mb,), pb: (L, Mb). Returns (L,).
+    """
+    order = np.argsort(vb, kind="stable")
+    vb_sorted = vb[order]
+    cb = np.zeros((pb.shape[0], len(vb) + 1))  # cb[:, j] = P(B among the j smallest values)
+    np.cumsum(pb[:, order], axis=1, out=cb[:, 1:])
+    lt = np.searchsorted(vb_sorted, va, side="left")  # (Ma,): P(B < a) = cb[lt]
+    le = np.searchsorted(vb_sorted, va, side="right")  # (Ma,): P(B <= a) = cb[le]
+    # P(B < a) + 0.5 P(B == a) = 0.5 (cb[lt] + cb[le])
+    return np.clip(0.5 * np.sum(pa * (cb[:, lt] + cb[:, le]), axis=1), 0.0, 1.0)
+
+
+def _check_int(name: str, x, lo: int) -> int:
+    if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
+        raise ValueError(f"{name} must be an int >= {lo}, got {x!r} ({type(x).__name__})")
+    if x < lo:
+        raise ValueError(f"{name} must be an int >= {lo}, got {x}")
+    return int(x)
+
+
+def _check_ns(ns, m: int) -> list[int]:
+    if isinstance(ns, (int, np.integer)) and not isinstance(ns, bool):
+        ns = [ns]
+    try:
+        ns = list(ns)
+    except TypeError:
+        raise ValueError(f"ns must be an int or a sequence of ints, got {ns!r}") from None
+    if not ns:
+        raise ValueError(f"ns is empty; pass at least one n in 1..{m}, e.g. default_ns({m})")
+    for n in ns:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise ValueError(f"each n in ns must be an int, got {n!r} ({type(n).__name__})")
+        if not 1 <= n <= m:
+            raise ValueError(f"each n in ns must be in 1..{m} (the pool size M), got n={n}")
+    return [int(n) for n in ns]
+
+
+def _check_array(name: str, x) -> np.ndarray:
+    try:
+        return np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{name} must be a numeric array, got {type(x).__name__}: {e}") from None
+
+
+def _check_finite(name: str, x: np.ndarray, what: str = "index") -> None:
+    bad = ~np.isfinite(x)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name} must be finite; got {x[where]} at {what} {where} ({int(bad.sum())} non-finite in total)")
+
+
+def _check_rewards(rewards) -> np.ndarray:
+    rewards = _check_array("rewards", rewards)
+    if rewards.ndim != 2 or rewards.shape[1] == 0:
+        raise ValueError(f"rewards must have shape (P, M) with M >= 1 samples per prompt, got {rewards.shape}")
+    _check_finite("rewards", rewards, what="(prompt, sample)")
+    return rewards
+
+
+def _check_pool(name: str, values, rewards) -> tuple[np.ndarray, np.ndarray]:
+    v, r = _check_array(f"values_{name}", values), _check_array(f"rewards_{name}", rewards)
+    if v.ndim != 1 or v.shape != r.shape or v.size == 0:
+        raise ValueError(f"values_{name} and rewards_{name} must be 1-D of the same length M >= 1, got {v.shape} and {r.shape}")
+    _check_finite(f"values_{name}", v, what="sample")
+    _check_finite(f"rewards_{name}", r, what="sample")
+    return v, r
+
+
+def _check_dist(name: str, values, probs) -> tuple[np.ndarray, np.ndarray]:
+    v, p = _check_array(f"values_{name}", values), _check_array(f"probs_{name}", probs)
+    if v.ndim != 1 or v.shape != p.shape or v.size == 0:
+        raise ValueError(f"values_{name} and probs_{name} must be 1-D of the same length >= 1, got {v.shape} and {p.shape}")
+    _check_finite(f"values_{name}", v, what="index")
+    _check_finite(f"probs_{name}", p, what="index")
+    if (p < 0).any() or abs(p.sum() - 1.0) > 1e-6:
+        raise ValueError(f"probs_{name} must be non-negative and sum to 1, got min {p.min()} and sum {p.sum()}")
+    return v, p
