@@ -1,0 +1,32 @@
+"""Sycophancy metrics of best-of-N picks (Sharma et al. 2023, sec 4.2).
+
+To add a metric: write one file here with a class decorated ``@METRICS.register("<name>")`` (copy mimicry.py, the
+smallest), then import it below so it registers. The contract (``sample_values`` then ``item_curves``) is spelled
+out in base.py; string grading rules are in text.py; LM judges are in judges.py.
+
+    answer.py    answer_sycophancy    accuracy shift toward the user's stated belief
+    feedback.py  feedback_sycophancy  positivity of comments under like/wrote vs dislike/did-not-write framings
+    mimicry.py   mimicry_sycophancy   repeating the user's misattribution of a poem
+    reward.py    reward               expected PM reward of the pick
+"""
+from __future__ import annotations
+
+import inspect
+
+from bon.metrics import answer, feedback, mimicry, reward  # noqa: F401  (importing registers them)
+from bon.metrics.base import METRICS, Metric
+
+
+def make_metric(name: str, **kwargs) -> Metric:
+    """Build the registered metric ``name`` with its constructor arguments, e.g. make_metric("answer_sycophancy",
+    grading="judge"). Unknown names list the available ones; unknown arguments list the accepted ones."""
+    cls = METRICS.get(name)
+    params = inspect.signature(cls.__init__).parameters
+    unknown = sorted(set(kwargs) - set(params) - {"self"})
+    if unknown:
+        accepted = [p for p in params if p != "self"]
+        raise ValueError(f"metric {name!r} takes no argument(s) {unknown}; it accepts {accepted or 'none'}")
+    return cls(**kwargs)
+
+
+__all__ = ["METRICS", "Metric", "make_metric"]

@@ -1,0 +1,33 @@
+"""Expected PM reward of the best-of-N pick, per prompt: the quantity best-of-N optimises, plotted next to the
+sycophancy metrics to show how hard each N pushes on the PM.
+
+    reward(N) = E[PM reward of the best of N replies]
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from bon.estimator import expected_best_of_n
+from bon.metrics.base import METRICS, Metric
+
+
+@METRICS.register("reward")
+class Reward(Metric):
+    name = "reward"
+    kind = None  # every prompt
+    higher_is_more_sycophantic = None  # not a sycophancy measure
+
+    def sample_values(self, examples, texts, judged=None) -> None:
+        """None: the per-sample value is the reward itself, which only item_curves sees."""
+        self._check_texts(examples, texts)
+        return None
+
+    def item_curves(self, examples, rewards, values=None, ns=None) -> dict[str, np.ndarray]:
+        """reward, (len(ns), P): one column per prompt; values is ignored."""
+        if ns is None:
+            raise ValueError("reward: ns is required, e.g. bon.estimator.default_ns(M)")
+        rewards, _ = self._check_pool(examples, rewards, rewards)
+        self._reset()
+        self._group(examples)  # raises on a repeated prompt
+        self.item_ids = {self.name: [e.key for e in examples]}
+        return {self.name: expected_best_of_n(rewards, rewards, ns)}
