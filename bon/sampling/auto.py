@@ -1,0 +1,52 @@
+"""Pick a sampler backend: ``auto`` means vLLM where it imports cleanly, else transformers."""
+from __future__ import annotations
+
+import functools
+import importlib.util
+
+from bon.sampling.base import SAMPLERS, log
+from bon.sampling.vllm import set_cpu_env_defaults
+
+
+@functools.lru_cache(maxsize=1)
+def _vllm_usable() -> tuple[bool, str]:
+    """(usable, why), from one import attempt per process (importing vLLM takes a few seconds)."""
+    if importlib.util.find_spec("vllm") is None:
+        return False, "vllm is not installed"
+    set_cpu_env_defaults()  # before the first import: vLLM reads some of them then
+    try:
+        import vllm  # noqa: F401
+    except Exception as e:  # a broken install (e.g. mismatched torchvision) must fall back, not crash the run
+        return False, f"vllm is installed but `import vllm` fails: {type(e).__name__}: {e}"
+    return True, "vllm imports cleanly"
+
+
+def resolve_backend(name: str) -> str:
+    """The backend a name stands for, so a run records (and hashes) what actually sampled.
+
+    Args:
+        name: "auto" or a registered sampler ("hf", "vllm").
+    Returns:
+        A registered sampler name; "auto" becomes "vllm" when it imports cleanly, else "hf".
+    Raises:
+        UnknownNameError: for a name that is neither "auto" nor registered.
+    """
+    if name != "auto":
+        SAMPLERS.get(name)  # raises with close names and the list of backends
+        return name
+    ok, why = _vllm_usable()
+    chosen = "vllm" if ok else "hf"
+    log.info("sampler backend auto -> %s (%s)", chosen, why)
+    return chosen
+
+
+def make_sampler(backend: str, **kwargs):
+    """Build a sampler.
+
+    Args:
+        backend: "auto", "hf" or "vllm".
+        **kwargs: the sampler's constructor arguments (model, temperature, top_p, max_new_tokens, overlength, ...).
+    Returns:
+        An object with ``sample(prompts, m, seed, progress=True) -> list[list[Completion]]`` and ``stats``.
+    """
+    return SAMPLERS.get(resolve_backend(backend))(**kwargs)

