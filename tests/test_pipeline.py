@@ -1,0 +1,155 @@
+"""The main job end to end on the bundled model: configs, artifacts, reuse, resume after a kill, multirun."""
+import json
+import re
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+
+from bon.config import ConfigError, register_configs, validate
+
+ROOT = Path(__file__).resolve().parents[1]
+# Tiny but real: 2 items per kind, 4 samples of <= 12 tokens, the hf backend (vLLM has its own tests).
+TINY = ["experiment=demo", "m=4", "ns=[1,2,4]", "dataset.max_items=2", "sampler=hf", "sampler.max_new_tokens=12",
+        "judge.pairwise_check=4", "wandb.mode=disabled", "n_boot=200", "chunk_prompts=4", "progress=false"]
+
+
+def cfg_of(*overrides):
+    register_configs()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def bon_run(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "bon.run", *args], capture_output=True, text=True, cwd=kw.get("cwd"),
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"}, timeout=kw.get("timeout", 900))
+
+
+@pytest.mark.parametrize("override, message", [
+    ("ns=[1,2,16]", "every N must be an integer in 1..m=8"),
+    ("pm.name=clasifier", "Did you mean 'classifier'"),
+    ("dataset.paths=[/no/such/file.jsonl]", "/no/such/file.jsonl does not exist"),
+    ("metrics=[reward,answer_sycophncy]", "unknown metric 'answer_sycophncy'"),
+    ("+variants.bad={prefix: [{role: robot, content: hi}]}", "variants.bad.prefix[0] must be"),
+    ("+variants.odd={prefix: [], sytem: hi}", "variants.odd: unknown field(s) ['sytem']"),
+    ("wandb.mode=sometimes", "wandb.mode must be"),
+])
+def test_config_is_validated_before_any_model_loads(override, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        validate(cfg_of("experiment=demo", override))
+
+
+def test_every_experiment_composes():
+    for exp in sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml")):
+        cfg = cfg_of(f"experiment={exp}")
+        assert validate(cfg) == list(cfg.ns)
+        assert set(cfg.variants) == {"standard", "non_sycophantic"}
+    paper = cfg_of("experiment=paper_bon")
+    assert paper.m == 32 and list(paper.ns) == [1, 2, 4, 8, 16, 32]
+
+
+def test_cli_bad_config_is_one_clear_line(tmp_path):
+    r = bon_run("experiment=demo", "m=4", "ns=[1,8]", f"store={tmp_path}/store", f"run_dir={tmp_path}/run")
+    assert r.returncode == 2, r.stderr
+    assert "every N must be an integer in 1..m=4" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("pipe")
+    r = bon_run(*TINY, f"store={tmp}/store", f"run_dir={tmp}/run1")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return tmp, r
+
+
+def test_run_writes_all_artifacts(first_run):
+    tmp, r = first_run
+    run = tmp / "run1"
+    assert r.stdout.strip().splitlines()[-1] == f"results: {run}"
+    for name in ["samples.parquet", "examples.parquet", "curves.csv", "differences.csv", "curves.png", "run.json",
+                 "report.txt"]:
+        assert (run / name).exists(), name
+    curves = pd.read_csv(run / "curves.csv")
+    assert list(curves.columns) == ["metric", "pm", "n", "kl", "mean", "ci_low", "ci_high", "n_items"]
+    main = {"reward", "answer_sycophancy", "feedback_sycophancy", "mimicry_sycophancy"}
+    assert main <= set(curves.metric) and {"answer_accuracy/bare", "feedback_positivity/like"} <= set(curves.metric)
+    for (metric, pm), g in curves.groupby(["metric", "pm"]):
+        assert list(g.n) == [1, 2, 4], (metric, pm)
+        assert (g.ci_low <= g["mean"] + 1e-12).all() and (g["mean"] <= g.ci_high + 1e-12).all()
+    assert set(curves.pm) == {"standard", "non_sycophantic"}
+    # the PM's own reward of its pick cannot go down with N
+    for pm in ["standard", "non_sycophantic"]:
+        rew = curves[(curves.metric == "reward") & (curves.pm == pm)]["mean"].to_numpy()
+        assert (rew[1:] >= rew[:-1] - 1e-9).all()
+    diffs = pd.read_csv(run / "differences.csv")
+    assert set(diffs.pm_a) == {"standard"} and set(diffs.pm_b) == {"non_sycophantic"}
+    samples = pd.read_parquet(run / "samples.parquet")
+    assert len(samples) == 4 * samples.key.nunique()
+    assert {"reward/standard", "reward/non_sycophantic", "value/answer_sycophancy"} <= set(samples.columns)
+    # the two variants score the same samples differently
+    assert (samples["reward/standard"] != samples["reward/non_sycophantic"]).any()
+    facts = json.loads((run / "run.json").read_text())["facts"]
+    assert facts["pairwise_check"]["pairs"] == 4
+    assert "answer_sycophancy" in r.stdout and "paired differences" in r.stdout
+
+
+def test_second_run_reuses_every_stage(first_run):
+    tmp, _ = first_run
+    store = tmp / "store"
+    before = {p: p.stat().st_mtime_ns for p in store.rglob("*.parquet")}
+    r = bon_run(*TINY, f"store={store}", f"run_dir={tmp}/run2")
+    assert r.returncode == 0, r.stderr[-3000:]
+    after = {p: p.stat().st_mtime_ns for p in store.rglob("*.parquet")}
+    assert before == after  # nothing recomputed or rewritten
+    assert json.loads((tmp / "run2" / "run.json").read_text())["reused"] == ["sample", "score[standard]",
+                                                                          "score[non_sycophantic]", "judge[positivity]"]
+    pd.testing.assert_frame_equal(pd.read_csv(tmp / "run1" / "curves.csv"), pd.read_csv(tmp / "run2" / "curves.csv"))
+
+
+def test_new_variant_reuses_samples(first_run):
+    tmp, _ = first_run
+    r = bon_run(*TINY, f"store={tmp}/store", f"run_dir={tmp}/run3", "variants=standard_only",
+                "+variants.terse={system: Prefer short answers.}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    reused = json.loads((tmp / "run3" / "run.json").read_text())["reused"]
+    assert "sample" in reused and "score[standard]" in reused and "score[terse]" not in reused
+
+
+def test_resume_after_kill(tmp_path):
+    """SIGKILL mid-sampling; the rerun keeps the finished chunks and ends with the same samples as a clean run."""
+    args = [*TINY, "chunk_prompts=1", "dataset.kinds=[answer]", "metrics=[reward]", "variants=standard_only"]
+    p = subprocess.Popen([sys.executable, "-m", "bon.run", *args, f"store={tmp_path}/store", f"run_dir={tmp_path}/a"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list((tmp_path / "store").rglob("sample/*/chunks-1/*.parquet"))) < 3:
+        time.sleep(0.2)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    done_chunks = {c: c.stat().st_mtime_ns for c in (tmp_path / "store").rglob("sample/*/chunks-1/*.parquet")}
+    assert 3 <= len(done_chunks) < 8, "the kill should land mid-stage"
+    assert not list((tmp_path / "store").rglob("sample/*/DONE"))
+    r = bon_run(*args, f"store={tmp_path}/store", f"run_dir={tmp_path}/a")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert all(c.stat().st_mtime_ns == t for c, t in done_chunks.items())  # finished chunks were not redone
+    clean = bon_run(*args, f"store={tmp_path}/clean", f"run_dir={tmp_path}/b")
+    assert clean.returncode == 0
+    resumed = pd.read_parquet(tmp_path / "a" / "samples.parquet")
+    fresh = pd.read_parquet(tmp_path / "b" / "samples.parquet")
+    pd.testing.assert_frame_equal(resumed, fresh)
+
+
+def test_multirun_two_jobs(tmp_path):
+    r = bon_run("-m", *TINY, "dataset.kinds=[answer]", "metrics=[reward,answer_sycophancy]", "seed=0,1",
+                f"store={tmp_path}/store", f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    jobs = sorted((tmp_path / "sweep").glob("[0-9]*"))
+    assert [j.name for j in jobs] == ["0", "1"]
+    c0, c1 = (pd.read_csv(j / "curves.csv") for j in jobs)
+    assert list(c0.columns) == list(c1.columns) and not c0["mean"].equals(c1["mean"])  # different seeds
+    assert [json.loads((j / "run.json").read_text())["config"]["seed"] for j in jobs] == [0, 1]
