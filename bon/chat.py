@@ -5,7 +5,7 @@ format). A :class:`Prompt` is a conversation plus an optional assistant *prefill
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 _SENTINEL = "\u2063BON_RESPONSE\u2063"  # invisible separator: never occurs in real text
 

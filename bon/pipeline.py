@@ -88,6 +88,7 @@ def sample_stage(ctx: Context, examples: list[Example]) -> tuple[str, pd.DataFra
 
     cfg = ctx.cfg
     backend = resolve_backend(cfg.sampler.backend)
+    ctx.facts["sampler_backend"] = backend
     s = cfg.sampler
     spec = {
         "prompts": st.digest([(e.key, e.conversation, e.prefill) for e in examples]),
@@ -419,7 +420,7 @@ def _title(cfg) -> str:
 
 
 def _facts_text(facts: dict, timings: dict, total: float) -> str:
-    lines = ["run facts:"]
+    lines = ["run facts:", f"  sampler backend: {facts.get('sampler_backend')}"]
     s = facts.get("sample", {})
     lines.append(f"  prompts skipped for length: {len(s.get('skipped_overlength', []))}, "
                  f"truncated: {s.get('truncated_overlength', 0)}")

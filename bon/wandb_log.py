@@ -16,6 +16,7 @@ What a run holds:
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -62,6 +63,8 @@ def log_run(run_dir, curves: pd.DataFrame | None = None, diffs: pd.DataFrame | N
     if not png.is_file():
         plot_curves(curves, png, title=name)
 
+    # vLLM imports openai, which makes wandb advertise Weave on every run; bon logs no LLM calls.
+    os.environ.setdefault("WANDB_DISABLE_WEAVE", "true")
     settings = wandb.Settings(
         silent=True,            # no banner / sync hints on stdout
         console="off",          # the pipeline's own stdout is not a W&B artifact

@@ -1,22 +1,14 @@
 """The transformers sampler on the bundled SmolLM2-135M: real model, no mocks."""
 import logging
-import math
 
 import pytest
 import torch
 
-from bon.chat import Prompt, render_generation_prompt
-from bon.sampling import SAMPLERS, Completion, prompt_seed
-from bon.sampling.hf import HFSampler
+from sampling_contract import MAX_NEW, PROMPTS, check_m_completions_with_and_without_prefill
 
-MAX_NEW = 16
-PREFILLED = Prompt.of([{"role": "user", "content": "Which is the capital of France? (A) Paris (B) Rome"}],
-                      prefill="The answer is (", key="prefilled")
-PROMPTS = [
-    PREFILLED,
-    Prompt.of([{"role": "user", "content": "Write a haiku about rain."}], key="haiku"),
-    Prompt.of([{"role": "user", "content": "Say hi."}], key="hi"),
-]
+from bon.chat import Prompt, render_generation_prompt
+from bon.sampling import SAMPLERS, prompt_seed
+from bon.sampling.hf import HFSampler
 
 
 @pytest.fixture(scope="module")
@@ -47,20 +39,7 @@ def test_prompt_seed_is_stable():
 
 
 def test_m_completions_with_and_without_prefill(sampler):
-    got = sampler.sample(PROMPTS, m=3, seed=0, progress=False)
-    assert len(got) == len(PROMPTS) and all(len(cs) == 3 for cs in got)
-    for cs in got:
-        for c in cs:
-            assert isinstance(c, Completion) and isinstance(c.text, str)
-            assert 1 <= c.n_tokens <= MAX_NEW
-            assert c.finish_reason in ("stop", "length")
-            if c.finish_reason == "length":
-                assert c.n_tokens == MAX_NEW
-            assert math.isfinite(c.logprob) and c.logprob <= 0
-    # The prefill is continued, not restarted: the completion is only what follows "The answer is (".
-    for c in got[0]:
-        assert not c.text.lstrip().lower().startswith("the answer is"), c.text
-    assert len({c.text for cs in got for c in cs}) > 3, "temperature 1 should give varied samples"
+    check_m_completions_with_and_without_prefill(sampler)
 
 
 def test_logprob_is_under_raw_distribution(bundled_model):

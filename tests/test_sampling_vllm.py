@@ -3,23 +3,17 @@
 Never skipped: vLLM is installed wherever the tests run, and a broken vLLM must fail here, not hide.
 """
 import logging
-import math
 
 import pytest
 
+from sampling_contract import MAX_NEW, PROMPTS, check_m_completions_with_and_without_prefill
+
 from bon.chat import Prompt
-from bon.sampling import Completion, make_sampler, resolve_backend
+from bon.sampling import make_sampler, resolve_backend
 from bon.sampling.hf import HFSampler
 from bon.sampling.vllm import VLLMSampler
 
-MAX_NEW = 16
 MAX_LEN = 256
-PROMPTS = [
-    Prompt.of([{"role": "user", "content": "Which is the capital of France? (A) Paris (B) Rome"}],
-              prefill="The answer is (", key="prefilled"),
-    Prompt.of([{"role": "user", "content": "Write a haiku about rain."}], key="haiku"),
-    Prompt.of([{"role": "user", "content": "Say hi."}], key="hi"),
-]
 
 
 @pytest.fixture(scope="module")
@@ -48,19 +42,7 @@ def test_auto_resolves_to_vllm(bundled_model, caplog):
 
 
 def test_m_completions_with_and_without_prefill(sampler):
-    got = sampler.sample(PROMPTS, m=3, seed=0, progress=False)
-    assert len(got) == len(PROMPTS) and all(len(cs) == 3 for cs in got)
-    for cs in got:
-        for c in cs:
-            assert isinstance(c, Completion) and isinstance(c.text, str)
-            assert 1 <= c.n_tokens <= MAX_NEW
-            assert c.finish_reason in ("stop", "length")
-            if c.finish_reason == "length":
-                assert c.n_tokens == MAX_NEW
-            assert math.isfinite(c.logprob) and c.logprob <= 0
-    for c in got[0]:  # the prefill "The answer is (" is continued, not restarted
-        assert not c.text.lstrip().lower().startswith("the answer is"), c.text
-    assert len({c.text for cs in got for c in cs}) > 3
+    check_m_completions_with_and_without_prefill(sampler)
 
 
 def test_same_seed_same_samples_other_seed_differs(sampler):
