@@ -153,3 +153,10 @@ def test_multirun_two_jobs(tmp_path):
     c0, c1 = (pd.read_csv(j / "curves.csv") for j in jobs)
     assert list(c0.columns) == list(c1.columns) and not c0["mean"].equals(c1["mean"])  # different seeds
     assert [json.loads((j / "run.json").read_text())["config"]["seed"] for j in jobs] == [0, 1]
+
+
+def test_console_script_finds_the_configs(tmp_path):
+    r = subprocess.run([str(Path(sys.executable).parent / "bon-run"), "experiment=paper_bon", "--cfg", "job"],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "m: 32" in r.stdout and "non_sycophantic:" in r.stdout
