@@ -28,8 +28,11 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 test: $(STAMP)
 	$(PY) -m pytest -q tests
 
+# Extra Hydra overrides: make demo ARGS="m=16 sampler.temperature=0.7"
+ARGS ?=
+
 demo: $(STAMP)
-	$(PY) -m bon.run experiment=demo
+	$(PY) -m bon.run experiment=demo $(ARGS)
 
 bench: $(STAMP)
 	$(PY) scripts/bench_estimator.py
