@@ -43,6 +43,7 @@ class Context:
     timings: dict[str, float] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     reused: list[str] = field(default_factory=list)  # stages found finished in the store
+    stage_keys: dict[str, str] = field(default_factory=dict)  # judge[task] -> store key
 
     def check_reuse(self, stage: str, key: str, label: str) -> None:
         if self.store.done(stage, key):
@@ -100,7 +101,6 @@ def sample_stage(ctx: Context, examples: list[Example]) -> tuple[str, pd.DataFra
         spec["chunk_prompts"] = cfg.chunk_prompts  # engine-seeded on CPU: samples depend on the chunk's batch
     key = st.stage_key("sample", spec)
     holder: dict[str, Any] = {}
-    threads = torch.get_num_threads()
 
     def compute(chunk: list[Example]):
         if "sampler" not in holder:
@@ -131,7 +131,6 @@ def sample_stage(ctx: Context, examples: list[Example]) -> tuple[str, pd.DataFra
             close()  # free vLLM's engine before the PM loads in this process
         del holder["sampler"]
         gc.collect()
-        torch.set_num_threads(threads)  # vLLM drops torch to 1 thread process-wide; the PM needs them back
     ctx.facts["sample"] = facts
     return key, table
 
@@ -209,14 +208,17 @@ def _to_matrix(table: pd.DataFrame, examples: list[Example], m: int, col: str) -
 
 # ---------------------------------------------------------------------------------------------------- judge
 def judge_stage(ctx: Context, sample_key: str, tasks: set[str], examples: list[Example],
-                replies: list[list[str]]) -> dict[str, np.ndarray]:
-    """Per-sample judge values (P_kind, M) for each task; independent of the PM, so every variant reuses them."""
+                replies: list[list[str]]) -> tuple[dict[str, np.ndarray], Any]:
+    """Per-sample judge values (P_kind, M) for each task; independent of the PM, so every variant reuses them.
+
+    Returns the values and the judge model if one had to be loaded (None when every task was reused).
+    """
     cfg = ctx.cfg
     holder: dict[str, Any] = {}
     out = {}
+    idx = {e.key: i for i, e in enumerate(examples)}
     for task in sorted(tasks):
         exs = [e for e in examples if e.kind == TASK_KIND[task]]
-        idx = {e.key: i for i, e in enumerate(examples)}
         spec = {"samples": sample_key, "task": task, "judge": {"name": cfg.judge.name, "model": cfg.judge.model,
                                                                "dtype": cfg.judge.dtype}}
         key = st.stage_key("judge", spec)
@@ -233,8 +235,8 @@ def judge_stage(ctx: Context, sample_key: str, tasks: set[str], examples: list[E
         with _bar(f"judge[{task}]", len(exs), cfg.progress) as bar:
             table, _ = ctx.store.run_chunked("judge", key, spec, exs, cfg.chunk_prompts, compute)
         out[task] = _to_matrix(table, exs, cfg.m, "value")
-    ctx.facts["judge_model"] = holder.get("judge")
-    return out
+        ctx.stage_keys[f"judge[{task}]"] = key
+    return out, holder.get("judge")
 
 
 # ---------------------------------------------------------------------------------------------------- curves
@@ -335,13 +337,13 @@ def run(cfg, run_dir: str | Path, wandb_group: str | None = None) -> Path:
 
     t = time.time()
     tasks = {m.judge_task for m in metrics if m.judge_task}
-    judged = judge_stage(ctx, sample_key, tasks, examples, replies) if tasks else {}
+    judged, judge = judge_stage(ctx, sample_key, tasks, examples, replies) if tasks else ({}, None)
     ctx.timings["judge"] = time.time() - t
 
     t = time.time()
     curves, diffs, sample_values = curves_stage(ctx, metrics, examples, replies, rewards, judged)
     picks = example_picks(ctx, metrics, examples, replies, rewards, sample_values)
-    check = _pairwise_check(ctx, examples, replies, judged)
+    check = _pairwise_check(ctx, judge, examples, replies, judged)
     per_sample = _per_sample_table(examples, samples, rewards, sample_values, judged)
     st.write_parquet(run_dir / "samples.parquet", per_sample)
     st.write_parquet(run_dir / "examples.parquet", picks)
@@ -350,11 +352,11 @@ def run(cfg, run_dir: str | Path, wandb_group: str | None = None) -> Path:
     report.plot_curves(curves, run_dir / "curves.png", title=_title(cfg))
     ctx.timings["curves"] = time.time() - t
 
-    facts = {k: v for k, v in ctx.facts.items() if k != "judge_model"}
+    facts = dict(ctx.facts)
     if check:
         facts["pairwise_check"] = check
     summary = {
-        "stages": {"sample": sample_key, **{f"score[{v}]": k for v, (k, _) in scored.items()}},
+        "stages": {"sample": sample_key, **{f"score[{v}]": k for v, (k, _) in scored.items()}, **ctx.stage_keys},
         "reused": ctx.reused, "n_prompts": len(examples), "m": cfg.m, "ns": ns, "facts": facts,
         "timings_s": {k: round(v, 2) for k, v in ctx.timings.items()}, "store": str(ctx.store.root),
         "config": OmegaConf.to_container(cfg, resolve=True),
@@ -381,7 +383,7 @@ def _metric_kwargs(name: str, cfg) -> dict:
     return {}
 
 
-def _pairwise_check(ctx: Context, examples, replies, judged) -> dict | None:
+def _pairwise_check(ctx: Context, judge, examples, replies, judged) -> dict | None:
     """Agreement of the scalar positivity judge with a pairwise judge on a sampled subset of comment pairs."""
     n_pairs = ctx.cfg.judge.pairwise_check
     if not n_pairs or "positivity" not in judged:
@@ -389,8 +391,7 @@ def _pairwise_check(ctx: Context, examples, replies, judged) -> dict | None:
     fb = [i for i, e in enumerate(examples) if e.kind == "feedback"]
     if not fb:
         return None
-    judge = ctx.facts.get("judge_model") or make_judge(ctx.cfg.judge)
-    ctx.facts["judge_model"] = judge
+    judge = judge or make_judge(ctx.cfg.judge)  # judge values were all reused: load the judge for the check only
     return judge.pairwise_check([examples[i] for i in fb], [replies[i] for i in fb], judged["positivity"], n_pairs,
                                 seed=ctx.cfg.seed)
 
