@@ -160,3 +160,13 @@ def test_console_script_finds_the_configs(tmp_path):
                        capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "m: 32" in r.stdout and "non_sycophantic:" in r.stdout
+
+
+def test_bad_data_file_stops_the_run_with_path_and_line(tmp_path):
+    bad = tmp_path / "answer.jsonl"
+    good = (ROOT / "bon" / "data" / "bundled" / "answer.jsonl").read_text().splitlines()
+    bad.write_text("\n".join(good[:5] + ['{"prompt": [{"type": "human", "content": "Q"}], "base": {}}']) + "\n")
+    r = bon_run("experiment=demo", f"dataset.paths=[{bad}]", "dataset.kinds=[answer]",
+                f"store={tmp_path}/store", f"run_dir={tmp_path}/run")
+    assert r.returncode == 2 and f"{bad}:6: missing field 'metadata'" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
