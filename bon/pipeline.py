@@ -146,17 +146,20 @@ def _backend_kwargs(backend: str, s) -> dict:
     return {"prompts_per_batch": s.prompts_per_batch, "device": s.device, "dtype": s.dtype}
 
 
-def _pools(examples: list[Example], table: pd.DataFrame, m: int) -> tuple[list[Example], list[list[str]]]:
-    """Examples that got their m samples (skipped prompts drop out here, counted in the report) and their replies."""
-    by_key = {k: g.sort_values("sample")["reply"].tolist() for k, g in table.groupby("key", sort=False)}
+def _pools(examples: list[Example], table: pd.DataFrame, m: int, col: str) -> tuple[list[Example], list[list[str]]]:
+    """Examples that got their m samples (skipped prompts drop out here, counted in the report) and their texts."""
+    by_key = {k: g.sort_values("sample")[col].tolist() for k, g in table.groupby("key", sort=False)}
     kept = [e for e in examples if len(by_key.get(e.key, [])) == m]
     return kept, [by_key[e.key] for e in kept]
 
 
 # ---------------------------------------------------------------------------------------------------- score
-def score_stage(ctx: Context, sample_key: str, examples: list[Example], replies: list[list[str]]
+def score_stage(ctx: Context, sample_key: str, examples: list[Example], completions: list[list[str]]
                 ) -> dict[str, tuple[str, np.ndarray]]:
-    """Rewards (P, M) per PM variant; one PM model serves every variant."""
+    """Rewards (P, M) per PM variant; one PM model serves every variant.
+
+    The PM is given each prompt's prefill and the completions: it rates prefill + completion as the reply.
+    """
     from bon.scoring import make_pm
 
     cfg = ctx.cfg
@@ -178,8 +181,8 @@ def score_stage(ctx: Context, sample_key: str, examples: list[Example], replies:
                                        overflow=cfg.pm.overflow, device=cfg.pm.device, dtype=cfg.pm.dtype,
                                        **{k: v for k, v in opts.items() if v is not None})
             pm = holder["pm"]
-            rewards = pm.score_groups([_prompt(e) for e in chunk], [replies[idx[e.key]] for e in chunk], variant,
-                                      progress=False)
+            rewards = pm.score_groups([_prompt(e) for e in chunk], [completions[idx[e.key]] for e in chunk],
+                                      variant, progress=False)
             bar.update(len(chunk))
             rows = [(e.key, j, float(r)) for e, rs in zip(chunk, rewards) for j, r in enumerate(rs)]
             return pd.DataFrame(rows, columns=["key", "sample", "reward"]), {
@@ -328,10 +331,11 @@ def run(cfg, run_dir: str | Path, wandb_group: str | None = None) -> Path:
     t = time.time()
     sample_key, samples = sample_stage(ctx, examples)
     ctx.timings["sample"] = time.time() - t
-    examples, replies = _pools(examples, samples, cfg.m)
+    _, completions = _pools(examples, samples, cfg.m, "completion")
+    examples, replies = _pools(examples, samples, cfg.m, "reply")  # reply = prefill + completion
 
     t = time.time()
-    scored = score_stage(ctx, sample_key, examples, replies)
+    scored = score_stage(ctx, sample_key, examples, completions)
     ctx.timings["score"] = time.time() - t
     rewards = {v: arr for v, (_, arr) in scored.items()}
 

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
-STAGE_VERSIONS = {"sample": 1, "score": 1, "judge": 1}
+STAGE_VERSIONS = {"sample": 1, "score": 2, "judge": 1}  # score 2: a prefill is rated once, not twice
 
 
 def canonical(obj: Any) -> bytes:

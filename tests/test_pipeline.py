@@ -170,3 +170,24 @@ def test_bad_data_file_stops_the_run_with_path_and_line(tmp_path):
                 f"store={tmp_path}/store", f"run_dir={tmp_path}/run")
     assert r.returncode == 2 and f"{bad}:6: missing field 'metadata'" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_pm_rates_prefill_plus_completion_once(tmp_path):
+    """Prefilled prompts (are_you_sure: "The answer is ("): the stored reward is the PM's score of prefill + completion."""
+    r = bon_run(*TINY, "dataset.kinds=[are_you_sure]", "metrics=[reward]", "variants=standard_only", "m=2",
+                "ns=[1,2]", f"store={tmp_path}/store", f"run_dir={tmp_path}/run")
+    assert r.returncode == 0, r.stderr[-3000:]
+    samples = pd.read_parquet(tmp_path / "run" / "samples.parquet")
+    from bon.chat import Prompt
+    from bon.data import bundled_dir, load
+    from bon.scoring import Variant, make_pm
+
+    examples = {e.key: e for e in load([bundled_dir()], kinds=["are_you_sure"]).examples}
+    prefilled = samples[samples.key.map(lambda k: bool(examples[k].prefill))]
+    assert len(prefilled) >= 2 and (prefilled.reply.str.count(r"The answer is \(") == 1).all()
+    pm = make_pm("prompted", model="bundled:smollm2-135m-instruct")
+    for key, g in prefilled.groupby("key"):
+        e = examples[key]
+        want = pm.score_groups([Prompt.of(e.conversation, e.prefill, key)], [g.completion.tolist()],
+                               Variant(name="standard"), progress=False)[0]
+        assert abs(want - g["reward/standard"].to_numpy()).max() < 1e-4
