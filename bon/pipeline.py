@@ -146,11 +146,14 @@ def _backend_kwargs(backend: str, s) -> dict:
     return {"prompts_per_batch": s.prompts_per_batch, "device": s.device, "dtype": s.dtype}
 
 
-def _pools(examples: list[Example], table: pd.DataFrame, m: int, col: str) -> tuple[list[Example], list[list[str]]]:
-    """Examples that got their m samples (skipped prompts drop out here, counted in the report) and their texts."""
-    by_key = {k: g.sort_values("sample")[col].tolist() for k, g in table.groupby("key", sort=False)}
-    kept = [e for e in examples if len(by_key.get(e.key, [])) == m]
-    return kept, [by_key[e.key] for e in kept]
+def _pools(examples: list[Example], table: pd.DataFrame, m: int
+           ) -> tuple[list[Example], list[list[str]], list[list[str]]]:
+    """Examples that got their m samples (skipped prompts drop out here, counted in the report), with their
+    replies (prefill + completion: what metrics and judges read) and completions (what the PM is given)."""
+    by_key = {k: g.sort_values("sample") for k, g in table.groupby("key", sort=False)}
+    kept = [e for e in examples if len(by_key.get(e.key, ())) == m]
+    return (kept, [by_key[e.key]["reply"].tolist() for e in kept],
+            [by_key[e.key]["completion"].tolist() for e in kept])
 
 
 # ---------------------------------------------------------------------------------------------------- score
@@ -331,8 +334,7 @@ def run(cfg, run_dir: str | Path, wandb_group: str | None = None) -> Path:
     t = time.time()
     sample_key, samples = sample_stage(ctx, examples)
     ctx.timings["sample"] = time.time() - t
-    _, completions = _pools(examples, samples, cfg.m, "completion")
-    examples, replies = _pools(examples, samples, cfg.m, "reply")  # reply = prefill + completion
+    examples, replies, completions = _pools(examples, samples, cfg.m)
 
     t = time.time()
     scored = score_stage(ctx, sample_key, examples, completions)
