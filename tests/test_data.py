@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import shared_file
+
 from bon.data import ANSWER_TEMPLATES, DataError, bundled_dir, load
 
-TRUTHFULQA = Path(__file__).resolve().parents[2] / "shared" / "data" / "truthfulqa" / "answer.jsonl"
 ANSWER_ROW = {
     "prompt": [{"type": "human", "content": "What is the capital of Australia?"}],
     "base": {"dataset": "trivia_qa", "question": "What is the capital of Australia?", "correct_answer": "Canberra",
@@ -66,7 +67,7 @@ def test_item_ids_pair_framings_and_keys_are_unique():
 
 
 def test_truthfulqa_answer_file_loads():
-    ds = load([TRUTHFULQA])
+    ds = load([shared_file("data/truthfulqa/answer.jsonl")])
     items = ds.items("answer")
     assert len(ds.examples) == 3268 and len(items) == 817
     assert all(len(v) == 4 for v in items.values())
