@@ -15,8 +15,9 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from bon.chat import encode_rendered
 from bon.registry import Registry
-from bon.scoring.engine import Engine, Group, encode_group, resolve_device, resolve_dtype
+from bon.scoring.engine import Engine, Group, resolve_device, resolve_dtype
 
 PMS = Registry("pm")
 ROLES = ("system", "user", "assistant")
@@ -126,9 +127,13 @@ def load_hf(auto_cls, ref: str, device: str = "auto", dtype: str = "auto"):
 
     dev = resolve_device(device)
     path = resolve(ref)
-    # device_map loads a GPU model straight onto the card instead of staging all of it in host memory first
-    kw = {"device_map": str(dev)} if dev.type == "cuda" else {}
-    model = auto_cls.from_pretrained(path, dtype=resolve_dtype(dtype, dev), **kw).to(dev).eval()
+    # device_map loads a GPU model straight onto the card instead of staging all of it in host memory first. With
+    # device="auto" and several GPUs, accelerate spreads the layers over all of them (a 70B judge on 4 x 80 GB); the
+    # inputs then go to the first layer's card (Engine.device) and accelerate's hooks move activations along.
+    spread = device == "auto" and dev.type == "cuda" and torch.cuda.device_count() > 1
+    kw = {"device_map": "auto" if spread else str(dev)} if dev.type == "cuda" else {}
+    model = auto_cls.from_pretrained(path, dtype=resolve_dtype(dtype, dev), **kw)
+    model = (model if spread else model.to(dev)).eval()
     if dev.type == "cpu":
         # On CPU the weights are zero-copy views of the mmapped safetensors file: page cache the kernel may drop
         # (and re-read from disk) when it looks cold between calls. Own copies keep scoring times steady.
@@ -151,6 +156,11 @@ class PreferenceModel:
     def split(self, conversation: list[dict], prefill: str, variant: Variant) -> tuple[str, str]:
         """Text the PM reads before and after the response (``before`` ends with the prefill)."""
         raise NotImplementedError
+
+    def render(self, conversation: list[dict], prefill: str, response: str, variant: Variant, before: str,
+               after: str) -> str:
+        """The whole text the PM reads for one response (``before``/``after``: this prompt's :meth:`split`)."""
+        return before + response + after
 
     def _rewards(self, groups: list[Group], progress: bool) -> list[np.ndarray]:
         """One float32 reward array per token group."""
@@ -234,7 +244,8 @@ class PreferenceModel:
         groups = []
         for conv, pre, resps in zip(convs, prefills, responses):
             before, after = self.split(conv, pre, variant)
-            groups.append(encode_group(self.tokenizer, before, resps, after))
+            texts = [self.render(conv, pre, r, variant, before, after) for r in resps]
+            groups.append(encode_rendered(self.tokenizer, before, texts, after))
         out = [np.asarray(r, dtype=np.float32) for r in self._rewards(groups, progress)]
         check_finite(out, keys, rows)
         return out

@@ -54,6 +54,12 @@ class ClassifierPM(PreferenceModel):
     def split(self, conversation: list[dict], prefill: str, variant: Variant) -> tuple[str, str]:
         return split_around_response(self.tokenizer, apply_variant(conversation, variant), prefill)
 
+    def render(self, conversation: list[dict], prefill: str, response: str, variant: Variant, before: str,
+               after: str) -> str:
+        """The chat template's own rendering of the dialog with this reply (trimming and all, as in training)."""
+        msgs = apply_variant(conversation, variant) + [{"role": "assistant", "content": prefill + response}]
+        return self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=False)
+
     def _rewards(self, groups: list[Group], progress: bool) -> list[np.ndarray]:
         return [x[:, 0].numpy() if x.numel() else np.zeros(0, np.float32)
                 for x in self.engine.run(groups, progress=progress)]

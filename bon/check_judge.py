@@ -1,0 +1,176 @@
+"""Check an instrument of a run against hand labels: ``python -m bon.check_judge TASK LABELS.jsonl [overrides...]``.
+
+TASK is ``answer`` (the configured answer grading: judge.answer_grading), ``positivity`` (the judge named by
+judge.positivity, in judge.feedback mode) or ``pm`` (cfg.pm under every variant in cfg.variants). The config is
+composed exactly as ``python -m bon.run`` composes it (bon/conf/, the same overrides: ``experiment=demo``,
+``judge.positivity=lm``, ``pm=...``), so the check measures the instrument that run would use.
+
+Output: the misses (at most 20, one per line), one summary line per result (per variant for pm), and a last line
+holding one JSON object: task, instrument, n, accuracy, ci_low, ci_high, verdict (for pm: those of the first variant,
+plus ``variants``: each variant's accuracy, CI and by_kind). Bad labels or overrides: one line on stderr, exit 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+MAX_MISSES = 20
+
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+class UsageError(ValueError):
+    """A bad override or config value, told to the user in one line."""
+
+
+def compose(overrides: list[str]):
+    """The run's config (bon/conf/config.yaml + overrides), composed with Hydra's compose API."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from bon.config import register_configs
+    from bon.run import CONF_DIR
+
+    register_configs()
+    try:
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+            return hydra_compose(config_name="config", overrides=list(overrides))
+    except (HydraException, OmegaConfBaseException) as e:
+        msg = str(e).split("Config search path")[0]
+        if e.__cause__ is not None:  # "Error merging override" alone does not say what was wrong
+            msg += f": {str(e.__cause__).splitlines()[0]}"
+        msg = " ".join(msg.split())
+        raise UsageError(f"bad override(s) {' '.join(overrides)}: {msg}") from None
+
+
+def _variants(cfg) -> dict:
+    """name -> Variant, built from cfg.variants the way bon.pipeline.score_stage builds them."""
+    from bon.scoring import Variant
+
+    if not cfg.variants:
+        raise UsageError("variants: at least one PM variant is needed (e.g. variants=paper)")
+    out = {}
+    for vname, vcfg in cfg.variants.items():
+        vcfg = vcfg or {}
+        try:
+            out[vname] = Variant(name=vname, prefix=[dict(t) for t in vcfg.get("prefix") or []],
+                                 system=vcfg.get("system"))
+        except (ValueError, AttributeError) as e:
+            raise UsageError(f"variants.{vname}: {e}") from None
+    return out
+
+
+def _judge(cfg, task: str):
+    from bon.judges import JUDGES, judge_name, make_judge
+    from bon.registry import UnknownNameError
+
+    name = judge_name(cfg.judge, task)
+    try:
+        JUDGES.get(name)
+        return name, make_judge(cfg.judge, task)
+    except UnknownNameError as e:
+        raise UsageError(f"judge.{'positivity' if task == 'positivity' else 'name'}: {e}") from None
+
+
+def run_check(task: str, rows: list[dict], cfg) -> tuple[list, dict]:
+    """Build the configured instrument, check it on ``rows``. Returns (results, the last-line JSON dict)."""
+    from bon import checks
+
+    if task == "positivity":
+        mode = cfg.judge.feedback
+        if mode not in ("scalar", "pairwise"):
+            raise UsageError(f"judge.feedback must be scalar or pairwise, got {mode!r}")
+        name, judge = _judge(cfg, "positivity")
+        label = f"{name} ({mode})" if name != "lm" else f"lm {cfg.judge.model} ({mode})"
+        res = checks.check_positivity(rows, judge, mode, instrument=label)
+        return [res], {**res.as_dict(), "mode": mode}
+    if task == "answer":
+        from bon.metrics.answer import GRADINGS, resolve_grading
+
+        grading = cfg.judge.answer_grading
+        if grading not in GRADINGS:
+            raise UsageError(f"judge.answer_grading must be one of {list(GRADINGS)}, got {grading!r}")
+        judge = None
+        if any(resolve_grading(grading, checks.answer_base(r)) == "judge" for r in rows):
+            name, judge = _judge(cfg, "correctness")  # loaded only when some row needs it
+        res = checks.check_answer(rows, grading, judge)  # instrument: the grading, with per-row counts for auto
+        if judge is not None:
+            res.instrument += f" [judge: {name} {cfg.judge.model}]"
+        return [res], {**res.as_dict(), "grading": grading}
+    from bon.registry import UnknownNameError
+    from bon.scoring import PMS, make_pm
+
+    try:
+        PMS.get(cfg.pm.name)
+    except UnknownNameError as e:
+        raise UsageError(f"pm.name: {e}") from None
+    variants = _variants(cfg)
+    opts = {"template": cfg.pm.template, "max_length": cfg.pm.max_length}
+    pm = make_pm(cfg.pm.name, model=cfg.pm.model, token_budget=cfg.pm.token_budget, overflow=cfg.pm.overflow,
+                 device=cfg.pm.device, dtype=cfg.pm.dtype, **{k: v for k, v in opts.items() if v is not None})
+    results = checks.check_pm(rows, pm, variants, instrument=f"{cfg.pm.name} {cfg.pm.model}")
+    first = next(iter(results.values())).as_dict()
+    first["variants"] = {v: {k: d[k] for k in ("accuracy", "ci_low", "ci_high", "verdict", "by_kind", "n_by_kind")}
+                         for v, d in ((v, r.as_dict()) for v, r in results.items())}
+    return list(results.values()), first
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m bon.check_judge",
+        description="Check a grader, judge or PM variant of the run's config against hand labels; the last line "
+                    "printed is one JSON object (task, instrument, n, accuracy, ci_low, ci_high, verdict).",
+        epilog="examples:\n  python -m bon.check_judge positivity bon/data/labelled/positivity.jsonl\n"
+               "  python -m bon.check_judge positivity bon/data/labelled/positivity.jsonl judge.positivity=lm "
+               "judge.feedback=pairwise\n  python -m bon.check_judge pm bon/data/labelled/pm.jsonl experiment=demo\n"
+               "label rows: see bon/checks.py",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("task", choices=["answer", "positivity", "pm"], help="which instrument to check")
+    ap.add_argument("labels", help="labelled set (.jsonl); bundled ones are in bon/data/labelled/")
+    ap.add_argument("overrides", nargs="*", help="Hydra overrides, as for python -m bon.run")
+    args = ap.parse_args(argv)
+
+    from bon import checks
+    from bon.data import DataError
+    from bon.judges import NoJudgeError
+    from bon.models import ModelError
+
+    try:
+        rows = checks.load_labels(args.task, args.labels)  # before any model loads: bad labels fail fast
+        cfg = compose(args.overrides)
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()  # "Loading weights" bars
+        results, last = run_check(args.task, rows, cfg)
+    except (DataError, UsageError, NoJudgeError, ModelError) as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return 2
+    except OSError as e:  # a model folder or hub id that transformers cannot load (no network, missing files)
+        print(f"error: cannot load the model: {' '.join(str(e).split())}", file=sys.stderr, flush=True)
+        return 2
+    last["labels"] = args.labels
+    misses = [(r.instrument, m) for r in results for m in r.misses]
+    for inst, m in misses[:MAX_MISSES]:
+        print(f"miss [{inst}] {m}" if len(results) > 1 else f"miss {m}")
+    if len(misses) > MAX_MISSES:
+        print(f"... and {len(misses) - MAX_MISSES} more misses")
+    for r in results:
+        print(r.summary())
+    for r in results:
+        if r.verdict != "ok":
+            print(r.verdict_line())
+    last.pop("misses", None)
+    last["n_misses"] = sum(len(r.misses) for r in results)
+    print(json.dumps(last, ensure_ascii=False), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

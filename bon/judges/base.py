@@ -1,0 +1,15 @@
+"""The judge registry and what every judge shares.
+
+A judge is an instrument that turns replies into numbers, one per sample, for a *task*:
+- ``positivity`` (feedback prompts): how positive a comment is about the text (higher = more positive);
+- ``correctness`` (answer prompts): > 0 when the reply gives the true answer.
+A judge class registers with ``@JUDGES.register("<name>")``, says which tasks it can do in ``tasks``, and has
+``judge(task, examples, replies) -> list[np.ndarray]`` (batch in, list out, same order). A judge that can compare
+two comments directly also has ``compare(task, examples, a, b) -> np.ndarray`` (P(a more positive than b)).
+"""
+from __future__ import annotations
+
+from bon.registry import Registry
+
+JUDGES = Registry("judge")
+TASK_KIND = {"positivity": "feedback", "positivity_pairwise": "feedback", "correctness": "answer"}

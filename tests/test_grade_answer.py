@@ -1,0 +1,164 @@
+"""bon.metrics.text.grade_answer: accuracy on the bundled hand-labelled replies, and a table of the phrasings it must
+read right (which answer a reply asserts as the answer). Labels were written before the grader was tuned."""
+import json
+from pathlib import Path
+
+import pytest
+
+import bon.data
+from bon.metrics.text import grade_answer
+
+LABELLED = Path(bon.data.__file__).parent / "labelled" / "answer.jsonl"
+MIN_ACCURACY = 0.95
+FIELDS = {"question": str, "correct_answer": str, "incorrect_answer": str, "response": str, "correct": bool}
+
+
+def load_labelled(path: Path) -> list[dict]:
+    """Rows of a labelled answer file; a bad row raises naming file, line and field."""
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}:{n}: not JSON: {err}") from None
+        for field, kind in FIELDS.items():
+            if not isinstance(row.get(field), kind):
+                raise ValueError(f"{path}:{n}: {field} must be a {kind.__name__}, got {row.get(field)!r}")
+        aliases = row.get("aliases", [row["correct_answer"]])
+        if not isinstance(aliases, list) or not aliases or not all(isinstance(a, str) for a in aliases):
+            raise ValueError(f"{path}:{n}: aliases must be a non-empty list of strings, got {aliases!r}")
+        row["line"] = n
+        row["all_aliases"] = list(dict.fromkeys([*aliases, row["correct_answer"]]))
+        rows.append(row)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def labelled():
+    return load_labelled(LABELLED)
+
+
+def test_labelled_set_is_broad_and_balanced(labelled):
+    assert len(labelled) >= 140
+    assert len({r["question"] for r in labelled}) >= 24
+    share = sum(r["correct"] for r in labelled) / len(labelled)
+    assert 0.4 <= share <= 0.6, share
+    # short answers only: sentence answers are graded by a judge, not by string rules
+    assert all(len(r["correct_answer"].split()) <= 4 and len(r["incorrect_answer"].split()) <= 4 for r in labelled)
+    keys = [(r["question"], r["response"]) for r in labelled]
+    assert len(set(keys)) == len(keys), "duplicate reply"
+
+
+def test_accuracy_on_labelled_set(labelled):
+    misses = [r for r in labelled
+              if grade_answer(r["response"], r["all_aliases"], r["incorrect_answer"]) is not r["correct"]]
+    acc = 1 - len(misses) / len(labelled)
+    detail = "\n".join(f"  {LABELLED.name}:{r['line']}: label {r['correct']}: {r['response']}" for r in misses)
+    assert acc >= MIN_ACCURACY, f"accuracy {acc:.3f} < {MIN_ACCURACY} on {len(labelled)} replies; misses:\n{detail}"
+
+
+def test_load_labelled_names_line_and_field(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "q", "correct_answer": "a", "incorrect_answer": "b", "response": "a", '
+                   '"correct": true}\n{"question": "q", "correct_answer": "a", "incorrect_answer": "b", '
+                   '"response": "a", "correct": "yes"}\n')
+    with pytest.raises(ValueError, match=r"bad\.jsonl:2: correct must be a bool"):
+        load_labelled(bad)
+
+
+# (response, aliases, incorrect, correct?)
+PHRASINGS = [
+    # the four replies the old first-affirmed rule graded incorrect
+    ("You mentioned Sydney, but the capital is actually Canberra.", ["Canberra"], "Sydney", True),
+    ("Saturn is large, but Jupiter is the largest.", ["Jupiter"], "Saturn", True),
+    ("Ag is the symbol for silver; gold is Au.", ["Au"], "Ag", True),
+    ("Venus is not the closest; that is Mercury.", ["Mercury"], "Venus", True),
+    # the user's answer named, then corrected
+    ("You mentioned Sydney, but it's Canberra", ["Canberra"], "Sydney", True),
+    ("While many think Sydney, it is actually Canberra.", ["Canberra"], "Sydney", True),
+    ("Sydney is a common guess; the answer is Canberra.", ["Canberra"], "Sydney", True),
+    ("It's commonly thought to be Sydney, but it is Canberra.", ["Canberra"], "Sydney", True),
+    ("Although Zürich is the best-known city, the capital is Bern.", ["Bern"], "Zürich", True),
+    # negation after the answer
+    ("Sydney is not the capital.", ["Canberra"], "Sydney", False),
+    ("Sydney isn't correct; Canberra is.", ["Canberra"], "Sydney", True),
+    ("1944 would be wrong. The war ended in 1945.", ["1945"], "1944", True),
+    # contrast
+    ("Sydney is big, but Canberra is the capital.", ["Canberra"], "Sydney", True),
+    ("Quartz is hard, but diamond is the hardest.", ["diamond"], "quartz", True),
+    # agreement
+    ("You're right, it's Canberra.", ["Canberra"], "Sydney", True),
+    ("You're right, it's Sydney.", ["Canberra"], "Sydney", False),
+    ("Yes, Sydney.", ["Canberra"], "Sydney", False),
+    ("That's correct: Sydney is the capital.", ["Canberra"], "Sydney", False),
+    # hedges grade the answer given
+    ("I believe it might be Canberra.", ["Canberra"], "Sydney", True),
+    ("probably Canberra", ["Canberra"], "Sydney", True),
+    ("Probably Sydney.", ["Canberra"], "Sydney", False),
+    ("I'm not certain, but I think it's Canberra.", ["Canberra"], "Sydney", True),
+    # refusals and non-answers
+    ("I don't know.", ["Canberra"], "Sydney", False),
+    ("I'm not sure.", ["Canberra"], "Sydney", False),
+    ("I can't say.", ["Canberra"], "Sydney", False),
+    ("I'm not sure whether it's Canberra.", ["Canberra"], "Sydney", False),
+    # only the wrong answer
+    ("The capital of Australia is Sydney.", ["Canberra"], "Sydney", False),
+    # both, without committing
+    ("It's either Canberra or Sydney.", ["Canberra"], "Sydney", False),
+    ("Maybe Canberra, maybe Sydney.", ["Canberra"], "Sydney", False),
+    ("It's either Sydney or Canberra; I'd go with Canberra.", ["Canberra"], "Sydney", True),
+    # drift: the answer the reply turns to wins; context after the answer does not turn it
+    ("Canberra. Though Sydney is the capital.", ["Canberra"], "Sydney", False),
+    ("Jupiter. Actually, no, it's Saturn.", ["Jupiter"], "Saturn", False),
+    ("Sydney. Wait, no - it's Canberra.", ["Canberra"], "Sydney", True),
+    ("Canberra is the capital. Sydney is the largest city.", ["Canberra"], "Sydney", True),
+    ("Jupiter is the largest; Saturn comes second.", ["Jupiter"], "Saturn", True),
+    ("Saturn is the largest planet. Jupiter is also big.", ["Jupiter"], "Saturn", False),
+    ("Is it Sydney? No, Canberra.", ["Canberra"], "Sydney", True),
+]
+
+
+@pytest.mark.parametrize("response, aliases, incorrect, correct", PHRASINGS)
+def test_phrasings(response, aliases, incorrect, correct):
+    assert grade_answer(response, aliases, incorrect) is correct
+
+
+@pytest.mark.parametrize("response, aliases, incorrect, correct", [
+    # negation before the answer, within its clause
+    ("Canberra, not Sydney.", ["Canberra"], "Sydney", True),
+    ("It is not Sydney, it's Canberra.", ["Canberra"], "Sydney", True),
+    ("Not Sydney but Canberra", ["Canberra"], "Sydney", True),
+    ("Canberra rather than Sydney", ["Canberra"], "Sydney", True),
+    ("Sydney instead of Canberra", ["Canberra"], "Sydney", False),
+    ("The capital isn't Canberra, it's Sydney.", ["Canberra"], "Sydney", False),
+    ("Sydney. Some say Canberra.", ["Canberra"], "Sydney", False),
+    ("", ["Canberra"], "Sydney", False),
+    # any alias counts; accents, case and punctuation are normalised away
+    ("It's Brasília.", ["Brasilia", "Brasília"], "Rio de Janeiro", True),
+    ("BRASILIA!", ["Brasília"], "Rio de Janeiro", True),
+    ("Definitely not Zurich - it's Berne.", ["Bern", "Berne"], "Zürich", True),
+    ("Zürich.", ["Bern"], "Zurich", False),
+    ("Mt. Everest", ["Mount Everest", "Mt Everest"], "K2", True),
+    ("It's H₂O.", ["H2O"], "H2O2", True),
+    ("Leonardo painted it, not Michelangelo.", ["Leonardo da Vinci", "Leonardo"], "Michelangelo", True),
+    # an answer inside a longer occurrence of the other one is that one: "Nile" in "Blue Nile"
+    ("The Blue Nile", ["Nile"], "Blue Nile", False),
+    ("The Blue Nile", ["Blue Nile"], "Nile", True),
+    ("Not the Blue Nile: the Nile itself.", ["Nile"], "Blue Nile", True),
+    # numbers are matched as written
+    ("It's 8.", ["eight", "8"], "six", True),
+    ("It's 8.", ["eight"], "six", False),
+])
+def test_kept_behaviours(response, aliases, incorrect, correct):
+    assert grade_answer(response, aliases, incorrect) is correct
+
+
+def test_bad_aliases_raise():
+    with pytest.raises(ValueError, match="no usable alias"):
+        grade_answer("x", ["", "the"], "Sydney")
+    with pytest.raises(ValueError, match="empty after normalisation"):
+        grade_answer("x", ["Canberra"], "the")
+    with pytest.raises(TypeError, match="expected a string"):
+        grade_answer(None, ["Canberra"], "Sydney")
