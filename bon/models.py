@@ -8,6 +8,7 @@ safe when processes race (an exclusive file lock; the loser finds the finished f
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import importlib.metadata
 import os
 import shutil
@@ -97,3 +98,43 @@ def resolve(ref: str, cache_dir: str | Path | None = None) -> str:
     if ref.count("/") == 1 and not ref.startswith((".", "/", "~")):
         return ref  # a hub id; from_pretrained downloads it where the machine has network
     raise ModelError(f"model {ref!r} is neither bundled:NAME, an existing folder, nor a hub id (org/name)")
+
+
+# Files up to this size are hashed by content (configs, tokenizers, chat templates: a few MB in all); bigger ones
+# (weights) by name, size and mtime, as redun hashes files: hashing GBs of weights per run would cost minutes, and
+# weights replaced in place get a new mtime (a copy made with `cp -p` / rsync -t keeps it, which is the point).
+SMALL_FILE = 16 * 2**20
+_FINGERPRINTS: dict[tuple, str] = {}  # (folder, listing) -> fingerprint, so a process hashes a folder once
+
+
+def fingerprint(ref: str) -> str:
+    """A short hash of what a model reference loads, for stage keys.
+
+    A local folder (a resolved ``bundled:`` one included) hashes every file under it except hidden ones: relative
+    name and size, the content of files up to ``SMALL_FILE`` bytes, and the mtime of bigger ones. A hub id hashes
+    as the id itself (no files to read offline; pin a revision by downloading it to a folder).
+
+    Args:
+        ref: a model reference (``bundled:NAME``, a folder, a hub id).
+    Returns:
+        16 hex digits.
+    """
+    path = Path(resolve(ref))
+    if not path.is_dir():
+        return hashlib.sha256(f"hub:{ref}".encode()).hexdigest()[:16]
+    listing = []
+    for f in sorted(path.rglob("*")):
+        rel = f.relative_to(path)
+        if f.is_file() and not any(part.startswith(".") for part in rel.parts):
+            st = f.stat()
+            listing.append((rel.as_posix(), st.st_size, st.st_mtime_ns))
+    memo = (str(path.resolve()), tuple(listing))
+    if memo not in _FINGERPRINTS:
+        h = hashlib.sha256()
+        for rel, size, mtime in listing:
+            if size <= SMALL_FILE:
+                h.update(f"{rel}\0{size}\0".encode() + hashlib.sha256((path / rel).read_bytes()).digest())
+            else:
+                h.update(f"{rel}\0{size}\0{mtime}\0".encode())
+        _FINGERPRINTS[memo] = h.hexdigest()[:16]
+    return _FINGERPRINTS[memo]

