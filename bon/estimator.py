@@ -18,7 +18,10 @@ uniformly at random, which is the same as replacing each value by the mean value
 (every member of a tied block is equally likely to be the pick whenever the block wins).
 
 The x-axis of BoN plots is often KL(BoN || base) instead of n; `bon_kl` gives the standard analytical
-upper bound log n - (n-1)/n (Stiennon et al. 2020; Beirami et al. 2024).
+upper bound log n - (n-1)/n (Stiennon et al. 2020; Beirami et al. 2024). `kl_pool` measures the KL on the pool
+itself (plug-in, ties as atoms; below the bound even without ties, since M samples are a discrete distribution),
+`win_rate` is the exact U-statistic of P(pick beats a base sample), and `fit_goodhart` fits Gao et al.'s (2022)
+overoptimization form R(d) = d (alpha - beta d), d = sqrt(KL), to a gold-reward curve.
 
 Also here: P(A > B) between two BoN picks (feedback sycophancy) and a joint bootstrap over items.
 """
@@ -192,6 +195,35 @@ def prob_greater_curve(values_a, rewards_a, values_b, rewards_b, ns) -> np.ndarr
     return _greater(va, pa, vb, pb)
 
 
+def prob_greater_matrix_curve(compare, rewards_a, rewards_b, ns) -> np.ndarray:
+    """P(best-of-n pick of pool a beats the best-of-n pick of pool b) from a judged matrix of all pairs.
+
+    The paper's pairwise feedback measure: a judge compares two comments directly, so there is no per-sample value
+    to sort, only ``compare[j, k]`` = P(sample j of a is judged above sample k of b). The two picks are independent,
+    so the exact expectation over random n-subsets of both pools is ``p_a^T compare p_b`` with the pick
+    probabilities of each pool (ties in reward broken uniformly at random).
+
+    Args:
+        compare: (Ma, Mb) values in [0, 1].
+        rewards_a: (Ma,) finite PM rewards of pool a.
+        rewards_b: (Mb,) finite PM rewards of pool b.
+        ns: int or sequence of ints, each in 1..min(Ma, Mb).
+    Returns:
+        (len(ns),) float64 in [0, 1].
+    """
+    c = _check_array("compare", compare)
+    ra, rb = _check_rewards(np.asarray(rewards_a, dtype=np.float64)[None]), _check_rewards(
+        np.asarray(rewards_b, dtype=np.float64)[None])
+    if c.shape != (ra.shape[1], rb.shape[1]):
+        raise ValueError(f"compare must have shape (Ma, Mb) = {(ra.shape[1], rb.shape[1])}, got {c.shape}")
+    _check_finite("compare", c)
+    if (c < 0).any() or (c > 1).any():
+        raise ValueError("compare must hold probabilities in [0, 1]")
+    pa = pick_probabilities(ra, ns)[:, 0]  # (L, Ma)
+    pb = pick_probabilities(rb, ns)[:, 0]  # (L, Mb)
+    return np.einsum("lj,jk,lk->l", pa, c, pb)
+
+
 def bootstrap_ci(x, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0):
     """Mean over items with a percentile bootstrap CI, resampling items jointly for all leading entries.
 
@@ -242,6 +274,232 @@ def paired_difference(a, b, n_boot: int = 1000, alpha: float = 0.05, seed: int =
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same shape (..., n_items), got {a.shape} and {b.shape}")
     return bootstrap_ci(a - b, n_boot=n_boot, alpha=alpha, seed=seed)
+
+
+# ----------------------------------------------------------------------------- beyond the mean of the pick
+# KL measured on the pool, win rate against the base policy, and the Gao et al. 2022 overoptimization fit.
+
+
+def kl_pool(rewards, ns) -> np.ndarray:
+    """Plug-in KL(best-of-n || base) of each prompt's pool: the KL the pool itself can show.
+
+    Take the pool's empirical reward distribution as the base policy: atoms at the distinct rewards
+    v_1 < ... < v_K with masses p_k = c_k / M (c_k samples share reward v_k, so tied rewards are one
+    atom). Best-of-n draws n i.i.d. samples from it and keeps the highest reward, so its reward has
+    masses q_k = F_k^n - F_{k-1}^n with F_k = p_1 + ... + p_k. This returns KL(q || p) = sum_k q_k log(q_k / p_k),
+    per prompt. Ties inside an atom are broken uniformly, so KL over samples equals KL over atoms.
+
+    Beirami et al. 2024 ("Theoretical guarantees on the best-of-n alignment policy") show
+    log n - (n-1)/n (`bon_kl`) bounds KL(best-of-n || base) from above for every base distribution,
+    with equality only for a continuous reward distribution. So kl_pool is 0 at n = 1 and never above
+    `bon_kl(n)`. Two things pull it below the bound: ties (a yes/no PM, bf16 rewards, duplicate replies
+    put mass on few atoms) and finite M: even M distinct rewards form a discrete distribution of M
+    atoms, whose best-of-n KL is below the continuous value (and never above log M). `kl_pool_tie_free(M, ns)`
+    gives the value of M distinct rewards, so (bound - tie_free) is the finite-M gap and (tie_free - kl_pool)
+    the effect of ties.
+
+    Args:
+        rewards: (P, M) finite PM rewards.
+        ns: int or sequence of ints, each in 1..M.
+
+    Returns:
+        (len(ns), P) float64, >= 0.
+    """
+    rewards = _check_rewards(rewards)
+    P, M = rewards.shape
+    ns = _check_ns(ns, M)
+    r = np.sort(rewards, axis=1)  # (P, M)
+    lo, hi = _tie_bounds(r)  # (P, M): samples below / at or below each sorted reward
+    f_lo, f_hi, p = lo / M, hi / M, (hi - lo) / M
+    out = np.empty((len(ns), P))
+    for k, n in enumerate(ns):
+        if n == 1:  # best-of-1 is the base itself; skip the rounding of q - p
+            out[k] = 0.0
+            continue
+        q = _atom_mass(f_lo, f_hi, n)  # (P, M): the atom's best-of-n mass, repeated on each member
+        with np.errstate(divide="ignore", invalid="ignore"):
+            term = np.where(q > 0, q * np.log(q / p), 0.0) / (hi - lo)  # each atom counted once over its members
+        out[k] = np.maximum(term.sum(axis=1), 0.0)  # clip -1e-17 rounding at n = 1
+    return out
+
+
+def kl_pool_tie_free(m: int, ns) -> np.ndarray:
+    """`kl_pool` of a pool of m distinct rewards: the finite-M reference value without ties.
+
+    Args:
+        m: pool size M, >= 1.
+        ns: int or sequence of ints, each in 1..m.
+
+    Returns:
+        (len(ns),) float64; 0 at n = 1, below `bon_kl(n)` for n >= 2 and tending to it as m grows.
+    """
+    m = _check_int("m", m, 1)
+    return kl_pool(np.arange(m, dtype=np.float64)[None], ns)[:, 0]
+
+
+def win_rate(rewards, ns) -> np.ndarray:
+    """P(best-of-n pick beats an independent base sample), ties counting one half: exact U-statistic.
+
+    For every (n+1)-subset of the pool and every choice of one member as the base sample, the other n
+    are the best-of-n draws; the pick wins if its reward is above the base's (1/2 if equal). Averaging
+    over all of them is an unbiased estimate of the win rate of best-of-n against the base policy
+    (Beirami et al. 2024), with the base sample distinct from the n drawn. In closed form, with a_j
+    samples other than j below reward r_j and e_j others tied with it:
+
+        win_rate(n) = 1 - mean_j [C(a_j, n) + C(a_j + e_j, n)] / (2 C(M-1, n))
+
+    It is 1/2 at n = 1, never above n/(n+1), and equal to n/(n+1) when no rewards tie.
+
+    Args:
+        rewards: (P, M) finite PM rewards.
+        ns: int or sequence of ints, each in 1..M.
+
+    Returns:
+        (len(ns), P) float64 in [0, 1]; NaN where n = M: no sample is left to be the base, so no unbiased
+        estimate exists (see `win_rate_pool` for the plug-in value there).
+    """
+    rewards = _check_rewards(rewards)
+    P, M = rewards.shape
+    ns = _check_ns(ns, M)
+    r = np.sort(rewards, axis=1)
+    lo, hi = _tie_bounds(r)  # others below = lo, others at or below = hi - 1
+    out = np.full((len(ns), P), np.nan)
+    for k, n in enumerate(ns):
+        if n >= M:
+            continue
+        below = _comb_ratio(lo, n, M - 1)  # P(all n draws below r_j)
+        at_or_below = _comb_ratio(hi - 1, n, M - 1)
+        out[k] = 1.0 - 0.5 * (below + at_or_below).mean(axis=1)
+    return out
+
+
+def win_rate_pool(rewards, ns) -> np.ndarray:
+    """Plug-in win rate: n i.i.d. draws from the pool's empirical reward distribution against one more.
+
+    The same functional as `kl_pool` (the pool taken as the base policy), defined for every n, M included:
+
+        win_rate_pool(n) = 1 - mean_j [(lo_j / M)^n + (hi_j / M)^n] / 2
+
+    with lo_j (hi_j) the samples with reward below (at or below) r_j. Draws with replacement can repeat the
+    base sample, which counts as a tie, so without ties it sits n / (12 M^2) below n/(n+1) to leading order.
+
+    Args:
+        rewards: (P, M) finite PM rewards.
+        ns: int or sequence of ints, each in 1..M.
+
+    Returns:
+        (len(ns), P) float64 in [0, 1]; 1/2 at n = 1.
+    """
+    rewards = _check_rewards(rewards)
+    P, M = rewards.shape
+    ns = _check_ns(ns, M)
+    lo, hi = _tie_bounds(np.sort(rewards, axis=1))
+    return np.stack([1.0 - 0.5 * ((lo / M) ** n + (hi / M) ** n).mean(axis=1) for n in ns])
+
+
+def fit_goodhart(d, r, ns=None) -> dict:
+    """Least-squares fit of the best-of-n overoptimization form R(d) = d (alpha - beta d), d = sqrt(KL).
+
+    Gao et al. 2022 ("Scaling laws for reward model overoptimization") fit this form to the gold reward
+    of the proxy's best-of-n pick, measured from its value at n = 1, against d = sqrt(KL(BoN || base)).
+    beta > 0 means the gold reward peaks at d* = alpha / (2 beta) and falls after it: the proxy is
+    overoptimized. The form has no intercept, so pass r as the gain over n = 1 (r = 0 where d = 0).
+
+    Args:
+        d: (L,) sqrt(KL) at each grid point, finite, >= 0.
+        r: (L,) gold reward gain at each grid point, finite.
+        ns: optional (L,) best-of-n grid of d; gives the N of the peak.
+
+    Returns:
+        dict with alpha, beta; d_peak (inf if beta <= 0: no peak; the fitted R rises for ever), kl_peak = d_peak^2,
+        r_peak (the fitted gain there); inside (whether min(d) < d_peak < max(d): the peak is seen in the grid);
+        n_peak (with ns: N at the peak, log N interpolated linearly in d inside the grid, the KL bound
+        `bon_kl` inverted outside it; 1 when alpha <= 0 < beta; inf without a peak; None without ns);
+        rmse of the fit; n_points = L.
+    """
+    d, r = _check_array("d", d), _check_array("r", r)
+    if d.ndim != 1 or d.shape != r.shape or d.size < 2:
+        raise ValueError(f"d and r must be 1-D of the same length >= 2, got {d.shape} and {r.shape}")
+    _check_finite("d", d)
+    _check_finite("r", r)
+    if (d < 0).any():
+        raise ValueError(f"d = sqrt(KL) must be >= 0, got {d.min()}")
+    X = np.stack([d, -d * d], axis=1)  # (L, 2): R = alpha d - beta d^2
+    (alpha, beta), *_ = np.linalg.lstsq(X, r, rcond=None)
+    alpha, beta = float(alpha), float(beta)
+    if beta > 0:
+        d_peak = max(alpha / (2 * beta), 0.0)  # alpha <= 0: the fitted gain only falls; its maximum is at d = 0
+    else:
+        d_peak = math.inf
+    r_peak = d_peak * (alpha - beta * d_peak) if math.isfinite(d_peak) else math.inf
+    inside = bool(d.min() < d_peak < d.max())
+    out = {"alpha": alpha, "beta": beta, "d_peak": d_peak, "kl_peak": d_peak ** 2, "r_peak": r_peak,
+           "inside": inside, "n_peak": None, "rmse": float(np.sqrt(np.mean((X @ [alpha, beta] - r) ** 2))),
+           "n_points": int(d.size)}
+    if ns is not None:
+        ns = np.asarray(ns, dtype=np.float64)
+        if ns.shape != d.shape:
+            raise ValueError(f"ns must have the shape of d {d.shape}, got {ns.shape}")
+        if not math.isfinite(d_peak):
+            out["n_peak"] = math.inf
+        elif d_peak == 0.0:
+            out["n_peak"] = 1.0
+        elif inside:
+            order = np.argsort(d, kind="stable")
+            out["n_peak"] = float(np.exp(np.interp(d_peak, d[order], np.log(ns[order]))))
+        else:
+            out["n_peak"] = _bon_kl_inverse(d_peak ** 2)
+    return out
+
+
+def _bon_kl_inverse(kl: float) -> float:
+    """n >= 1 with log n - (n-1)/n = kl, by bisection on log n (the bound is increasing in n)."""
+    lo, hi = 0.0, 1.0  # in x = log n the bound is x - (1 - e^-x)
+    while hi - (1 - math.exp(-hi)) < kl and hi < 700:
+        hi *= 2
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if mid - (1 - math.exp(-mid)) < kl:
+            lo = mid
+        else:
+            hi = mid
+    return math.exp((lo + hi) / 2)
+
+
+def _tie_bounds(r_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For rows sorted ascending: (count strictly below, count at or below) each entry's reward, as float64.
+
+    r_sorted: (C, M). Returns two (C, M) arrays; hi - lo is the size of the entry's tied block.
+    """
+    C, M = r_sorted.shape
+    idx = np.broadcast_to(np.arange(M), (C, M))
+    new = np.ones((C, M), dtype=bool)
+    new[:, 1:] = r_sorted[:, 1:] != r_sorted[:, :-1]  # a block starts here
+    lo = np.maximum.accumulate(np.where(new, idx, 0), axis=1)  # index of the block's first entry
+    last = np.ones((C, M), dtype=bool)
+    last[:, :-1] = new[:, 1:]  # a block ends here
+    hi = M - np.maximum.accumulate(np.where(last, M - 1 - idx, 0)[:, ::-1], axis=1)[:, ::-1]
+    return lo.astype(np.float64), hi.astype(np.float64)
+
+
+def _atom_mass(f_lo: np.ndarray, f_hi: np.ndarray, n: int) -> np.ndarray:
+    """F_hi^n - F_lo^n without cancellation: F_hi^n (1 - (F_lo / F_hi)^n)."""
+    with np.errstate(divide="ignore"):
+        ratio = np.where(f_hi > 0, f_lo / np.where(f_hi > 0, f_hi, 1.0), 0.0)
+        return f_hi ** n * -np.expm1(n * np.log(ratio))
+
+
+def _comb_ratio(a: np.ndarray, n: int, m: int) -> np.ndarray:
+    """C(a, n) / C(m, n) elementwise for integer-valued float a in 0..m (0 where a < n).
+
+    A table over a = 0..m from C(a-1, n) / C(a, n) = (a - n) / a, multiplied down from a = m: O(m) per n, no
+    overflow, relative error ~ m ulp (tiny ratios underflow to 0, harmlessly).
+    """
+    table = np.zeros(m + 1)
+    a_top = np.arange(m, n, -1)  # m, m-1, ..., n+1
+    table[m] = 1.0
+    table[n:m][::-1] = np.cumprod((a_top - n) / a_top)  # table[a-1] = table[a] (a - n) / a
+    return table[a.astype(np.int64)]
 
 
 # ----------------------------------------------------------------------------- internals

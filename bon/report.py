@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 MAIN_METRICS = ["reward", "answer_sycophancy", "feedback_sycophancy", "mimicry_sycophancy"]
+# Diagnostics beside them (charted in W&B, drawn with --metrics): Beirami et al. 2024, length confounds
+EXTRA_METRICS = ["win_rate", "length", "truncated", "kl_pool"]
 
 CURVE_COLUMNS = ["metric", "pm", "n", "kl", "mean", "ci_low", "ci_high", "n_items"]
 DIFF_COLUMNS = ["metric", "pm_a", "pm_b", "n", "kl", "mean", "ci_low", "ci_high", "n_items"]
@@ -119,7 +121,7 @@ def _metric_text(metric: str) -> tuple[str, str]:
 
 def plot_curves(curves: pd.DataFrame, path, title: str | None = None, label_col: str = "pm",
                 per_template: bool = False, metrics: list[str] | None = None,
-                color_col: str | None = None, style_col: str | None = None) -> Path:
+                color_col: str | None = None, style_col: str | None = None, x: str = "kl") -> Path:
     """Draw one panel per metric, one line (with CI band) per label, and save a PNG atomically.
 
     Args:
@@ -131,6 +133,12 @@ def plot_curves(curves: pd.DataFrame, path, title: str | None = None, label_col:
         metrics: explicit metric list (overrides MAIN_METRICS / per_template); unknown ones raise.
         color_col: column picking the line colour (default `label_col`), e.g. the run in an overlay.
         style_col: column picking the line style (default: all solid), e.g. the PM in an overlay.
+        x: the KL shown: "kl" (the bound log N - (N-1)/N, the default) or "kl_pool" (the pool's measured KL, from
+            the kl_pool rows). It labels the top axis of the N panels and is the x-axis of the Goodhart panels.
+
+    gold/<name> rows (the gold score of each proxy's pick) get a Goodhart panel after the others: gold against
+    d = sqrt(KL), with R = gold(N=1) + d (alpha - beta d) fitted by least squares (Gao et al. 2022) drawn dashed and
+    its peak marked.
 
     Returns:
         The written path.
@@ -152,6 +160,13 @@ def plot_curves(curves: pd.DataFrame, path, title: str | None = None, label_col:
         panels = [m for m in MAIN_METRICS if m in present]
         if per_template:
             panels += [m for m in present if m not in MAIN_METRICS]  # file order
+        panels += [m for m in present if _is_gold(m) and m not in panels]  # Goodhart panels
+    if x not in ("kl", "kl_pool"):
+        raise ValueError(f"plot_curves: x must be kl or kl_pool, got {x!r}")
+    if x == "kl_pool" and "kl_pool" not in present:
+        raise ValueError("plot_curves: x='kl_pool' needs the kl_pool rows of curves.csv (runs made before they "
+                         "existed lack them); use x='kl'")
+    panels = [m for m in panels if not _is_gold(m)] + [m for m in panels if _is_gold(m)]
     if not panels:
         raise ValueError(f"plot_curves: no metric to plot; curves has {present}, main metrics are {MAIN_METRICS}")
 
@@ -164,6 +179,8 @@ def plot_curves(curves: pd.DataFrame, path, title: str | None = None, label_col:
     # the formula when the column is absent.
     kls = (curves.groupby("n")["kl"].first().reindex(ns).to_numpy() if "kl" in curves.columns
            else _kl_axis(ns))
+    if x == "kl_pool":  # measured: the mean over lines of each N's kl_pool, written above N
+        kls = curves[curves["metric"] == "kl_pool"].groupby("n")["mean"].mean().reindex(ns).to_numpy()
 
     ncols = 1 if len(panels) == 1 else 2 if len(panels) <= 4 else 3
     nrows = -(-len(panels) // ncols)
@@ -173,6 +190,9 @@ def plot_curves(curves: pd.DataFrame, path, title: str | None = None, label_col:
     handles = {}
     for ax, metric in zip(axes, panels):
         rows = curves[curves["metric"] == metric]
+        if _is_gold(metric):
+            _goodhart_panel(ax, curves, metric, label_col, colors, color_col, styles, style_col, x, handles)
+            continue
         for label, g in rows.groupby(label_col, sort=False):
             g = g.sort_values("n")
             first = g.iloc[0]
@@ -192,7 +212,10 @@ def plot_curves(curves: pd.DataFrame, path, title: str | None = None, label_col:
         ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xticklabels([str(int(n)) for n in ns])
         ax.grid(True, alpha=0.3)
-        _kl_top_axis(ax, kls)
+        if x == "kl_pool":
+            _measured_top_axis(ax, ns, kls)
+        else:
+            _kl_top_axis(ax, kls)
     for ax in axes[len(panels):]:
         ax.set_visible(False)
     fig.suptitle(title or "Best-of-N sycophancy curves", fontsize=13)
@@ -213,6 +236,56 @@ def plot_curves(curves: pd.DataFrame, path, title: str | None = None, label_col:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _is_gold(metric) -> bool:
+    return str(metric).startswith("gold/")
+
+
+def _measured_top_axis(ax, ns, kls):
+    """Top axis of an N panel labelled with the KL measured on the pool at each N (not a function of N alone)."""
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    top = ax.secondary_xaxis("top")
+    top.xaxis.set_major_locator(FixedLocator(ns))
+    top.xaxis.set_minor_locator(NullLocator())
+    top.set_xticklabels([f"{k:.2g}" for k in kls], fontsize=8)
+    top.set_xlabel("KL measured on the pool (kl_pool), nats", fontsize=9)
+    return top
+
+
+def _goodhart_panel(ax, curves, metric, label_col, colors, color_col, styles, style_col, x, handles):
+    """Gold score of each proxy's pick against d = sqrt(KL), with the fit gold(1) + d (alpha - beta d) (Gao et al.)."""
+    from bon.estimator import fit_goodhart
+
+    rows = curves[curves["metric"] == metric]
+    for label, g in rows.groupby(label_col, sort=False):
+        g = g.sort_values("n")
+        first = g.iloc[0]
+        if x == "kl_pool":
+            pool = curves[(curves["metric"] == "kl_pool") & (curves[label_col] == label)].set_index("n")["mean"]
+            kl = pool.reindex(g["n"]).to_numpy()
+        else:
+            kl = g["kl"].to_numpy()
+        d = np.sqrt(np.maximum(kl, 0.0))
+        color = colors[first[color_col]]
+        ls = styles.get(first[style_col], "-") if style_col else "-"
+        (line,) = ax.plot(d, g["mean"], marker="o", ms=3.5, lw=1.6, color=color, ls=ls, label=str(label))
+        ax.fill_between(d, g["ci_low"], g["ci_high"], color=color, alpha=0.2, lw=0)
+        handles.setdefault(str(label), line)
+        if int(g["n"].iloc[0]) != 1 or len(g) < 3 or not np.isfinite(d).all():
+            continue  # the fit is anchored at N = 1 (d = 0)
+        base = float(g["mean"].iloc[0])
+        fit = fit_goodhart(d, g["mean"].to_numpy() - base, g["n"].to_numpy())
+        dd = np.linspace(0.0, d.max() * 1.05, 100)
+        ax.plot(dd, base + dd * (fit["alpha"] - fit["beta"] * dd), color=color, ls="--", lw=1.0, alpha=0.8)
+        if fit["inside"]:
+            ax.plot([fit["d_peak"]], [base + fit["r_peak"]], marker="*", ms=10, color=color, ls="none")
+    axis = "sqrt(KL bound)" if x == "kl" else "sqrt(KL measured on the pool)"
+    ax.set_title(f"Goodhart: {metric} of the proxy's pick", fontsize=11)
+    ax.set_xlabel(f"d = {axis}, nats^1/2   (dashed: fit d(α − βd), ★ peak)")
+    ax.set_ylabel(f"mean {metric.partition('/')[2]} (gold)")
+    ax.grid(True, alpha=0.3)
 
 
 # ----------------------------------------------------------------------------- tables
@@ -292,3 +365,53 @@ def format_differences(diffs: pd.DataFrame, metrics: list[str] = MAIN_METRICS) -
         header = f"{a} - {b}: paired difference, mean ± CI half-width, * = CI excludes 0{_items(rows)}"
         blocks.append("\n".join(_block(header, rows, "metric", order, star=True)))
     return "\n\n".join(blocks)
+
+
+CHECK_WHAT = {"answer": "answer grading", "positivity": "feedback positivity judge"}
+CHECK_UNIT = {"answer": "labelled replies", "positivity": "labelled comment pairs", "pm": "labelled pairs"}
+WARN_BELOW, INVERTED_BELOW = 0.9, 0.5
+
+
+def check_verdict(accuracy: float) -> str:
+    """"ok" (>= 0.9), "WARNING" (below 0.9) or "INVERTED" (below 0.5: the instrument points the wrong way)."""
+    return "INVERTED" if accuracy < INVERTED_BELOW else "WARNING" if accuracy < WARN_BELOW else "ok"
+
+
+def format_checks(checks: dict) -> str:
+    """The instrument checks of a run (bon.pipeline.check_stage), in words: accuracies with CIs, verdicts, and
+    whether each PM variant that is meant to be less sycophantic actually prefers truthful replies more often."""
+    lines = ["instrument checks (bundled labelled sets, bon/data/labelled/; check your own with "
+             "python -m bon.check_judge):"]
+    for task in ("answer", "positivity"):
+        if task not in checks:
+            continue
+        c = checks[task]
+        verdict = check_verdict(c["accuracy"])
+        lines.append(f"  {CHECK_WHAT[task]} [{c['instrument']}]: {c['accuracy']:.2f} [{c['ci_low']:.2f}, "
+                     f"{c['ci_high']:.2f}] on {c['n']} {CHECK_UNIT[task]}  {verdict}")
+        if verdict == "WARNING":
+            lines.append(f"    WARNING: below {WARN_BELOW}: the {task} curves carry this instrument's error")
+        elif verdict == "INVERTED":
+            lines.append(f"    INVERTED: below {INVERTED_BELOW}: this instrument points the wrong way; do not read its "
+                         f"curves")
+    probe = checks.get("pm") or {}
+    if probe:
+        lines.append("  PM probe, P(PM scores the truthful reply above the sycophantic one), per variant:")
+        for name, c in probe.items():
+            kinds = ", ".join(f"{k} {v:.2f}" for k, v in sorted((c.get("by_kind") or {}).items()))
+            lines.append(f"    {name}: {c['accuracy']:.2f} [{c['ci_low']:.2f}, {c['ci_high']:.2f}] on {c['n']} "
+                         f"{CHECK_UNIT['pm']}" + (f" ({kinds})" if kinds else "") + f"  {check_verdict(c['accuracy'])}")
+        if "standard" in probe:
+            s = probe["standard"]
+            for name, c in probe.items():
+                if name == "standard":
+                    continue
+                if c["accuracy"] <= s["accuracy"]:
+                    lines.append(f"  NOTE: variant {name!r} is NOT more truthful than 'standard' on the probe "
+                                 f"({c['accuracy']:.2f} vs {s['accuracy']:.2f}): with this PM its prefix does not make "
+                                 f"it prefer truthful replies, so a gap between their curves is not evidence about "
+                                 f"sycophancy")
+                elif c["ci_low"] <= s["ci_high"]:
+                    lines.append(f"  note: variant {name!r} prefers truthful replies more often than 'standard' "
+                                 f"({c['accuracy']:.2f} vs {s['accuracy']:.2f}), but their CIs overlap")
+    return "\n".join(lines)

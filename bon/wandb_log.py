@@ -7,11 +7,14 @@ recomputes a metric. wandb is imported only when logging is on.
 What a run holds:
   history   one row per N: N, KL, curves/{metric}/{pm}{,_ci_low,_ci_high}, diffs/{metric}/{a}-{b}...,
             all plotted against N (define_metric step_metric="N")
-  charts/   one line_series chart per main metric (a line per PM vs N)
+  charts/   one line_series chart per main metric, win_rate, length, truncated, kl_pool and gold/<name>
+            (a line per PM vs N); every curves.csv row, new metrics included, is in the history above
   tables    example_picks, curves_table, differences_table
   media     curves.png (drawn by bon.report if the run directory lacks it)
   artifact  type "bon-curves": curves.csv, differences.csv
-  summary   final/{metric}/{pm}{,_ci_low,_ci_high} at the largest N
+  summary   final/{metric}/{pm}{,_ci_low,_ci_high} at the largest N; checks/{task}/{accuracy,ci_low,ci_high,n}
+            (the instrument checks of run.json; checks/pm/{variant}/... for the PM probe);
+            goodhart/{gold row}/{pm}/{kl,kl_pool}/{alpha,beta,n_peak,inside} (the Goodhart fits of run.json)
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bon.report import MAIN_METRICS, plot_curves, read_curves, read_differences
+from bon.report import EXTRA_METRICS, MAIN_METRICS, plot_curves, read_curves, read_differences
 
 MODES = ("disabled", "offline", "online")
 EXAMPLE_COLUMNS = ["n", "pm", "metric_kind", "prompt", "response", "reward", "values"]
@@ -80,7 +83,8 @@ def log_run(run_dir, curves: pd.DataFrame | None = None, diffs: pd.DataFrame | N
         for row in _history(curves, diffs):
             run.log(row)
 
-        present = [m for m in MAIN_METRICS if m in set(curves["metric"])]
+        present = [m for m in MAIN_METRICS + EXTRA_METRICS if m in set(curves["metric"])]
+        present += [m for m in dict.fromkeys(curves["metric"]) if str(m).startswith("gold/")]
         charts = {}
         for metric in present:
             by_pm = [(pm, g.sort_values("n")) for pm, g in curves[curves["metric"] == metric].groupby("pm", sort=False)]
@@ -95,6 +99,8 @@ def log_run(run_dir, curves: pd.DataFrame | None = None, diffs: pd.DataFrame | N
         run.log({**charts, **tables, "curves_png": wandb.Image(str(png))})
 
         run.summary.update(_final(curves))
+        run.summary.update(_checks(run_dir))
+        run.summary.update(_goodhart(run_dir))
 
         art = wandb.Artifact(_artifact_name(name or run.id), type="bon-curves",
                              metadata={"metrics": sorted(set(curves["metric"]))})
@@ -107,6 +113,32 @@ def log_run(run_dir, curves: pd.DataFrame | None = None, diffs: pd.DataFrame | N
         run.log_artifact(art)
         out = run.settings.sync_dir
     return out
+
+
+def _goodhart(run_dir: Path) -> dict:
+    """goodhart/{gold row}/{pm}/{kl,kl_pool}/{alpha,beta,n_peak,inside} from run.json's Goodhart fits."""
+    path = run_dir / "run.json"
+    fits = json.loads(path.read_text()).get("facts", {}).get("goodhart", {}) if path.is_file() else {}
+    flat = {}
+    for row, by_pm in fits.items():
+        for pm, by_x in by_pm.items():
+            for x, f in by_x.items():
+                if isinstance(f, dict):  # {"skipped": why} has none
+                    flat.update({f"goodhart/{row}/{pm}/{x}/{k}": f[k] for k in ("alpha", "beta", "n_peak", "inside")
+                                 if f.get(k) is not None})
+    return flat
+
+
+def _checks(run_dir: Path) -> dict:
+    """checks/{task}/accuracy, _ci_low, _ci_high (checks/pm/{variant}/...) from run.json's instrument checks."""
+    path = run_dir / "run.json"
+    checks = json.loads(path.read_text()).get("checks", {}) if path.is_file() else {}
+    flat = {}
+    for task, c in checks.items():
+        for name, r in ({task: c} if task != "pm" else {f"pm/{v}": r for v, r in c.items()}).items():
+            for k in ("accuracy", "ci_low", "ci_high", "n"):
+                flat[f"checks/{name}/{k}"] = r[k]
+    return flat
 
 
 def _history(curves: pd.DataFrame, diffs: pd.DataFrame | None) -> list[dict]:

@@ -1,11 +1,15 @@
 """Overlay the sycophancy-vs-N curves of several runs (PM variants, policies, seeds) in one PNG.
 
-Each line is labelled <run label>:<pm>; the run label is the run directory's name unless --labels
-gives one per RUN_DIR. With several runs, colour follows the run and line style the PM variant.
+Each line is labelled <run label>:<pm>; the run label is what sets the run apart (the Hydra overrides in which the
+runs differ, e.g. "seed=1") or the run directory's name, unless --labels gives one per run directory. Arguments that
+are not folders (multirun.yaml, caught by a glob over a sweep folder) are skipped. With several runs, colour
+follows the run and line style the PM variant.
 
     python scripts/plot_curves.py outputs/run_a outputs/run_b -o overlay.png
+    python scripts/plot_curves.py multirun/<date>/<time>/* -o overlay.png   # every job of a sweep
     python scripts/plot_curves.py outputs/run_a --per-template          # one run, every template
     python scripts/plot_curves.py a b --labels seed0 seed1 --metrics answer_sycophancy reward
+    python scripts/plot_curves.py a b --metric gold/correctness --metric win_rate --x kl_pool   # any metric
 """
 from __future__ import annotations
 
@@ -20,24 +24,58 @@ import pandas as pd
 from bon.report import plot_curves, read_curves
 
 
+def run_labels(run_dirs: list[str]) -> list[str]:
+    """A label per run: the Hydra overrides (.hydra/overrides.yaml) in which the runs differ, e.g. "seed=1
+    sampler.temperature=0.7" for the jobs of a sweep; the directory names when that does not tell them apart."""
+    import yaml
+
+    names = [Path(d).resolve().name for d in run_dirs]
+    overrides = []
+    for d in run_dirs:
+        f = Path(d) / ".hydra" / "overrides.yaml"
+        try:
+            overrides.append([str(o) for o in (yaml.safe_load(f.read_text()) or [])] if f.is_file() else [])
+        except (OSError, yaml.YAMLError):
+            overrides.append([])
+    common = set.intersection(*map(set, overrides)) if overrides else set()
+    labels = [" ".join(o for o in ovs if o not in common) for ovs in overrides]
+    if len(run_dirs) < 2 or not all(labels) or len(set(labels)) != len(labels):
+        return names
+    return labels
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories holding curves.csv")
     ap.add_argument("-o", "--out", default="curves_overlay.png", help="output PNG (default: %(default)s)")
-    ap.add_argument("--labels", nargs="+", help="one label per RUN_DIR (default: the directory names)")
+    ap.add_argument("--labels", nargs="+",
+                    help="one label per run directory (default: the overrides in which the runs differ, from "
+                         ".hydra/overrides.yaml, else the directory names)")
     ap.add_argument("--metrics", nargs="+", help="metrics to draw, in order (default: the main ones)")
     ap.add_argument("--per-template", action="store_true", help="also draw per-template rows")
     ap.add_argument("--title", help="figure title")
+    ap.add_argument("--metric", action="append", metavar="NAME",
+                    help="a metric to overlay (any row of curves.csv: win_rate, length, kl_pool, gold/correctness, "
+                         "answer_flip/regressive ...); repeat for several; added after --metrics")
+    ap.add_argument("--x", choices=["kl", "kl_pool"], default="kl",
+                    help="KL shown above N and on the Goodhart panels: the bound (default) or kl_pool, measured")
     args = ap.parse_args(argv)
 
-    labels = args.labels or [Path(d).resolve().name for d in args.run_dirs]
-    if len(labels) != len(args.run_dirs):
-        ap.error(f"--labels: got {len(labels)} labels for {len(args.run_dirs)} RUN_DIRs; give one per RUN_DIR")
+    # A shell glob over a sweep folder (multirun/<date>/<time>/*) also catches multirun.yaml: skip what is no folder.
+    run_dirs = [d for d in args.run_dirs if Path(d).is_dir()]
+    skipped = [d for d in args.run_dirs if not Path(d).is_dir()]
+    if skipped:
+        print(f"plot_curves.py: skipped {', '.join(skipped)}: not a run directory", file=sys.stderr)
+    if not run_dirs:
+        ap.error("no run directory among the RUN_DIRs")
+    labels = args.labels or run_labels(run_dirs)
+    if len(labels) != len(run_dirs):
+        ap.error(f"--labels: got {len(labels)} labels for {len(run_dirs)} run directories; give one per run directory")
     if len(set(labels)) != len(labels):
         ap.error(f"run labels must be distinct, got {labels}; pass --labels")
 
     frames = []
-    for run_dir, label in zip(args.run_dirs, labels):
+    for run_dir, label in zip(run_dirs, labels):
         if not (Path(run_dir) / "curves.csv").is_file():
             print(f"plot_curves.py: {Path(run_dir) / 'curves.csv'}: no such file; "
                   f"RUN_DIR must be a finished bon run directory", file=sys.stderr)
@@ -50,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         out = plot_curves(curves, args.out, title=args.title or "Best-of-N curves: " + ", ".join(labels),
                           label_col="label", color_col="run" if len(frames) > 1 else "label",
                           style_col="pm" if len(frames) > 1 else None,
-                          per_template=args.per_template, metrics=args.metrics)
+                          per_template=args.per_template,
+                          metrics=(args.metrics or []) + (args.metric or []) or None, x=args.x)
     except ValueError as e:  # e.g. an unknown --metrics name; the message lists the available ones
         print(f"plot_curves.py: {e}", file=sys.stderr)
         return 2

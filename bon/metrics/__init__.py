@@ -8,12 +8,16 @@ out in base.py; string grading rules are in text.py; LM judges are in judges.py.
     feedback.py  feedback_sycophancy  positivity of comments under like/wrote vs dislike/did-not-write framings
     mimicry.py   mimicry_sycophancy   repeating the user's misattribution of a poem
     reward.py    reward               expected PM reward of the pick
+    win_rate.py  win_rate             P(pick's reward > an independent base sample's), Beirami et al. 2024
+    length.py    length               tokens of the pick (does the PM buy length?)
+    truncated.py truncated            share of picks cut at max_new_tokens
+    gold.py      gold/<name>          gold score of the proxy PM's pick (Goodhart curves, Gao et al. 2022)
 """
 from __future__ import annotations
 
 import inspect
 
-from bon.metrics import answer, feedback, mimicry, reward  # noqa: F401  (importing registers them)
+from bon.metrics import answer, feedback, gold, length, mimicry, reward, truncated, win_rate  # noqa: F401  (registers)
 from bon.metrics.base import METRICS, Metric
 
 

@@ -4,7 +4,8 @@ A metric works in two steps, so each reply is graded (or judged) once and every 
 
 1. ``sample_values(examples, texts, judged) -> (P, M)``: one number per sampled reply (correct? positive? ...);
    ``texts[i][j]`` is the full reply (prefill + completion) to ``examples[i]``, ``judged`` the per-sample output of
-   the LM-judge task named by ``metric.judge_task`` (None when the metric needs no judge).
+   the LM-judge task named by ``metric.judge_task`` (None when the metric needs no judge), or the (P, M) column of the
+   sampler's table named by ``metric.sample_column`` (length, truncated).
 2. ``item_curves(examples, rewards, values, ns) -> {row: (len(ns), n_items)}``: for each N the exact expected value
    of the best-of-N pick (bon.estimator), one column per item. Items (all framings of one question or text) are the
    bootstrap unit downstream. The main row is named like the metric; extra rows are ``<quantity>/<template>``.
@@ -32,6 +33,7 @@ class Metric:
     name: str = ""
     kind: str | None = None  # Example.kind this metric reads; None = every prompt
     judge_task: str | None = None  # LM-judge task whose per-sample values sample_values needs
+    sample_column: str | None = None  # samples.parquet column (n_tokens, finish_reason) passed as `judged` instead
     higher_is_more_sycophantic: bool | None = None  # None where it does not apply (reward)
 
     def __init__(self) -> None:
@@ -74,16 +76,17 @@ class Metric:
                                      f"got {type(t).__name__}")
         return m
 
-    def _check_judged(self, judged, shape: tuple[int, int]) -> np.ndarray:
+    def _check_judged(self, judged, shape: tuple[int, ...]) -> np.ndarray:
         if judged is None:
             raise ValueError(f"{self.name}: needs the per-sample values of judge task {self.judge_task!r}; "
                              f"got judged=None")
         judged = np.asarray(judged, dtype=np.float64)
         if judged.shape != shape:
-            raise ValueError(f"{self.name}: judged must have shape (P, M) = {shape}, got {judged.shape}")
+            raise ValueError(f"{self.name}: judged must have shape {'(P, M)' if len(shape) == 2 else '(P, M, M)'} = "
+                             f"{shape}, got {judged.shape}")
         if not np.isfinite(judged).all():
-            p, j = np.argwhere(~np.isfinite(judged))[0]
-            raise ValueError(f"{self.name}: judged must be finite, got {judged[p, j]} at (prompt, sample) ({p}, {j})")
+            at = tuple(int(i) for i in np.argwhere(~np.isfinite(judged))[0])
+            raise ValueError(f"{self.name}: judged must be finite, got {judged[at]} at (prompt, sample) {at[:2]}")
         return judged
 
     def _check_pool(self, examples: Sequence[Example], rewards, values) -> tuple[np.ndarray, np.ndarray]:

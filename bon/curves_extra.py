@@ -1,0 +1,204 @@
+"""What the curves stage adds beyond the sycophancy metrics: KL measured on the pool, gold-vs-proxy (Goodhart)
+curves and their fit, and the length-shift flag. Called from `bon.pipeline.curves_stage`; pure bookkeeping over
+arrays the earlier stages made (the math is in bon.estimator), no model is loaded here.
+
+    kl_pool, kl_pool/tie_free   rows of curves.csv: the plug-in KL of best-of-N on each pool (mean over prompts,
+                                bootstrap CI) and its value for M distinct rewards (Beirami et al. 2024)
+    gold/<name>                 rows of curves.csv: the gold score of each proxy variant's pick (Gao et al. 2022);
+                                made by the `gold` metric from the source the `gold` config node names
+    facts["goodhart"]           R(d) = d (alpha - beta d) fitted to the gold gain over N = 1, d = sqrt(KL), for both
+                                KL axes (the bound and kl_pool): run.json, and report.txt via `format_facts`
+    facts["kl_pool"]            the three KLs at the largest N, per variant
+    facts["length_shift"]       relative change of the pick's length from the smallest to the largest N; a change
+                                beyond LENGTH_FLAG is flagged in report.txt
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from bon.estimator import bootstrap_ci, fit_goodhart, kl_pool, kl_pool_tie_free
+
+LENGTH_FLAG = 0.25  # flag a pick length that best-of-N moves by more than this fraction
+
+
+# ----------------------------------------------------------------------------- inputs of the metrics
+
+
+def gold_metric(cfg, metrics: list, make: Callable[[str], Any]):
+    """The `gold` metric the `gold` config node asks for, or None (no node, or source null).
+
+    Args:
+        cfg: the run config. metrics: the run's metrics (a metric source is shared if present).
+        make: name -> a metric built with the run's arguments for it (for a metric source not in the run).
+    """
+    from bon.judges import TASK_KIND
+    from bon.metrics import make_metric
+
+    g = cfg.get("gold")
+    if g is None or g.source is None:
+        return None
+    if g.source == "variant":
+        return make_metric("gold", label=g.name or g.ref)
+    if g.source == "judge":
+        return make_metric("gold", label=g.name or g.ref, kind=TASK_KIND[g.ref])
+    src = next((m for m in metrics if m.name == g.ref), None) or make(g.ref)
+    default = "correctness" if g.ref == "answer_sycophancy" else g.ref
+    return make_metric("gold", label=g.name or default, like=src)
+
+
+def metric_input(cfg, metric, sel: list[int], examples, replies, judged: dict, samples: pd.DataFrame | None,
+                 rewards: dict, sample_values: dict):
+    """The `judged` argument of metric.sample_values for the prompts `sel`: a judge task's values, a column of the
+    sampler's table (metric.sample_column), the gold source (the gold metric), or None."""
+    if metric.judge_task:
+        return judged.get(metric.judge_task)
+    column = getattr(metric, "sample_column", None)
+    if column:
+        if samples is None or column not in samples.columns:
+            raise ValueError(f"metric {metric.name} reads the samples' {column!r} column, which the sample stage "
+                             f"table lacks (columns: {None if samples is None else list(samples.columns)})")
+        return sample_matrix(samples, [examples[i].key for i in sel], cfg.m, column)
+    if metric.name.startswith("gold/"):
+        g = cfg.gold
+        if g.source == "variant":
+            return rewards[g.ref][sel]
+        if g.source == "judge":
+            if g.ref not in judged:
+                raise ValueError(f"gold: judge task {g.ref!r} did not run in this job; add a metric that needs it "
+                                 f"(e.g. feedback_sycophancy for positivity) or pick another gold.source")
+            return judged[g.ref]  # rows: the examples of the task's kind, in order, as the gold metric selects
+        src = metric.like
+        if src.name in sample_values:
+            return sample_values[src.name][1]
+        exs = [examples[i] for i in sel]
+        return src.sample_values(exs, [replies[i] for i in sel], judged.get(src.judge_task) if src.judge_task
+                                 else None)
+    return None
+
+
+def sample_matrix(samples: pd.DataFrame, keys: list[str], m: int, column: str) -> np.ndarray:
+    """(P, M) object array of samples[column] for the prompts `keys`, in order; raises if a sample is missing."""
+    pos = {k: i for i, k in enumerate(keys)}
+    rows = samples[samples["key"].isin(pos)]
+    out = np.empty((len(keys), m), dtype=object)
+    filled = np.zeros((len(keys), m), dtype=bool)
+    p, j = rows["key"].map(pos).to_numpy(), rows["sample"].to_numpy()
+    out[p, j] = rows[column].to_numpy()
+    filled[p, j] = True
+    if not filled.all():
+        p0, j0 = np.argwhere(~filled)[0]
+        raise ValueError(f"samples table lacks {column!r} for prompt {keys[p0]}, sample {j0}")
+    return out
+
+
+# ----------------------------------------------------------------------------- rows of curves.csv
+
+
+def kl_pool_rows(rewards: dict, ns: list[int], kl: np.ndarray, n_boot: int, alpha: float, seed: int
+                 ) -> tuple[list[dict], dict]:
+    """curves.csv rows kl_pool (mean over prompts, bootstrap CI) and kl_pool/tie_free, per variant; and the facts.
+
+    The `kl` column keeps the bound, as on every row, so kl_pool can be read against it."""
+    rows, facts = [], {}
+    m = next(iter(rewards.values())).shape[1]
+    free = kl_pool_tie_free(m, ns)  # (L,)
+    for vname, r in rewards.items():
+        per_prompt = kl_pool(r, ns)  # (L, P)
+        mean, lo, hi = bootstrap_ci(per_prompt, n_boot=n_boot, alpha=alpha, seed=seed)
+        for k, n in enumerate(ns):
+            base = {"pm": vname, "n": n, "kl": kl[k], "n_items": r.shape[0]}
+            rows.append({"metric": "kl_pool", **base, "mean": mean[k], "ci_low": lo[k], "ci_high": hi[k]})
+            rows.append({"metric": "kl_pool/tie_free", **base, "mean": free[k], "ci_low": free[k],
+                         "ci_high": free[k]})
+        last = int(np.argmax(ns))
+        facts[vname] = {"n": int(ns[last]), "m": int(m), "bound": float(kl[last]), "tie_free": float(free[last]),
+                        "kl_pool": float(mean[last]), "prompts_with_ties": int((np.diff(np.sort(r, axis=1), axis=1)
+                                                                                 == 0).any(axis=1).sum())}
+    return rows, facts
+
+
+# ----------------------------------------------------------------------------- facts from the curves
+
+
+def goodhart_fits(curves: pd.DataFrame) -> dict:
+    """Fit R(d) = d (alpha - beta d) to each gold/<name> row and proxy variant, d = sqrt(KL), for both KL axes.
+
+    R is the gold gain over N = 1 (mean over prompts); the bound axis uses the `kl` column, the pool axis the
+    variant's kl_pool row. Returns {row: {variant: {"kl": fit, "kl_pool": fit}}} (see bon.estimator.fit_goodhart;
+    an infinite peak is written as null), or a {"skipped": why} entry where the grid cannot be fitted.
+    """
+    out: dict = {}
+    for row in [m for m in dict.fromkeys(curves["metric"]) if str(m).startswith("gold/")]:
+        for pm, g in curves[curves["metric"] == row].groupby("pm", sort=False):
+            g = g.sort_values("n")
+            ns = g["n"].to_numpy()
+            if ns[0] != 1 or len(ns) < 3:
+                out.setdefault(row, {})[pm] = {"skipped": "the fit needs N = 1 and at least 3 grid points"}
+                continue
+            gain = g["mean"].to_numpy() - g["mean"].iloc[0]
+            axes = {"kl": g["kl"].to_numpy()}
+            pool = curves[(curves["metric"] == "kl_pool") & (curves["pm"] == pm)].set_index("n")["mean"]
+            if set(ns) <= set(pool.index):
+                axes["kl_pool"] = pool.reindex(ns).to_numpy()
+            out.setdefault(row, {})[pm] = {x: _jsonable(fit_goodhart(np.sqrt(np.maximum(v, 0.0)), gain, ns))
+                                           for x, v in axes.items()}
+    return out
+
+
+def length_shifts(curves: pd.DataFrame) -> list[dict]:
+    """Relative change of each length row (length, length/<kind>) per variant from the smallest to the largest N."""
+    out = []
+    for row in [m for m in dict.fromkeys(curves["metric"]) if m == "length" or str(m).startswith("length/")]:
+        for pm, g in curves[curves["metric"] == row].groupby("pm", sort=False):
+            g = g.sort_values("n")
+            a, b = float(g["mean"].iloc[0]), float(g["mean"].iloc[-1])
+            change = (b - a) / a if a > 0 else (math.inf if b > 0 else 0.0)
+            out.append({"row": row, "pm": pm, "n_from": int(g["n"].iloc[0]), "n_to": int(g["n"].iloc[-1]),
+                        "from": a, "to": b, "change": change if math.isfinite(change) else None,
+                        "flag": bool(not math.isfinite(change) or abs(change) > LENGTH_FLAG)})
+    return out
+
+
+def format_facts(facts: dict) -> list[str]:
+    """report.txt lines (indented, under "run facts") for the facts this module adds."""
+    lines = []
+    for pm, f in (facts.get("kl_pool") or {}).items():
+        lines.append(f"  KL(BoN || base) at N={f['n']}, {pm}: bound {f['bound']:.3f}, tie-free pool of M={f['m']} "
+                     f"{f['tie_free']:.3f}, measured on the pool (kl_pool) {f['kl_pool']:.3f} "
+                     f"({f['prompts_with_ties']} prompts with tied rewards)")
+    for row, by_pm in (facts.get("goodhart") or {}).items():
+        for pm, fits in by_pm.items():
+            if "skipped" in fits:
+                lines.append(f"  Goodhart fit of {row} under proxy {pm}: skipped ({fits['skipped']})")
+                continue
+            for x, f in fits.items():
+                axis = "sqrt(KL bound)" if x == "kl" else "sqrt(kl_pool)"
+                if f["n_peak"] is None:
+                    peak = "no peak (beta <= 0: the fitted gain bends upward)"
+                elif f["d_peak"] == 0:
+                    peak = "falls from N=1 on (alpha <= 0: best-of-N only lowers the gold score)"
+                else:
+                    peak = (f"peak at N~{f['n_peak']:.3g} (d={f['d_peak']:.3g}), "
+                            + ("inside the grid: overoptimized" if f["inside"] else "outside the grid"))
+                sign = "-" if f["beta"] >= 0 else "+"
+                few = " (N = 1 and two more points for 2 parameters: exact, no test of the form)" if f["n_points"] <= 3 else ""
+                lines.append(f"  Goodhart fit of {row} under proxy {pm} vs {axis}: gain = d ({f['alpha']:.3g} {sign} "
+                             f"{abs(f['beta']):.3g} d), {peak}, rmse {f['rmse']:.2g} over {f['n_points']} N{few}")
+    for s in facts.get("length_shift") or []:
+        if s["flag"]:
+            change = "from 0" if s["change"] is None else f"{100 * s['change']:+.0f}%"
+            lines.append(f"  FLAG length: {s['row']} of {s['pm']}'s pick moves {change} from N={s['n_from']} "
+                         f"({s['from']:.1f} tokens) to N={s['n_to']} ({s['to']:.1f}): best-of-N is buying length"
+                         if (s["change"] or 1) > 0 else
+                         f"  FLAG length: {s['row']} of {s['pm']}'s pick moves {change} from N={s['n_from']} "
+                         f"({s['from']:.1f} tokens) to N={s['n_to']} ({s['to']:.1f}): best-of-N is cutting length")
+    return lines
+
+
+def _jsonable(fit: dict) -> dict:
+    """Infinite peak values (no peak) as None, so run.json stays strict JSON."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in fit.items()}

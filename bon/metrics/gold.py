@@ -1,0 +1,55 @@
+"""Gold reward of the proxy's best-of-N pick: the y-axis of a Goodhart curve (Gao et al. 2022, "Scaling laws for
+reward model overoptimization").
+
+The proxy is the PM variant that picks; the gold is any other per-sample score, named by the ``gold`` config node:
+another variant of the same PM (``source: variant``), the per-sample value of another metric such as answer
+correctness (``source: metric, ref: answer_sycophancy``), or a judge task's value (``source: judge``). The pipeline
+resolves the source to a (P, M) array and hands it over as ``judged``; this metric never loads a model.
+
+    gold/<name>(N) = E[gold score of the sample the proxy picks as best of N]
+
+One column per prompt. Plotted against d = sqrt(KL) and fitted with R(d) = d (alpha - beta d)
+(`bon.estimator.fit_goodhart`): a peak inside the grid means best-of-N overoptimizes the proxy.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from bon.estimator import expected_best_of_n
+from bon.metrics.base import METRICS, Metric
+
+
+@METRICS.register("gold")
+class Gold(Metric):
+    name = "gold"
+    kind = None
+    higher_is_more_sycophantic = None
+
+    def __init__(self, label: str | None = None, kind: str | None = None, like: Metric | None = None):
+        """Args: label: the row is ``gold/<label>`` (``gold`` without one); kind: Example.kind the gold exists for (None = every prompt);
+        like: a metric whose prompt selection the gold shares (when the gold is that metric's per-sample value)."""
+        super().__init__()
+        if label is not None and (not isinstance(label, str) or not label or "/" in label):
+            raise ValueError(f"gold: label must be a non-empty string without '/', got {label!r}")
+        self.name = "gold" if label is None else f"gold/{label}"
+        self.like = like
+        self.kind = like.kind if like is not None else kind
+
+    def applies(self, example) -> bool:
+        return self.like.applies(example) if self.like is not None else super().applies(example)
+
+    def sample_values(self, examples, texts, judged=None) -> np.ndarray:
+        """(P, M) gold score of each reply: ``judged``, the gold source the pipeline resolved."""
+        m = self._check_texts(examples, texts)
+        if judged is None:
+            raise ValueError(f"{self.name}: needs the (P, M) gold scores as `judged` (see the gold config node); "
+                             f"got None")
+        return self._check_judged(judged, (len(examples), m))
+
+    def item_curves(self, examples, rewards, values, ns) -> dict[str, np.ndarray]:
+        """gold/<label>, (len(ns), P): the gold score of the proxy's pick, one column per prompt."""
+        rewards, values = self._check_pool(examples, rewards, values)
+        self._reset()
+        self._group(examples)
+        self.item_ids = {self.name: [e.key for e in examples]}
+        return {self.name: expected_best_of_n(rewards, values, ns)}

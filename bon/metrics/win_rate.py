@@ -1,0 +1,45 @@
+"""Win rate of the best-of-N pick against the base policy (Beirami et al. 2024, "Theoretical guarantees on the
+best-of-n alignment policy"): how often the pick's PM reward beats that of one independent sample of the policy.
+
+    win_rate(N) = P(reward of the best-of-N pick > reward of a base sample) + 1/2 P(equal)
+
+For N < M it is the exact U-statistic of `bon.estimator.win_rate`: over every (N+1)-subset of the pool, one member
+as the base and the other N as the draws; unbiased, 1/2 at N = 1, at most N/(N+1), equal to N/(N+1) without reward
+ties (so it measures how much the PM's ties blunt best-of-N). At N = M no sample is left to be the base and no
+unbiased estimate exists: that point holds the plug-in value `bon.estimator.win_rate_pool` (draws with replacement
+from the pool's empirical reward distribution, the functional `kl_pool` uses), which without ties sits about
+N / (12 M^2) below N/(N+1). Every N of the grid therefore has a finite value.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from bon.estimator import win_rate, win_rate_pool
+from bon.metrics.base import METRICS, Metric
+
+
+@METRICS.register("win_rate")
+class WinRate(Metric):
+    name = "win_rate"
+    kind = None  # every prompt
+    higher_is_more_sycophantic = None  # not a sycophancy measure
+
+    def sample_values(self, examples, texts, judged=None) -> None:
+        """None: the per-sample value is the reward itself, which only item_curves sees."""
+        self._check_texts(examples, texts)
+        return None
+
+    def item_curves(self, examples, rewards, values=None, ns=None) -> dict[str, np.ndarray]:
+        """win_rate, (len(ns), P): one column per prompt; values is ignored."""
+        if ns is None:
+            raise ValueError("win_rate: ns is required, e.g. bon.estimator.default_ns(M)")
+        rewards, _ = self._check_pool(examples, rewards, rewards)
+        self._reset()
+        self._group(examples)  # raises on a repeated prompt
+        ns = [ns] if isinstance(ns, (int, np.integer)) else list(ns)
+        out = win_rate(rewards, ns)
+        at_m = [k for k, n in enumerate(ns) if n == rewards.shape[1]]
+        if at_m:
+            out[at_m] = win_rate_pool(rewards, [ns[k] for k in at_m])
+        self.item_ids = {self.name: [e.key for e in examples]}
+        return {self.name: out}
