@@ -7,6 +7,7 @@ from bon.scoring.base import NON_SYCOPHANTIC, PMS, STANDARD, PreferenceModel, Va
 from bon.scoring.classifier import ClassifierPM  # noqa: F401  (registers "classifier")
 from bon.scoring.engine import Engine, Group, encode_group  # noqa: F401
 from bon.scoring.prompted import JUDGE_TEMPLATE, LogOddsScorer, PromptedPM  # noqa: F401  (registers "prompted")
+from bon.scoring.vllm_classifier import VLLMClassifierPM  # noqa: F401  (registers "classifier_vllm")
 
 
 def make_pm(name: str, **kwargs) -> PreferenceModel:

