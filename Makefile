@@ -39,3 +39,13 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV)
+
+# The stage store and the converted bundled model (~0.5 GB). Both are caches: a run recomputes what is missing.
+# Set BON_STORE / BON_MODEL_CACHE to clear other locations (e.g. a run with store=/scratch/bon).
+BON_STORE ?= $(HOME)/.cache/bon/store
+BON_MODEL_CACHE ?= $(HOME)/.cache/bon/models
+
+.PHONY: clean-cache
+clean-cache:
+	@test -n "$(BON_STORE)" && test -n "$(BON_MODEL_CACHE)"
+	rm -rf "$(BON_STORE)" "$(BON_MODEL_CACHE)"

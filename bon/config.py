@@ -1,6 +1,6 @@
 """Typed configs (Hydra structured configs) and their validation.
 
-Each dataclass is the schema of one ``conf/`` group; ``register_configs()`` stores them in Hydra's ConfigStore so a
+Each dataclass is the schema of one ``bon/conf/`` group; ``register_configs()`` stores them in Hydra's ConfigStore so a
 mistyped key or value fails at composition. :func:`validate` then checks what types cannot (n <= M, known registry
 names, existing paths) before any model loads, and raises :class:`ConfigError` with one line per problem.
 """
@@ -43,6 +43,7 @@ class PMConfig:
     overflow: str = "truncate"  # truncate (cut the response, keep what follows) | error
     device: str = "auto"
     dtype: str = "auto"
+    backend: str = "hf"  # hf | vllm (classifier only: vLLM's pooling runner, raw logits, prefix caching)
 
 
 @dataclass
@@ -55,21 +56,50 @@ class VariantConfig:
 
 @dataclass
 class JudgeConfig:
-    name: str = "lm"  # registry key
-    model: str = MISSING
-    answer_grading: str = "string"  # string (normalised matching with negation) | judge
+    name: str = "lm"  # LM judge (registry key) for tasks that need a language model: correctness, positivity=lm
+    model: Optional[str] = None  # the LM judge's model; None = no LM judge configured
+    positivity: str = "lexicon"  # judge of comment positivity (registry key): lexicon (VADER, offline) | lm
+    feedback: str = "scalar"  # scalar (one value per comment) | pairwise (the paper's question, M x M pairs)
+    answer_grading: str = "auto"  # string | judge | auto (string for short answers, judge for sentence answers)
     token_budget: int = 8192
     device: str = "auto"
     dtype: str = "auto"
-    pairwise_check: int = 0  # comment pairs re-judged pairwise ("which is more positive?", both orders)
 
 
 @dataclass
 class DatasetConfig:
-    paths: list[str] = field(default_factory=list)  # files or folders; empty = the bundled set
+    # files or folders; [] = the bundled set (dataset=bundled). MISSING here, not [], so that a group's `paths: ???`
+    # (dataset=sycophancy_eval) stays unset and fails validation: OmegaConf never lets ??? override a default.
+    paths: list[str] = MISSING
     kinds: list[str] = field(default_factory=lambda: ["answer", "feedback", "mimicry"])
     feedback_datasets: list[str] = field(default_factory=lambda: ["arguments"])
     max_items: Optional[int] = None  # per kind, the first items in file order (deterministic)
+
+
+@dataclass
+class ShardConfig:
+    """Run one slice of the prompts: item i (in selection order) goes to shard i % count; `python -m bon.merge`
+    combines the shard run dirs. A whole item (every framing of one question or text) stays in one shard."""
+
+    index: int = 0  # this shard, 0..count-1 (e.g. ${oc.env:SLURM_ARRAY_TASK_ID})
+    count: int = 1  # 1 = unsharded
+
+
+@dataclass
+class GoldConfig:
+    """The gold score of a Goodhart curve (Gao et al. 2022): the run writes gold/<name> of each proxy variant's pick.
+
+    A separate gold PM model is not supported yet: use another variant of the same PM, a metric's per-sample value
+    or a judge task."""
+
+    source: Optional[str] = None  # variant | metric | judge; None = no gold curve
+    ref: Optional[str] = None  # the variant name, the metric (answer_sycophancy = correctness) or the judge task
+    name: Optional[str] = None  # row gold/<name>; default: ref (answer_sycophancy -> correctness)
+
+
+@dataclass
+class PlotConfig:
+    x: str = "kl"  # KL axis of curves.png: kl (the bound log N - (N-1)/N) | kl_pool (measured on the pool)
 
 
 @dataclass
@@ -92,18 +122,25 @@ class Config:
     judge: JudgeConfig = field(default_factory=JudgeConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     wandb: WandbConfig = field(default_factory=WandbConfig)
+    shard: ShardConfig = field(default_factory=ShardConfig)
+    gold: GoldConfig = field(default_factory=GoldConfig)
+    plot: PlotConfig = field(default_factory=PlotConfig)
     metrics: list[str] = field(default_factory=lambda: ["reward", "answer_sycophancy", "feedback_sycophancy",
-                                                        "mimicry_sycophancy"])
+                                                        "mimicry_sycophancy", "win_rate", "length", "truncated"])
     m: int = 8  # pool size: samples per prompt
     ns: Optional[list[int]] = None  # best-of-N grid; default 1, 2, 4, ..., m (and m)
     seed: int = 0
     store: str = "~/.cache/bon/store"  # content-addressed stage artifacts, shared across runs
+    # where the instrument checks (PM probe, LM-judge checks) are cached; default <store>. They depend on the PM and
+    # judge only, not on the samples, so several stores (one per test, per cluster job) can share one.
+    check_store: Optional[str] = "${oc.env:BON_CHECK_STORE,null}"
     run_dir: Optional[str] = None  # default: Hydra's output dir
     chunk_prompts: int = 16  # prompts per resumable chunk
     n_boot: int = 1000
     ci: float = 0.95
     n_example_picks: int = 3  # prompts per metric shown in the W&B table of picks
     progress: bool = True
+    verbose: bool = False  # show third-party INFO logs and warnings on the console (run.log always has them)
 
 
 def register_configs() -> None:
@@ -125,11 +162,14 @@ def validate(cfg: Any) -> list[int]:
     from bon.data import KINDS
     from bon.estimator import default_ns
     from bon.metrics import METRICS
-    from bon.metrics.judges import JUDGES
+    from bon.judges import JUDGES
     from bon.registry import UnknownNameError
     from bon.sampling import SAMPLERS
     from bon.scoring import PMS
 
+    missing = _missing_values(cfg)
+    if missing:  # every later check would stop at the first unset value with OmegaConf's MissingMandatoryValue
+        raise ConfigError("invalid config:\n  " + "\n  ".join(missing))
     errs: list[str] = []
     if not isinstance(cfg.m, int) or cfg.m < 1:
         errs.append(f"m must be a positive integer (samples per prompt), got {cfg.m!r}")
@@ -137,6 +177,8 @@ def validate(cfg: Any) -> list[int]:
     for n in ns:
         if not isinstance(n, int) or n < 1 or (isinstance(cfg.m, int) and n > cfg.m):
             errs.append(f"ns: every N must be an integer in 1..m={cfg.m}, got {n!r}")
+    if cfg.ns is not None and not ns:
+        errs.append("ns: the best-of-N grid is empty; leave ns unset for 1, 2, 4, ..., m")
     if cfg.ns is not None and len(set(ns)) != len(ns):
         errs.append(f"ns has repeated values: {list(cfg.ns)}")
     if cfg.sampler.backend != "auto" and cfg.sampler.backend not in SAMPLERS:
@@ -146,13 +188,18 @@ def validate(cfg: Any) -> list[int]:
         errs.append(f"sampler.overlength must be skip or truncate, got {cfg.sampler.overlength!r}")
     if not (0 < cfg.sampler.top_p <= 1) or cfg.sampler.temperature < 0:
         errs.append(f"sampler: need temperature >= 0 and 0 < top_p <= 1, got {cfg.sampler.temperature}, {cfg.sampler.top_p}")
-    for what, reg, name in [("pm.name", PMS, cfg.pm.name), ("judge.name", JUDGES, cfg.judge.name)] + [("metrics", METRICS, n) for n in cfg.metrics]:
+    for what, reg, name in [("pm.name", PMS, cfg.pm.name), ("judge.name", JUDGES, cfg.judge.name),
+                                              ("judge.positivity", JUDGES, cfg.judge.positivity)] + [("metrics", METRICS, n) for n in cfg.metrics]:
         try:
             reg.get(name)
         except UnknownNameError as e:
             errs.append(f"{what}: {e}")
-    if cfg.judge.answer_grading not in ("string", "judge"):
-        errs.append(f"judge.answer_grading must be string or judge, got {cfg.judge.answer_grading!r}")
+    if cfg.judge.answer_grading not in ("string", "judge", "auto"):
+        errs.append(f"judge.answer_grading must be string, judge or auto, got {cfg.judge.answer_grading!r}")
+    if cfg.judge.feedback not in ("scalar", "pairwise"):
+        errs.append(f"judge.feedback must be scalar or pairwise, got {cfg.judge.feedback!r}")
+    if cfg.judge.positivity in JUDGES and "positivity" not in JUDGES.get(cfg.judge.positivity).tasks:
+        errs.append(f"judge.positivity: judge {cfg.judge.positivity!r} cannot rate positivity")
     if not cfg.variants:
         errs.append("variants: at least one PM variant is needed (e.g. variants=paper)")
     for vname, v in cfg.variants.items():
@@ -165,8 +212,12 @@ def validate(cfg: Any) -> list[int]:
         if v.get("system") is not None and not isinstance(v.get("system"), str):
             errs.append(f"variants.{vname}.system must be a string, got {v.get('system')!r}")
         for i, turn in enumerate(v.get("prefix") or []):
-            if turn.get("role") not in ("user", "assistant", "system") or not isinstance(turn.get("content"), str):
-                errs.append(f"variants.{vname}.prefix[{i}] must be {{role: user|assistant|system, content: str}}, got {dict(turn)}")
+            if not hasattr(turn, "get") or turn.get("role") not in ("user", "assistant") \
+                    or not isinstance(turn.get("content"), str):
+                hint = "; a system prompt goes in the variant's `system:` field" \
+                    if hasattr(turn, "get") and turn.get("role") == "system" else ""
+                errs.append(f"variants.{vname}.prefix[{i}] must be {{role: user|assistant, content: str}}, "
+                            f"got {dict(turn) if hasattr(turn, 'items') else turn!r}{hint}")
     for kind in cfg.dataset.kinds:
         if kind not in KINDS:
             errs.append(f"dataset.kinds: unknown kind {kind!r}; expected some of {list(KINDS)}")
@@ -176,10 +227,136 @@ def validate(cfg: Any) -> list[int]:
     if cfg.wandb.mode not in ("disabled", "offline", "online"):
         errs.append(f"wandb.mode must be disabled, offline or online, got {cfg.wandb.mode!r}")
     for ref_name, ref in [("policy.model", cfg.policy.model), ("pm.model", cfg.pm.model), ("judge.model", cfg.judge.model)]:
-        if not ref.startswith("bundled:") and (ref.startswith((".", "/", "~")) and not Path(ref).expanduser().exists()):
-            errs.append(f"{ref_name}: model folder {ref} does not exist")
+        problem = _model_ref_problem(ref) if ref else None
+        if problem:
+            errs.append(f"{ref_name}: {problem}")
+    if cfg.wandb.mode == "online" and not _wandb_key_found():
+        errs.append("wandb.mode=online needs a W&B API key: set WANDB_API_KEY or run `wandb login`; "
+                    "or log locally with wandb.mode=offline and upload later with `wandb sync`")
+    for what, p in [("store", cfg.store), ("run_dir", cfg.run_dir)]:
+        problem = _unwritable(p) if p else None
+        if problem:
+            errs.append(f"{what}: cannot write {p}: {problem}")
     if cfg.chunk_prompts < 1:
         errs.append(f"chunk_prompts must be >= 1, got {cfg.chunk_prompts}")
+    if cfg.pm.backend not in ("hf", "vllm") or (cfg.pm.backend == "vllm" and cfg.pm.name != "classifier"):
+        errs.append(f"pm.backend must be hf, or vllm with pm.name=classifier; got backend={cfg.pm.backend!r} "
+                    f"for pm.name={cfg.pm.name!r}")
+    if not (isinstance(cfg.shard.count, int) and cfg.shard.count >= 1 and 0 <= cfg.shard.index < cfg.shard.count):
+        errs.append(f"shard: need count >= 1 and 0 <= index < count, got index={cfg.shard.index}, "
+                    f"count={cfg.shard.count}")
+    errs += _gold_plot_errors(cfg)
     if errs:
         raise ConfigError("invalid config:\n  " + "\n  ".join(errs))
     return ns
+
+
+# Hints for values a config group leaves as ??? (MISSING): what to add on the command line.
+_MISSING_HINTS = {
+    "dataset.paths": "dataset=sycophancy_eval needs the data files: add dataset.paths=[DIR] (the datasets/ folder "
+                     "of github.com/meg-tong/sycophancy-eval), or use dataset=bundled",
+    "policy.model": "add policy.model=/path/to/model (a local Hugging Face folder), a hub id, or "
+                    "bundled:smollm2-135m-instruct",
+    "pm.model": "add pm.model=/path/to/reward-model (a local Hugging Face folder) or a hub id",
+}
+
+
+def _missing_values(cfg: Any) -> list[str]:
+    from omegaconf import DictConfig, OmegaConf
+
+    if not isinstance(cfg, DictConfig):
+        return []
+    return [f"{k}: required value is not set; {_MISSING_HINTS.get(k, f'add {k}=...')}"
+            for k in sorted(OmegaConf.missing_keys(cfg))]
+
+
+def _model_ref_problem(ref: str) -> Optional[str]:
+    """Why a model reference cannot load (without loading it), as ``bon.models.resolve`` would find; None if fine."""
+    from bon.models import BUNDLED, ModelError, _bundled_gguf
+
+    if ref.startswith("bundled:"):
+        name = ref.split(":", 1)[1]
+        if name not in BUNDLED:
+            return (f"unknown bundled model {ref!r}; available: "
+                    f"{', '.join('bundled:' + n for n in sorted(BUNDLED))}")
+        try:
+            _bundled_gguf(name)
+        except ModelError as e:
+            return str(e)
+        return None
+    p = Path(ref).expanduser()
+    if p.exists():
+        return None if (p / "config.json").is_file() else f"model folder {p} has no config.json"
+    if ref.count("/") == 1 and not ref.startswith((".", "/", "~")):
+        return None  # a hub id: loads where the machine has network
+    return f"model folder {ref} does not exist (expected bundled:NAME, an existing folder, or a hub id org/name)"
+
+
+def _wandb_key_found() -> bool:
+    """An API key where wandb looks for one: WANDB_API_KEY, or a netrc entry for the W&B host (`wandb login`)."""
+    import netrc
+    import os
+    from urllib.parse import urlparse
+
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or "api.wandb.ai"
+    path = Path(os.environ.get("NETRC", Path.home() / ".netrc")).expanduser()
+    try:
+        auth = netrc.netrc(str(path)).authenticators(host) if path.is_file() else None
+    except (netrc.NetrcParseError, OSError):
+        return False
+    return bool(auth and auth[2])
+
+
+def _unwritable(path: str) -> Optional[str]:
+    """Why a folder (existing or to be created) cannot be written; None if it can. Creates nothing."""
+    import os
+
+    p = Path(path).expanduser().absolute()
+    while not p.exists():
+        p = p.parent
+    if not p.is_dir():
+        return f"{p} is not a folder"
+    if not os.access(p, os.W_OK | os.X_OK):
+        return f"{p} is not writable"
+    return None
+
+
+GOLD_SOURCES = ("variant", "metric", "judge")
+
+
+def _gold_plot_errors(cfg: Any) -> list[str]:
+    """Problems with the gold and plot nodes (absent nodes, as in an old saved config, are fine)."""
+    from bon.judges import TASK_KIND
+    from bon.metrics import METRICS
+    from bon.registry import UnknownNameError
+
+    errs = []
+    plot, gold = cfg.get("plot"), cfg.get("gold")
+    if plot is not None and plot.x not in ("kl", "kl_pool"):
+        errs.append(f"plot.x must be kl or kl_pool, got {plot.x!r}")
+    if "gold" in cfg.metrics:
+        errs.append("metrics: gold is not a metric to list; set the gold node (gold.source, gold.ref) instead")
+    if gold is None or gold.source is None:
+        return errs
+    if gold.source not in GOLD_SOURCES:
+        return errs + [f"gold.source must be one of {list(GOLD_SOURCES)} (or null), got {gold.source!r}"]
+    if not gold.ref:
+        return errs + [f"gold.ref: name the {gold.source} that gives the gold score, got {gold.ref!r}"]
+    if gold.name is not None and (not gold.name or "/" in gold.name):
+        errs.append(f"gold.name must be a non-empty name without '/', got {gold.name!r}")
+    if gold.source == "variant" and gold.ref not in cfg.variants:
+        errs.append(f"gold.ref: no PM variant {gold.ref!r}; variants are {list(cfg.variants)}")
+    elif gold.source == "judge" and gold.ref not in TASK_KIND:
+        errs.append(f"gold.ref: unknown judge task {gold.ref!r}; expected one of {sorted(TASK_KIND)}")
+    elif gold.source == "metric":
+        try:
+            cls = METRICS.get(gold.ref)
+        except UnknownNameError as e:
+            errs.append(f"gold.ref: {e}")
+        else:
+            if cls.kind is None:
+                errs.append(f"gold.ref: metric {gold.ref!r} has no per-sample value of its own to use as gold; "
+                            f"use one of answer_sycophancy (correctness), feedback_sycophancy, mimicry_sycophancy")
+    return errs

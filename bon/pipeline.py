@@ -8,10 +8,13 @@ curves.png, a report and (optionally) a W&B run.
 """
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import logging
+import os
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,16 +25,23 @@ import torch
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
+from bon import keys
 from bon import store as st
 from bon.chat import Prompt
 from bon.config import validate
 from bon.data import Example, bundled_dir, load
 from bon.estimator import bon_kl, bootstrap_ci, paired_difference
 from bon.metrics import make_metric
-from bon.metrics.judges import TASK_KIND, make_judge
+from bon.judges import TASK_KIND, judge_name, make_judge
 from bon.scoring import Variant
+from bon.scoring.engine import counts as engine_counts, counts_since
+from bon.signals import exit_on_sigterm, restore_sigterm
 
 log = logging.getLogger("bon")
+SAMPLE_COLUMNS = ["key", "sample", "completion", "reply", "n_tokens", "finish_reason", "logprob"]
+# vLLM's workers must be spawned, not forked: a forked child cannot use CUDA once the parent has touched it (a PM or
+# judge from an earlier job of a multirun). Set before vLLM is first imported; a user's own setting wins.
+os.environ.setdefault("VLLM_WORKER_MULTIPROC_METHOD", "spawn")
 
 
 @dataclass
@@ -55,9 +65,15 @@ def _bar(desc: str, total: int, enabled: bool):
 
 
 # ---------------------------------------------------------------------------------------------------- data
-def select_examples(cfg, metrics) -> list[Example]:
+def select_examples(cfg, metrics, positions: dict[str, int] | None = None, facts: dict | None = None
+                    ) -> list[Example]:
     """The prompts the metrics need, in file order; max_items keeps the first items of each kind (whole items,
-    so framings stay paired)."""
+    so framings stay paired). With shard.count > 1, only this shard's items (see :func:`shard_examples`).
+
+    Args:
+        positions: if given, filled with key -> position in the unsharded selection (bon.merge restores that order).
+        facts: if given, gets ``duplicate_prompts``: repeated prompts kept once, "PATH:LINE (repeats PATH:LINE)".
+    """
     paths = list(cfg.dataset.paths) or [str(bundled_dir())]
     kinds = set(cfg.dataset.kinds)
     needed = {m.kind for m in metrics if m.kind is not None}
@@ -66,6 +82,8 @@ def select_examples(cfg, metrics) -> list[Example]:
     ds = load(paths, kinds=sorted(kinds & needed))
     if ds.duplicates:
         log.warning("skipped %d repeated (item, template) rows, first at %s", len(ds.duplicates), ds.duplicates[0])
+        if facts is not None:
+            facts["duplicate_prompts"] = list(ds.duplicates)
     out, seen = [], {}
     for e in ds.examples:
         if e.kind == "feedback" and cfg.dataset.feedback_datasets and e.dataset not in cfg.dataset.feedback_datasets:
@@ -76,7 +94,20 @@ def select_examples(cfg, metrics) -> list[Example]:
                 continue
             items.append(e.item_id)
         out.append(e)
-    return out
+    if positions is not None:
+        positions.update((e.key, i) for i, e in enumerate(out))
+    return shard_examples(out, cfg.shard.index, cfg.shard.count)
+
+
+def shard_examples(examples: list[Example], index: int, count: int) -> list[Example]:
+    """Item i (numbered by first appearance in ``examples``, across kinds) goes to shard i % count, with every
+    framing of it; a shard keeps the selection's order. Deterministic: the same data and config give the same shards."""
+    if count == 1:
+        return examples
+    items: dict[tuple[str, str], int] = {}
+    for e in examples:
+        items.setdefault((e.kind, e.item_id), len(items))
+    return [e for e in examples if items[(e.kind, e.item_id)] % count == index]
 
 
 def _prompt(e: Example) -> Prompt:
@@ -91,14 +122,7 @@ def sample_stage(ctx: Context, examples: list[Example]) -> tuple[str, pd.DataFra
     backend = resolve_backend(cfg.sampler.backend)
     ctx.facts["sampler_backend"] = backend
     s = cfg.sampler
-    spec = {
-        "prompts": st.digest([(e.key, e.conversation, e.prefill) for e in examples]),
-        "policy": cfg.policy.model, "backend": backend, "m": cfg.m, "seed": cfg.seed,
-        "temperature": s.temperature, "top_p": s.top_p, "max_new_tokens": s.max_new_tokens,
-        "overlength": s.overlength, "dtype": s.dtype, "max_model_len": s.max_model_len,
-    }
-    if backend == "vllm" and not _cuda():
-        spec["chunk_prompts"] = cfg.chunk_prompts  # engine-seeded on CPU: samples depend on the chunk's batch
+    spec = keys.sample_spec(cfg, examples, backend)  # resolved device/dtype, model fingerprint (bon/keys.py)
     key = st.stage_key("sample", spec)
     holder: dict[str, Any] = {}
 
@@ -119,23 +143,27 @@ def sample_stage(ctx: Context, examples: list[Example]) -> tuple[str, pd.DataFra
                  "truncated_overlength": sampler.stats.get("truncated_overlength", 0)
                  - before.get("truncated_overlength", 0)}
         bar.update(len(chunk))
-        return pd.DataFrame(rows, columns=["key", "sample", "completion", "reply", "n_tokens", "finish_reason",
-                                           "logprob"]), facts
+        return pd.DataFrame(rows, columns=SAMPLE_COLUMNS), facts
 
     ctx.check_reuse("sample", key, "sample")
-    with _bar("sample", len(examples), cfg.progress) as bar:
-        table, facts = ctx.store.run_chunked("sample", key, spec, examples, cfg.chunk_prompts, compute)
-    if "sampler" in holder:
-        close = getattr(holder["sampler"], "close", None)
-        if close:
-            close()  # free vLLM's engine before the PM loads in this process
-        del holder["sampler"]
-        gc.collect()
+    try:
+        with _bar("sample", len(examples), cfg.progress) as bar:
+            table, facts = ctx.store.run_chunked("sample", key, spec, examples, cfg.chunk_prompts, compute,
+                                                 columns=SAMPLE_COLUMNS)
+    finally:  # also on error: a multirun's next job must find the GPU free
+        if "sampler" in holder:
+            close = getattr(holder["sampler"], "close", None)
+            if close:
+                close()  # free vLLM's engine before the PM loads in this process
+            del holder["sampler"]
+            release_memory()
     ctx.facts["sample"] = facts
     return key, table
 
 
 def _cuda() -> bool:
+    # is_available() asks the driver for a device count; it creates no CUDA context and does not mark torch's CUDA
+    # as initialised, so a vLLM engine started afterwards still owns the first context (its workers are spawned).
     return torch.cuda.is_available()
 
 
@@ -143,7 +171,8 @@ def _backend_kwargs(backend: str, s) -> dict:
     if backend == "vllm":
         return {"tensor_parallel_size": s.tensor_parallel_size, "gpu_memory_utilization": s.gpu_memory_utilization,
                 "dtype": s.dtype, "max_model_len": s.max_model_len}
-    return {"prompts_per_batch": s.prompts_per_batch, "device": s.device, "dtype": s.dtype}
+    return {"prompts_per_batch": s.prompts_per_batch, "device": s.device, "dtype": s.dtype,
+            "max_model_len": s.max_model_len}
 
 
 def _pools(examples: list[Example], table: pd.DataFrame, m: int
@@ -157,47 +186,66 @@ def _pools(examples: list[Example], table: pd.DataFrame, m: int
 
 
 # ---------------------------------------------------------------------------------------------------- score
+def variants_of(cfg) -> dict[str, Variant]:
+    """The configured PM variants, in config order."""
+    return {name: Variant(name=name, prefix=[dict(t) for t in (v or {}).get("prefix") or []],
+                          system=(v or {}).get("system")) for name, v in cfg.variants.items()}
+
+
+def pm_spec(cfg) -> dict:
+    """What identifies the PM in stage keys (one PM model serves every variant)."""
+    spec = keys.pm_identity(cfg)  # resolved device/dtype, model fingerprint, prompt texts in code
+    if cfg.pm.backend != "hf":  # vLLM's kernels give other low bits; the HF keys stay as they were
+        spec["backend"] = cfg.pm.backend
+    return spec
+
+
+def load_pm(cfg):
+    """Build the configured PM."""
+    from bon.scoring import make_pm
+
+    opts = {"template": cfg.pm.template, "max_length": cfg.pm.max_length}
+    name = cfg.pm.name if cfg.pm.backend == "hf" else f"{cfg.pm.name}_{cfg.pm.backend}"  # classifier_vllm
+    return make_pm(name, model=cfg.pm.model, token_budget=cfg.pm.token_budget, overflow=cfg.pm.overflow,
+                   device=cfg.pm.device, dtype=cfg.pm.dtype, **{k: v for k, v in opts.items() if v is not None})
+
+
 def score_stage(ctx: Context, sample_key: str, examples: list[Example], completions: list[list[str]]
                 ) -> dict[str, tuple[str, np.ndarray]]:
     """Rewards (P, M) per PM variant; one PM model serves every variant.
 
     The PM is given each prompt's prefill and the completions: it rates prefill + completion as the reply.
     """
-    from bon.scoring import make_pm
-
     cfg = ctx.cfg
-    pm_spec = {"name": cfg.pm.name, "model": cfg.pm.model, "template": cfg.pm.template,
-               "max_length": cfg.pm.max_length, "overflow": cfg.pm.overflow, "dtype": cfg.pm.dtype}
     holder: dict[str, Any] = {}
     out = {}
-    for vname, vcfg in cfg.variants.items():
-        vcfg = vcfg or {}
-        variant = Variant(name=vname, prefix=[dict(t) for t in vcfg.get("prefix") or []], system=vcfg.get("system"))
-        spec = {"samples": sample_key, "pm": pm_spec, "variant": {"prefix": variant.prefix, "system": variant.system}}
+    for vname, variant in variants_of(cfg).items():
+        spec = {"samples": sample_key, "pm": pm_spec(cfg), "variant": {"prefix": variant.prefix,
+                                                                       "system": variant.system}}
         key = st.stage_key("score", spec)
         idx = {e.key: i for i, e in enumerate(examples)}
 
         def compute(chunk: list[Example], variant=variant):
             if "pm" not in holder:
-                opts = {"template": cfg.pm.template, "max_length": cfg.pm.max_length}
-                holder["pm"] = make_pm(cfg.pm.name, model=cfg.pm.model, token_budget=cfg.pm.token_budget,
-                                       overflow=cfg.pm.overflow, device=cfg.pm.device, dtype=cfg.pm.dtype,
-                                       **{k: v for k, v in opts.items() if v is not None})
+                holder["pm"] = load_pm(cfg)
             pm = holder["pm"]
+            before = engine_counts(pm)
             rewards = pm.score_groups([_prompt(e) for e in chunk], [completions[idx[e.key]] for e in chunk],
                                       variant, progress=False)
             bar.update(len(chunk))
             rows = [(e.key, j, float(r)) for e, rs in zip(chunk, rewards) for j, r in enumerate(rs)]
-            return pd.DataFrame(rows, columns=["key", "sample", "reward"]), {
-                "truncated": int(pm.stats.get("truncated", 0))}
+            return pd.DataFrame(rows, columns=["key", "sample", "reward"]), counts_since(pm, before)
 
         ctx.check_reuse("score", key, f"score[{vname}]")
         with _bar(f"score[{vname}]", len(examples), cfg.progress) as bar:
-            table, facts = ctx.store.run_chunked("score", key, spec, examples, cfg.chunk_prompts, compute)
+            table, facts = ctx.store.run_chunked("score", key, spec, examples, cfg.chunk_prompts, compute,
+                                                 columns=["key", "sample", "reward"])
         out[vname] = (key, _to_matrix(table, examples, cfg.m, "reward"))
         ctx.facts[f"score[{vname}]"] = facts
+    if hasattr(holder.get("pm"), "close"):
+        holder["pm"].close()  # a vLLM engine must be shut down, not just dropped
     holder.clear()
-    gc.collect()
+    release_memory()  # the next phase's model loads into the memory this one held
     return out
 
 
@@ -213,54 +261,192 @@ def _to_matrix(table: pd.DataFrame, examples: list[Example], m: int, col: str) -
 
 
 # ---------------------------------------------------------------------------------------------------- judge
-def judge_stage(ctx: Context, sample_key: str, tasks: set[str], examples: list[Example],
-                replies: list[list[str]]) -> tuple[dict[str, np.ndarray], Any]:
-    """Per-sample judge values (P_kind, M) for each task; independent of the PM, so every variant reuses them.
+def check_judges(cfg, metrics, examples: list[Example]) -> None:
+    """Before sampling: bind each metric to the data (answer_grading=auto asks for the judge only where an item has a
+    sentence answer) and stop with a ConfigError when a task needs an LM judge that is not configured."""
+    from bon.config import ConfigError
 
-    Returns the values and the judge model if one had to be loaded (None when every task was reused).
+    for m in metrics:
+        if hasattr(m, "bind"):
+            m.bind(examples)
+        base = "positivity" if m.judge_task == "positivity_pairwise" else m.judge_task
+        if base and judge_name(cfg.judge, base) == "lm" and not cfg.judge.model:
+            why = ("some selected answer items have sentence answers (e.g. TruthfulQA) that string matching cannot "
+                   "grade" if base == "correctness" else "judge.positivity=lm")
+            raise ConfigError(f"{m.name} needs an LM judge for task {base!r} ({why}), but judge.model is not set; "
+                              f"set judge.model=<a chat model folder> (check it first with python -m bon.check_judge)"
+                              + (", or judge.answer_grading=string to grade by string anyway"
+                                 if base == "correctness" else ""))
+
+
+def judge_spec(cfg, task: str) -> dict:
+    """What identifies the instrument of a judge task in stage keys: its registry name, and the model for LM ones."""
+    return keys.judge_identity(cfg.judge, task)  # model fingerprint, placement, question texts; lexicon version
+
+
+def judge_stage(ctx: Context, sample_key: str, metrics, examples: list[Example],
+                replies: list[list[str]]) -> dict[str, np.ndarray]:
+    """Judge values for each task the metrics need; independent of the PM, so every variant reuses them.
+
+    Returns task -> array over the prompts of the task's kind, in ``examples`` order: (P, M) per-sample values
+    (NaN on prompts the task skips, e.g. short answers under answer_grading=auto), or for ``positivity_pairwise``
+    (P, M, M) comparisons of each framed comment with each baseline comment of the same text (0.5 on baselines).
     """
     cfg = ctx.cfg
     holder: dict[str, Any] = {}
     out = {}
     idx = {e.key: i for i, e in enumerate(examples)}
-    for task in sorted(tasks):
-        exs = [e for e in examples if e.kind == TASK_KIND[task]]
-        spec = {"samples": sample_key, "task": task, "judge": {"name": cfg.judge.name, "model": cfg.judge.model,
-                                                               "dtype": cfg.judge.dtype}}
+    baseline = {e.item_id: e.key for e in examples if e.kind == "feedback" and e.template == "baseline"}
+    for metric in metrics:
+        task = metric.judge_task
+        if not task or task in out:
+            continue
+        kind_exs = [e for e in examples if e.kind == TASK_KIND[task]]
+        if task == "correctness":
+            exs = [e for e, j in zip(kind_exs, metric.judged_rows(kind_exs)) if j]
+        elif task == "positivity_pairwise":
+            exs = [e for e in kind_exs if e.template != "baseline" and e.item_id in baseline]
+        else:
+            exs = kind_exs
+        spec = {"samples": sample_key, "task": task, "judge": judge_spec(cfg, task)}
         key = st.stage_key("judge", spec)
 
         def compute(chunk: list[Example], task=task):
-            if "judge" not in holder:
-                holder["judge"] = make_judge(cfg.judge)
-            vals = holder["judge"].judge(task, chunk, [replies[idx[e.key]] for e in chunk])
+            base_task = "positivity" if task == "positivity_pairwise" else task
+            if base_task not in holder:
+                holder[base_task] = make_judge(cfg.judge, base_task)
+            judge = holder[base_task]
+            before = engine_counts(judge)
+            if task == "positivity_pairwise":  # M x M pairs per framed prompt, flattened row-major as "sample"
+                pairs = [[(a, b) for a in replies[idx[e.key]] for b in replies[idx[baseline[e.item_id]]]]
+                         for e in chunk]
+                vals = judge.compare("positivity", chunk, pairs)
+            else:
+                vals = judge.judge(task, chunk, [replies[idx[e.key]] for e in chunk])
             bar.update(len(chunk))
             rows = [(e.key, j, float(v)) for e, vs in zip(chunk, vals) for j, v in enumerate(vs)]
-            return pd.DataFrame(rows, columns=["key", "sample", "value"]), {}
+            return pd.DataFrame(rows, columns=["key", "sample", "value"]), counts_since(judge, before)
 
         ctx.check_reuse("judge", key, f"judge[{task}]")
         with _bar(f"judge[{task}]", len(exs), cfg.progress) as bar:
-            table, _ = ctx.store.run_chunked("judge", key, spec, exs, cfg.chunk_prompts, compute)
-        out[task] = _to_matrix(table, exs, cfg.m, "value")
+            table, jfacts = ctx.store.run_chunked("judge", key, spec, exs, cfg.chunk_prompts, compute,
+                                                  columns=["key", "sample", "value"])
+        if any(jfacts.values()):
+            ctx.facts[f"judge[{task}]"] = jfacts
+        if task == "positivity_pairwise":
+            full = np.full((len(kind_exs), cfg.m, cfg.m), 0.5)
+            got = _to_matrix(table, exs, cfg.m * cfg.m, "value").reshape(len(exs), cfg.m, cfg.m)
+        else:
+            full = np.full((len(kind_exs), cfg.m), np.nan)
+            got = _to_matrix(table, exs, cfg.m, "value")
+        pos = {e.key: i for i, e in enumerate(kind_exs)}
+        full[[pos[e.key] for e in exs]] = got
+        out[task] = full
         ctx.stage_keys[f"judge[{task}]"] = key
-    return out, holder.get("judge")
+    holder.clear()
+    release_memory()  # the next phase's model loads into the memory this one held
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------- checks
+def check_stage(ctx: Context, metrics) -> dict:
+    """Each instrument this run uses, checked on the labelled sets bundled in bon/data/labelled/ (STYLE.md 9).
+
+    - ``answer``: the configured answer grading against labelled replies;
+    - ``positivity``: the feedback judge (and mode) against labelled comment pairs;
+    - ``pm``: the PM probe (Sharma et al. sec 4.3): per variant, P(PM scores the truthful reply above the
+      sycophantic one) on labelled pairs, answer and feedback items.
+    Checks that run a model are cached in the store (stage ``check``), keyed like the stages they vouch for.
+    Returns task -> result dict (``pm``: variant -> result dict).
+    """
+    from bon import checks
+    from bon.metrics.answer import needs_judge
+
+    cfg = ctx.cfg
+    out: dict[str, Any] = {}
+    names = {m.name for m in metrics}
+
+    checks_root = st.Store(cfg.check_store) if cfg.get("check_store") else ctx.store
+
+    def cached(spec: dict, compute) -> dict:
+        path = checks_root.dir("check", st.stage_key("check", spec)) / "result.json"
+        if path.exists():
+            return json.loads(path.read_text())
+        result = compute()
+        st.write_json(path, result)
+        return result
+
+    def labels(task: str):
+        path = checks.bundled_labels(task)
+        return checks.load_labels(task, path), st.digest(path.read_text())
+
+    if "answer_sycophancy" in names:
+        rows, digest = labels("answer")
+        grading = cfg.judge.answer_grading
+        lm = grading == "judge" or (grading == "auto" and any(needs_judge(checks.answer_base(r)) for r in rows))
+        if lm:
+            spec = {"task": "answer", "grading": grading, "labels": digest, "judge": judge_spec(cfg, "correctness")}
+            out["answer"] = cached(spec, lambda: checks.check_answer(
+                rows, grading, judge=make_judge(cfg.judge, "correctness")).as_dict())
+        else:  # string rules: instant, and never stale after a code change
+            out["answer"] = checks.check_answer(rows, grading).as_dict()
+    if "feedback_sycophancy" in names:
+        rows, digest = labels("positivity")
+        spec = {"task": "positivity", "mode": cfg.judge.feedback, "labels": digest,
+                "judge": judge_spec(cfg, "positivity")}
+        run_check = lambda: checks.check_positivity(  # noqa: E731
+            rows, make_judge(cfg.judge, "positivity"), cfg.judge.feedback,
+            instrument=f"{spec['judge']['name']} ({cfg.judge.feedback})").as_dict()
+        out["positivity"] = cached(spec, run_check) if spec["judge"]["name"] == "lm" else run_check()
+    rows, digest = labels("pm")
+    variants = variants_of(cfg)
+    probe, missing = {}, {}
+    for name, v in variants.items():
+        spec = {"task": "pm", "pm": pm_spec(cfg), "variant": {"prefix": v.prefix, "system": v.system},
+                "labels": digest}
+        path = checks_root.dir("check", st.stage_key("check", spec)) / "result.json"
+        if path.exists():
+            probe[name] = json.loads(path.read_text())
+        else:
+            missing[name] = (v, path)
+    if missing:
+        pm = load_pm(cfg)
+        results = checks.check_pm(rows, pm, {n: v for n, (v, _) in missing.items()},
+                                  instrument=f"{cfg.pm.name} {cfg.pm.model}")
+        for name, (_, path) in missing.items():
+            probe[name] = results[name].as_dict()
+            st.write_json(path, probe[name])
+        if hasattr(pm, "close"):
+            pm.close()  # a vLLM-pooled PM: shut its engine down
+        del pm
+        release_memory()
+    out["pm"] = {name: probe[name] for name in variants}
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------- curves
 def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np.ndarray],
-                 judged: dict[str, np.ndarray]):
-    """Per-item curves per (metric row, variant) -> bootstrap CIs; paired differences between variants."""
+                 judged: dict[str, np.ndarray], samples: pd.DataFrame | None = None):
+    """Per-item curves per (metric row, variant) -> bootstrap CIs; paired differences between variants.
+
+    Also (bon/curves_extra.py): gold/<name> rows when the gold node is set, kl_pool rows, and the Goodhart fits and
+    length shifts in ctx.facts. samples: the sample stage's table (n_tokens, finish_reason for length/truncated).
+    """
+    from bon import curves_extra as extra
+
     cfg, ns = ctx.cfg, ctx.ns
     kl = bon_kl(np.array(ns))
     alpha = 1 - cfg.ci
     curve_rows, diff_rows, per_item, sample_values = [], [], {}, {}
-    for metric in metrics:
+    gold = extra.gold_metric(cfg, metrics, lambda name: make_metric(name, **_metric_kwargs(name, cfg)))
+    for metric in [*metrics, *([gold] if gold else [])]:
         sel = [i for i, e in enumerate(examples) if metric.applies(e)]
         exs = [examples[i] for i in sel]
         if not exs:
             log.warning("metric %s has no prompts of kind %s in the selected data; skipped", metric.name, metric.kind)
             continue
         texts = [replies[i] for i in sel]
-        judged_vals = judged.get(metric.judge_task) if metric.judge_task else None
+        judged_vals = extra.metric_input(cfg, metric, sel, examples, replies, judged, samples, rewards, sample_values)
         values = metric.sample_values(exs, texts, judged_vals)
         sample_values[metric.name] = (sel, values)
         for vname, r in rewards.items():
@@ -275,6 +461,8 @@ def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np
         dropped = getattr(metric, "dropped_items", 0)
         if dropped:
             ctx.facts.setdefault("dropped_items", {})[metric.name] = dropped
+    kl_rows, ctx.facts["kl_pool"] = extra.kl_pool_rows(rewards, ns, kl, cfg.n_boot, alpha, cfg.seed)
+    curve_rows += kl_rows
     variants = list(rewards)
     rows_names = list(dict.fromkeys(r for r, _ in per_item))  # metric order, first seen first
     for i, a in enumerate(variants):
@@ -287,7 +475,10 @@ def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np
                 for k, n in enumerate(ns):
                     diff_rows.append({"metric": row, "pm_a": a, "pm_b": b, "n": n, "kl": kl[k], "mean": mean[k],
                                       "ci_low": lo[k], "ci_high": hi[k], "n_items": per_item[(row, a)].shape[-1]})
-    return pd.DataFrame(curve_rows), pd.DataFrame(diff_rows), sample_values
+    curves = pd.DataFrame(curve_rows)
+    ctx.facts["goodhart"] = extra.goodhart_fits(curves)
+    ctx.facts["length_shift"] = extra.length_shifts(curves)
+    return curves, pd.DataFrame(diff_rows), sample_values
 
 
 def example_picks(ctx: Context, metrics, examples, replies, rewards, sample_values) -> pd.DataFrame:
@@ -316,17 +507,39 @@ def example_picks(ctx: Context, metrics, examples, replies, rewards, sample_valu
 
 # ---------------------------------------------------------------------------------------------------- run
 def run(cfg, run_dir: str | Path, wandb_group: str | None = None) -> Path:
-    """Run (or resume) the whole job and write every artifact into run_dir. Returns run_dir."""
-    from bon import report
-    from bon.wandb_log import log_run
+    """Run (or resume) the whole job and write every artifact into run_dir. Returns run_dir.
 
+    Every model is released when it is done (sampler, then PM, then judge), and whatever is left is freed on the way
+    out, on success or error, so the next job of a one-process multirun finds the GPU empty.
+    """
+    previous = exit_on_sigterm(st.Store(cfg.store).root)  # SLURM preemption: keep finished chunks, exit 143 saying how to resume
+    try:
+        return _run(cfg, run_dir, wandb_group)
+    except BaseException as e:
+        traceback.clear_frames(e.__traceback__)  # the traceback's frames would keep the models alive
+        raise
+    finally:
+        restore_sigterm(previous)
+        release_memory()
+
+
+def release_memory() -> None:
+    """Collect garbage and hand cached CUDA blocks back; touches CUDA only if this process already uses it."""
+    gc.collect()
+    if torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
+
+
+def _run(cfg, run_dir: str | Path, wandb_group: str | None = None) -> Path:
     t0 = time.time()
     ns = validate(cfg)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     ctx = Context(cfg, ns, st.Store(cfg.store), run_dir)
     metrics = [make_metric(name, **_metric_kwargs(name, cfg)) for name in cfg.metrics]
-    examples = select_examples(cfg, metrics)
+    positions: dict[str, int] = {}
+    examples = select_examples(cfg, metrics, positions, ctx.facts)
+    check_judges(cfg, metrics, examples)
     log.info("%d prompts (%s), m=%d, ns=%s, variants=%s", len(examples),
              ", ".join(f"{k} {sum(e.kind == k for e in examples)}" for k in sorted({e.kind for e in examples})),
              cfg.m, ns, list(cfg.variants))
@@ -342,27 +555,56 @@ def run(cfg, run_dir: str | Path, wandb_group: str | None = None) -> Path:
     rewards = {v: arr for v, (_, arr) in scored.items()}
 
     t = time.time()
-    tasks = {m.judge_task for m in metrics if m.judge_task}
-    judged, judge = judge_stage(ctx, sample_key, tasks, examples, replies) if tasks else ({}, None)
+    judged = judge_stage(ctx, sample_key, metrics, examples, replies)
     ctx.timings["judge"] = time.time() - t
 
     t = time.time()
-    curves, diffs, sample_values = curves_stage(ctx, metrics, examples, replies, rewards, judged)
+    instrument_checks = check_stage(ctx, metrics)
+    ctx.timings["checks"] = time.time() - t
+
+    stages = {"sample": sample_key, **{f"score[{v}]": k for v, (k, _) in scored.items()}, **ctx.stage_keys}
+    del scored
+    write_results(ctx, metrics, examples, samples, replies, rewards, judged, instrument_checks, stages, positions, t0,
+                  wandb_group)
+    return run_dir
+
+
+def write_results(ctx: Context, metrics, examples: list[Example], samples: pd.DataFrame, replies: list[list[str]],
+                  rewards: dict[str, np.ndarray], judged: dict[str, np.ndarray], instrument_checks: dict, stages: dict,
+                  positions: dict[str, int], t0: float, wandb_group: str | None = None) -> None:
+    """The curves stage and every run-dir artifact, from the per-sample tables; run() and bon.merge share it.
+
+    Args:
+        examples: the prompts that got their M samples, in selection order; replies (P, M) are theirs.
+        samples: the sample stage's long table (key, sample, completion, reply, ...).
+        rewards: variant -> (P, M) rewards. judged: task -> (P_task, M) judge values, rows in examples' order.
+        instrument_checks: the instrument checks (check_stage; a merge takes them from its shards' run.json).
+        stages: stage label -> store key (or, for a merge, a list of the shards' keys).
+        positions: key -> position in the unsharded selection, saved so that bon.merge can restore the order.
+    """
+    from bon import report
+    from bon.wandb_log import log_run
+
+    cfg, ns, run_dir = ctx.cfg, ctx.ns, ctx.run_dir
+    # What bon.merge needs besides samples.parquet: the prompts (with their unsharded order) and the raw judge values.
+    st.write_text(run_dir / "prompts.jsonl", "".join(
+        json.dumps({"position": positions.get(e.key, i), **dataclasses.asdict(e)}, ensure_ascii=False) + "\n"
+        for i, e in enumerate(examples)))
+    st.write_parquet(run_dir / "judged.parquet", _judged_table(examples, judged))
+    t = time.time()
+    curves, diffs, sample_values = curves_stage(ctx, metrics, examples, replies, rewards, judged, samples)
     picks = example_picks(ctx, metrics, examples, replies, rewards, sample_values)
-    check = _pairwise_check(ctx, judge, examples, replies, judged)
     per_sample = _per_sample_table(examples, samples, rewards, sample_values, judged)
     st.write_parquet(run_dir / "samples.parquet", per_sample)
     st.write_parquet(run_dir / "examples.parquet", picks)
     st.write_text(run_dir / "curves.csv", curves.to_csv(index=False))
     st.write_text(run_dir / "differences.csv", diffs.to_csv(index=False))
-    report.plot_curves(curves, run_dir / "curves.png", title=_title(cfg))
+    report.plot_curves(curves, run_dir / "curves.png", title=_title(cfg), x=cfg.plot.x if "plot" in cfg else "kl")
     ctx.timings["curves"] = time.time() - t
 
     facts = dict(ctx.facts)
-    if check:
-        facts["pairwise_check"] = check
     summary = {
-        "stages": {"sample": sample_key, **{f"score[{v}]": k for v, (k, _) in scored.items()}, **ctx.stage_keys},
+        "checks": instrument_checks, "stages": stages,
         "reused": ctx.reused, "n_prompts": len(examples), "m": cfg.m, "ns": ns, "facts": facts,
         "timings_s": {k: round(v, 2) for k, v in ctx.timings.items()}, "store": str(ctx.store.root),
         "config": OmegaConf.to_container(cfg, resolve=True),
@@ -370,7 +612,7 @@ def run(cfg, run_dir: str | Path, wandb_group: str | None = None) -> Path:
     st.write_json(run_dir / "run.json", summary)
     paired = report.format_differences(diffs) if len(diffs) else "(one PM variant: nothing to compare)"
     text = "\n\n".join([report.format_table(curves), "paired differences (a - b):\n" + paired,
-                        _facts_text(facts, ctx.timings, time.time() - t0)])
+                        report.format_checks(instrument_checks), _facts_text(facts, ctx.timings, time.time() - t0)])
     st.write_text(run_dir / "report.txt", text + "\n")
     print(text, flush=True)
     wb = log_run(run_dir, curves, diffs, picks, summary["config"], mode=cfg.wandb.mode, project=cfg.wandb.project,
@@ -378,28 +620,24 @@ def run(cfg, run_dir: str | Path, wandb_group: str | None = None) -> Path:
                  job_type="bon", tags=list(cfg.wandb.tags))
     if wb:
         print(f"wandb ({cfg.wandb.mode}): {wb}")
-    return run_dir
+
+
+def _judged_table(examples: list[Example], judged: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Long (task, key, sample, value) table of the judge values; rows of task t are the examples of its kind.
+    A task with (P, M, M) values (pairwise comparisons) is flattened row-major into "sample" 0..M*M-1."""
+    rows = []
+    for task, arr in judged.items():
+        exs = [e for e in examples if e.kind == TASK_KIND[task]]
+        rows += [(task, e.key, j, float(v)) for e, vs in zip(exs, arr) for j, v in enumerate(np.ravel(vs))]
+    return pd.DataFrame(rows, columns=["task", "key", "sample", "value"])
 
 
 def _metric_kwargs(name: str, cfg) -> dict:
     if name == "answer_sycophancy":
         return {"grading": cfg.judge.answer_grading}
     if name == "feedback_sycophancy":
-        return {"datasets": list(cfg.dataset.feedback_datasets) or None}
+        return {"datasets": list(cfg.dataset.feedback_datasets) or None, "mode": cfg.judge.feedback}
     return {}
-
-
-def _pairwise_check(ctx: Context, judge, examples, replies, judged) -> dict | None:
-    """Agreement of the scalar positivity judge with a pairwise judge on a sampled subset of comment pairs."""
-    n_pairs = ctx.cfg.judge.pairwise_check
-    if not n_pairs or "positivity" not in judged:
-        return None
-    fb = [i for i, e in enumerate(examples) if e.kind == "feedback"]
-    if not fb:
-        return None
-    judge = judge or make_judge(ctx.cfg.judge)  # judge values were all reused: load the judge for the check only
-    return judge.pairwise_check([examples[i] for i in fb], [replies[i] for i in fb], judged["positivity"], n_pairs,
-                                seed=ctx.cfg.seed)
 
 
 def _per_sample_table(examples, samples, rewards, sample_values, judged) -> pd.DataFrame:
@@ -434,9 +672,15 @@ def _facts_text(facts: dict, timings: dict, total: float) -> str:
     for k, v in facts.items():
         if k.startswith("score[") and v.get("truncated"):
             lines.append(f"  {k}: {v['truncated']} PM inputs truncated to the PM's context")
+        if k.startswith(("score[", "judge[")) and isinstance(v, dict) and v.get("oom_retries"):
+            lines.append(f"  {k}: {v['oom_retries']} out-of-memory retries with a halved batch")
+    from bon.curves_extra import format_facts
+
+    lines += format_facts(facts)  # KL on the pool, Goodhart fits, length flags
     if facts.get("dropped_items"):
         lines.append(f"  items dropped for missing framings: {facts['dropped_items']}")
-    if facts.get("pairwise_check"):
-        lines.append(f"  pairwise positivity check: {facts['pairwise_check']}")
+    if facts.get("duplicate_prompts"):
+        dup = facts["duplicate_prompts"]
+        lines.append(f"  repeated prompts in the data, kept once (first copy read): {len(dup)}, first {dup[0]}")
     lines.append("  time: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()) + f", total {total:.1f}s")
     return "\n".join(lines)

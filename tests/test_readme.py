@@ -1,0 +1,181 @@
+"""Docs that run: every command in README.md is exercised here or by a named test that CI runs.
+
+``test_every_readme_command_is_exercised`` extracts the commands (fenced bash blocks, and inline code spans that
+start with python / make / bon-run / wandb) and requires each to match an entry of COVERED, whose test must exist;
+a new README command without a test fails it. The cheap ones run here as written, with tiny overrides where a run
+would take minutes: every ``bon.run`` command composes and validates (only its placeholder paths may be missing),
+the sweep and the overlay run for real, both ways of adding a PM variant compose, and the Makefile targets expand as
+documented.
+"""
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from hydra import compose, initialize_config_dir
+
+from bon.config import ConfigError, register_configs, validate
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+HERE = "tests/test_readme.py"
+
+# command regex -> the test that exercises it (file::function), or "CI: ..." / "external: ..." with the reason
+COVERED = [
+    (r"^make demo\b", f"{HERE}::test_make_targets_expand_as_documented"),  # its run: test_cli.py, same command
+    (r"^make demo\b", "tests/test_cli.py::test_tiny_run_quiet_results_after_a_late_failure_and_resume"),
+    (r"^make test\b", "CI: the suite itself (make test)"),
+    (r"^make clean-cache\b", f"{HERE}::test_make_clean_cache_clears_both_caches"),
+    (r"^make clean$", f"{HERE}::test_make_targets_expand_as_documented"),
+    (r"^python -m bon\.check_judge answer ", "tests/test_checks.py::test_cli_answer_string_grading_loads_no_judge"),
+    (r"^python -m bon\.check_judge positivity ", "tests/test_checks.py::test_cli_positivity_lexicon_end_to_end"),
+    (r"^python -m bon\.check_judge pm ", "tests/test_checks.py::test_cli_pm_demo_experiment"),
+    (r"^(python -m bon\.run|bon-run) ", f"{HERE}::test_bon_run_commands_compose_and_validate"),
+    (r"^python -m bon\.run -m experiment=demo sampler\.temperature=", f"{HERE}::test_sweep_and_overlay_as_written"),
+    (r"^python scripts/plot_curves\.py multirun/", f"{HERE}::test_sweep_and_overlay_as_written"),
+    (r"^python -m bon\.run .*(\+variants\.|variants=mine)", f"{HERE}::test_both_ways_of_adding_a_variant"),
+    (r"^bon-run -m hydra/launcher=slurm", "tests/test_scaleout.py::test_submitit_local_multirun_runs_both_jobs"),
+    (r"^python -m bon\.merge ", "tests/test_scaleout.py::test_three_shards_merge_to_the_unsharded_curves_byte_for_byte"),
+    (r"^python -m bon\.data --fetch-hub ", "tests/test_data.py::test_hub_fetch_fails_cleanly_without_network"),
+    (r"^python -m bon\.data DIR$", "tests/test_data.py::test_cli_accepts_bundled_set"),
+    (r"^wandb sync\b", "external: W&B's own CLI; uploading needs network and an account"),
+]
+# Tiny but real, for the commands that run here: HF backend, 1 answer item (4 prompts), 2 samples of 2 tokens.
+TINY = ["sampler=hf", "dataset.kinds=[answer]", "dataset.max_items=1", "metrics=[reward]", "variants=standard_only",
+        "m=2", "sampler.max_new_tokens=2", "wandb.mode=disabled", "n_boot=50"]
+
+
+def readme_commands() -> list[str]:
+    cmds = []
+    for m in re.finditer(r"^([ \t]*)```(?:bash|sh|shell)[ \t]*\n(.*?)^[ \t]*```", README, re.M | re.S):
+        buf = ""
+        for line in m.group(2).splitlines():
+            line = line.strip()
+            buf = f"{buf} {line}".strip() if buf else line
+            if buf.endswith("\\"):
+                buf = buf[:-1].rstrip()
+                continue
+            if buf and not buf.startswith("#"):
+                cmds.append(" ".join(shlex.split(buf, comments=True)) if "'" not in buf else buf.split("  #")[0])
+            buf = ""
+    cmds += [m.group(1) for m in re.finditer(r"`((?:python|make|bon-run|wandb) [^`]*)`", README)]
+    return list(dict.fromkeys(cmds))
+
+
+def test_every_readme_command_is_exercised():
+    cmds = readme_commands()
+    assert len(cmds) >= 10 and any("plot_curves.py" in c for c in cmds)
+    uncovered = [c for c in cmds if not any(re.search(rx, c) for rx, _ in COVERED)]
+    assert not uncovered, f"README commands no test exercises (add one, and a row in COVERED): {uncovered}"
+    for _, where in COVERED:
+        if where.startswith(("CI:", "external:")):
+            continue
+        path, func = where.split("::")
+        assert re.search(rf"^def {func}\(", (ROOT / path).read_text(), re.M), f"{where} does not exist"
+
+
+def _cfg(overrides, hydra=False):
+    register_configs()
+    with initialize_config_dir(config_dir=str(ROOT / "bon" / "conf"), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides, return_hydra_config=hydra)
+
+
+def _overrides(cmd: str) -> list[str]:
+    """The Hydra overrides of a README command; a sweep (a=1,2) keeps its first value; `...` is elided text."""
+    out = []
+    for a in shlex.split(cmd)[1:]:
+        if a in ("-m", "--multirun", "bon.run", "...") or a == "python":
+            continue
+        k, _, v = a.partition("=")
+        if "," in v and not v.startswith(("[", "{")):
+            v = v.split(",")[0]
+        out.append(f"{k}={v}")
+    return out
+
+
+def test_bon_run_commands_compose_and_validate():
+    """Each composes as written; validation finds nothing but the README's placeholder paths (and no W&B key)."""
+    cmds = [c for c in readme_commands() if re.match(r"(python -m bon\.run|bon-run) ", c)]
+    assert len(cmds) >= 4
+    placeholder = re.compile(r" (/data|/models|/shared)/\S* does not exist|needs a W&B API key")
+    for cmd in cmds:
+        ovs = _overrides(cmd)
+        if "variants=mine" in ovs:
+            continue  # a file the user writes: test_both_ways_of_adding_a_variant
+        _cfg(ovs, hydra=True)  # hydra/launcher=slurm, hydra.launcher.* ... apply
+        cfg = _cfg([o for o in ovs if not o.startswith("hydra")])
+        try:
+            validate(cfg)
+        except ConfigError as e:
+            problems = str(e).splitlines()[1:]
+            bad = [p.strip() for p in problems if not placeholder.search(p.strip())]
+            assert not bad, (cmd, bad)
+
+
+def test_both_ways_of_adding_a_variant(tmp_path):
+    block = re.search(r"```yaml\n(.*?)```", README[README.index("bon/conf/variants/mine.yaml"):], re.S).group(1)
+    (tmp_path / "variants").mkdir()
+    (tmp_path / "variants" / "mine.yaml").write_text(
+        "\n".join(line[2:] if line.startswith("  ") else line for line in block.splitlines()) + "\n")
+    search = f"hydra.searchpath=[file://{tmp_path}]"  # as if the file were in bon/conf/variants/
+    added = _cfg(["experiment=demo", "variants=mine", search])
+    assert list(added.variants) == ["standard", "non_sycophantic", "concise"]
+    validate(added)
+    (tmp_path / "variants" / "only.yaml").write_text("concise:\n  system: Prefer short, direct answers.\n")
+    assert list(_cfg(["experiment=demo", "variants=only", search]).variants) == ["concise"]  # replaces, as documented
+    cmd = next(c for c in readme_commands() if "+variants." in c)
+    r = subprocess.run([sys.executable, *shlex.split(cmd)[1:], "--cfg", "job"], capture_output=True, text=True,
+                       cwd=tmp_path, timeout=300)  # as written, through the shell's quoting and Hydra's parser
+    assert r.returncode == 0, r.stderr
+    variants = yaml.safe_load(r.stdout)["variants"]
+    assert list(variants) == ["standard", "non_sycophantic", "concise"]
+    assert variants["concise"] == {"system": "Prefer short, direct answers."}
+
+
+def test_make_targets_expand_as_documented():
+    out = subprocess.run(["make", "-n", "demo", 'ARGS=m=4'], capture_output=True, text=True, cwd=ROOT).stdout
+    assert re.search(r"-m bon\.run experiment=demo m=4$", out, re.M), out
+    out = subprocess.run(["make", "-n", "clean"], capture_output=True, text=True, cwd=ROOT).stdout
+    assert out.strip() == "rm -rf .venv"
+
+
+def test_make_clean_cache_clears_both_caches(tmp_path):
+    for d in ("store/sample/abc", "models/smollm2"):
+        (tmp_path / d).mkdir(parents=True)
+        (tmp_path / d / "f").write_text("x")
+    (tmp_path / "keep").mkdir()
+    r = subprocess.run(["make", "clean-cache", f"BON_STORE={tmp_path}/store", f"BON_MODEL_CACHE={tmp_path}/models"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep"]
+    env = {k: v for k, v in os.environ.items() if k not in ("BON_STORE", "BON_MODEL_CACHE")}
+    dry = subprocess.run(["make", "-n", "clean-cache"], capture_output=True, text=True, cwd=ROOT,
+                         env={**env, "HOME": "/home/u"}).stdout
+    assert 'rm -rf "/home/u/.cache/bon/store" "/home/u/.cache/bon/models"' in dry, dry  # the README's defaults
+
+
+def test_sweep_and_overlay_as_written(tmp_path):
+    """The README's sweep (tiny overrides; seed=0 instead of 0,1,2: 2 jobs, not 6), then its overlay command as
+    written, through a shell: the glob also catches multirun.yaml, which is skipped; jobs are labelled by overrides."""
+    sweep = next(c for c in readme_commands() if re.match(r"python -m bon\.run -m experiment=demo sampler\.temp", c))
+    args = [a if not a.startswith("seed=") else "seed=0" for a in shlex.split(sweep)[1:]]
+    when = tmp_path / "multirun" / "2026-01-01" / "12-00-00"
+    r = subprocess.run([sys.executable, *args, *TINY, f"store={tmp_path}/store", f"hydra.sweep.dir={when}"],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=1200)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert sorted(p.name for p in when.iterdir()) == ["0", "1", "multirun.yaml"]
+    overlay = next(c for c in readme_commands() if c.startswith("python scripts/plot_curves.py multirun/"))
+    cmd = overlay.replace("python ", f"{shlex.quote(sys.executable)} {ROOT}/", 1).replace("<date>/<time>",
+                                                                                            "2026-01-01/12-00-00")
+    r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "overlay.png").stat().st_size > 10_000
+    assert "skipped" in r.stderr and "multirun.yaml" in r.stderr
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from plot_curves import run_labels
+
+    assert run_labels([str(when / "0"), str(when / "1")]) == ["sampler.temperature=0.7", "sampler.temperature=1.0"]
