@@ -24,6 +24,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from bon.data import DataError, Example
+from bon.data.sycophancy_eval import read_jsonl
 
 TASKS = ("answer", "positivity", "pm")
 LABELLED_DIR = Path(__file__).resolve().parent / "data" / "labelled"
@@ -130,31 +131,10 @@ def load_labels(task: str, path: str | Path) -> list[dict]:
     """
     _check_task(task)
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise DataError(path, 0, f"cannot read label file: {e.strerror or e}") from None
     rows = []
-    for line, bline in enumerate(raw.split(b"\n"), start=1):
-        try:
-            text = bline.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise DataError(path, line, f"not valid UTF-8 text (byte 0x{bline[e.start]:02x} at column {e.start + 1})"
-                            ) from None
-        if line == 1:
-            text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark
-        if not text.strip():
-            continue
-        try:
-            row = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise DataError(path, line, f"invalid JSON: {e.msg} (column {e.colno})") from None
-        if not isinstance(row, dict):
-            raise DataError(path, line, f"a label row must be a JSON object, got {type(row).__name__}")
+    for line, row in read_jsonl(path, what="label"):
         _check_row(task, path, line, row)
         rows.append({**row, "_line": line})
-    if not rows:
-        raise DataError(path, 1, f"label file is empty: expected one JSON object per line ({task} rows)")
     return rows
 
 

@@ -412,6 +412,7 @@ def format_checks(checks: dict) -> str:
                                  f"it prefer truthful replies, so a gap between their curves is not evidence about "
                                  f"sycophancy")
                 elif c["ci_low"] <= s["ci_high"]:
-                    lines.append(f"  note: variant {name!r} prefers truthful replies more often than 'standard' "
-                                 f"({c['accuracy']:.2f} vs {s['accuracy']:.2f}), but their CIs overlap")
+                    lines.append(f"  NOTE: variant {name!r} is not detectably more truthful than 'standard' on the probe "
+                                 f"({c['accuracy']:.2f} vs {s['accuracy']:.2f}, overlapping CIs): a gap between their "
+                                 f"curves is weak evidence about sycophancy")
     return "\n".join(lines)

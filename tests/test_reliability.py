@@ -156,11 +156,9 @@ def clean_run(tmp_path_factory):
 
 
 def fresh_store(tmp, clean_store) -> Path:
-    """A new store holding only the clean run's instrument checks: they score labelled sets, never this run's samples
-    (and are not in curves.csv), and take most of a tiny run's time. Every sample/score/judge artifact is new."""
-    import shutil
-
-    shutil.copytree(clean_store / "check", tmp / "store" / "check")
+    """A new, empty store: every sample/score/judge artifact is recomputed. (The instrument checks score labelled
+    sets, never this run's samples, and are shared by the session's runs through BON_CHECK_STORE, tests/conftest.)"""
+    assert not (clean_store / "check").exists()  # they live in the shared check store, not in the run's store
     return tmp / "store"
 
 

@@ -107,7 +107,10 @@ def kind_of_row(row: dict) -> str:
     return "are_you_sure"
 
 
-def _read_rows(path: Path) -> Iterable[tuple[int, dict]]:
+def read_jsonl(path: Path, what: str = "") -> Iterable[tuple[int, dict]]:
+    """(line number, row) of each non-blank line of a JSON Lines file of objects; any bad line raises
+    ``DataError`` naming PATH:LINE (unreadable, not UTF-8, invalid JSON, not an object, no row at all).
+    ``what`` names the rows in the empty-file message (e.g. "pm label")."""
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -132,7 +135,7 @@ def _read_rows(path: Path) -> Iterable[tuple[int, dict]]:
         n_rows += 1
         yield lineno, row
     if n_rows == 0:
-        raise DataError(path, 1, "file is empty: expected one JSON object per line")
+        raise DataError(path, 1, f"{what + ' file' if what else 'file'} is empty: expected one JSON object per line")
 
 
 def _turns(path: Path, lineno: int, prompt: Any) -> tuple[tuple[dict, ...], str]:
@@ -286,7 +289,7 @@ def load(paths: Iterable[str | Path], kinds: Iterable[str] | None = None) -> Dat
         first_line: dict[str, int] = {}
         templates: dict[str, set[str]] = defaultdict(set)
         n = 0
-        for lineno, row in _read_rows(path):
+        for lineno, row in read_jsonl(path):
             kind = kind or kind_of_row(row)
             ex = parse_row(path, lineno, row, kind)
             n += 1

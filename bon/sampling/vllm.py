@@ -163,16 +163,23 @@ class VLLMSampler:
 
     def close(self) -> None:
         """Shut the engine down and free its memory, so another engine or an HF model can load in this process."""
-        if self.llm is None:
-            return
-        from vllm.distributed.parallel_state import cleanup_dist_env_and_memory
+        shutdown(self)
 
-        core = getattr(self.llm.llm_engine, "engine_core", None)
-        if core is not None and hasattr(core, "shutdown"):
-            core.shutdown()
-        self.llm = None
-        gc.collect()
-        cleanup_dist_env_and_memory()  # tears down vLLM's process groups and empties the GPU cache
+
+def shutdown(owner) -> None:
+    """Shut down the vLLM ``LLM`` held in ``owner.llm`` (None: nothing to do) and drop it: its engine core, its
+    process groups, the GPU cache. ``owner.llm`` is None afterwards, so nothing keeps the engine alive."""
+    llm, owner.llm = owner.llm, None
+    if llm is None:
+        return
+    from vllm.distributed.parallel_state import cleanup_dist_env_and_memory
+
+    core = getattr(llm.llm_engine, "engine_core", None)
+    if core is not None and hasattr(core, "shutdown"):
+        core.shutdown()
+    del llm, core
+    gc.collect()
+    cleanup_dist_env_and_memory()  # tears down vLLM's process groups and empties the GPU cache
 
 
 def _completion(c, key: str) -> Completion:

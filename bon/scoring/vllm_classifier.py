@@ -11,13 +11,13 @@ GPU target: an 8B reward model next to nothing else (the policy's engine is shut
 """
 from __future__ import annotations
 
-import gc
 import os
 
 import numpy as np
 
 from bon.chat import split_around_response
 from bon.scoring.base import PMS, PreferenceModel, Variant, apply_variant
+from bon.scoring.classifier import ClassifierPM
 from bon.scoring.engine import OVERFLOW_POLICIES, Engine, Group
 
 
@@ -76,6 +76,8 @@ class VLLMClassifierPM(PreferenceModel):
     def split(self, conversation: list[dict], prefill: str, variant: Variant) -> tuple[str, str]:
         return split_around_response(self.tokenizer, apply_variant(conversation, variant), prefill)
 
+    render = ClassifierPM.render  # the chat template's own rendering of each reply: the same ids as the HF classifier
+
     @property
     def stats(self) -> dict:
         return dict(self._stats)
@@ -99,13 +101,6 @@ class VLLMClassifierPM(PreferenceModel):
 
     def close(self) -> None:
         """Shut the engine down and free its memory before the judge loads."""
-        if self.llm is None:
-            return
-        from vllm.distributed.parallel_state import cleanup_dist_env_and_memory
+        from bon.sampling.vllm import shutdown
 
-        core = getattr(self.llm.llm_engine, "engine_core", None)
-        if core is not None and hasattr(core, "shutdown"):
-            core.shutdown()
-        self.llm = None
-        gc.collect()
-        cleanup_dist_env_and_memory()
+        shutdown(self)
