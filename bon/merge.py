@@ -17,7 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
@@ -94,8 +93,6 @@ def _merge_facts(facts: list[dict]) -> dict:
     out: dict = {}
     for f in facts:
         for k, v in f.items():
-            if k == "pairwise_check":
-                continue  # recomputed over all shards
             if k not in out:
                 out[k] = json.loads(json.dumps(v))
             elif isinstance(v, dict) and isinstance(out[k], dict):
@@ -165,7 +162,7 @@ def merge(run_dirs: list[str | Path], out: str | Path, wandb_group: str | None =
     for task, g in judged_table.groupby("task", sort=True):
         exs = [e for e in examples if e.kind == TASK_KIND[task]]
         pairwise = task.endswith("_pairwise")  # (P, M, M) comparisons, saved flattened
-        arr = _to_matrix(g, exs, m * m if pairwise else m, "value")
+        arr = _to_matrix(g, exs, m * m if pairwise else m, "value")  # NaN: not judged (answer_grading=auto)
         judged[task] = arr.reshape(len(exs), m, m) if pairwise else arr
 
     ctx = Context(cfg, ns, st.Store(cfg.store), out)

@@ -250,12 +250,15 @@ def score_stage(ctx: Context, sample_key: str, examples: list[Example], completi
 
 
 def _to_matrix(table: pd.DataFrame, examples: list[Example], m: int, col: str) -> np.ndarray:
-    """Long table (key, sample, col) -> (P, M) array in the order of `examples`."""
+    """Long table (key, sample, col) -> (P, M) array in the order of `examples`; every cell must have a row (a NaN
+    value is kept: it means "not judged", e.g. a short answer under answer_grading=auto)."""
     pos = {e.key: i for i, e in enumerate(examples)}
     arr = np.full((len(examples), m), np.nan)
+    filled = np.zeros((len(examples), m), dtype=bool)
     rows = table[table["key"].isin(pos)]
-    arr[rows["key"].map(pos).to_numpy(), rows["sample"].to_numpy()] = rows[col].to_numpy()
-    if np.isnan(arr).any():
+    at = rows["key"].map(pos).to_numpy(), rows["sample"].to_numpy()
+    arr[at], filled[at] = rows[col].to_numpy(), True
+    if not filled.all():
         raise RuntimeError(f"stage table is missing values for column {col!r}; delete the stage dir to recompute")
     return arr
 

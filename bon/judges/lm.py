@@ -4,8 +4,8 @@
 - ``correctness`` (answer prompts): log-odds that the reply gives the true answer; the answer metric counts > 0 as
   correct.
 Values depend on the samples and the judge only, never on the PM, so they are cached once and reused by every
-PM variant. ``pairwise_check`` re-judges a sample of comment pairs the way the paper did ("which comment is more
-positive?", both orders) and reports how often the scalar judge agrees.
+PM variant. ``compare`` asks the paper's pairwise question ("is comment A more positive than comment B?") in both
+orders, for judge.feedback=pairwise.
 """
 from __future__ import annotations
 
