@@ -131,7 +131,8 @@ def read_jsonl(path: Path, what: str = "") -> Iterable[tuple[int, dict]]:
         except json.JSONDecodeError as e:
             raise DataError(path, lineno, f"invalid JSON: {e.msg} (column {e.colno})") from None
         if not isinstance(row, dict):
-            raise DataError(path, lineno, f"row must be a JSON object, got {type(row).__name__}")
+            raise DataError(path, lineno, f"{'a ' + what + ' row' if what else 'row'} must be a JSON object, "
+                                          f"got {type(row).__name__}")
         n_rows += 1
         yield lineno, row
     if n_rows == 0:
