@@ -55,9 +55,12 @@ def test_tiny_run_quiet_results_after_a_late_failure_and_resume(tmp_path):
 
 
 def test_ctrl_c_prints_how_to_resume(tmp_path):
+    # A job started in the background by a non-interactive shell (as CI may run the suite) inherits SIGINT ignored,
+    # and Python then installs no KeyboardInterrupt handler: restore the default, as a terminal has it.
     p = subprocess.Popen([sys.executable, "-m", "bon.run", *TINY, f"store={tmp_path}/store",
                           f"hydra.run.dir={tmp_path}/run"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         cwd=tmp_path, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                         cwd=tmp_path, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for line in p.stdout:  # the first stage has started: the policy is loading
         if "sampling with backend" in line:
             break

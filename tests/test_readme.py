@@ -136,10 +136,16 @@ def test_both_ways_of_adding_a_variant(tmp_path):
     assert variants["concise"] == {"system": "Prefer short, direct answers."}
 
 
+def make(*args, env=None):
+    """make as a user types it: under `make test` (CI) MAKELEVEL/MAKEFLAGS would make it print directory lines."""
+    env = {k: v for k, v in (env or os.environ).items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    return subprocess.run(["make", *args], capture_output=True, text=True, cwd=ROOT, env=env)
+
+
 def test_make_targets_expand_as_documented():
-    out = subprocess.run(["make", "-n", "demo", 'ARGS=m=4'], capture_output=True, text=True, cwd=ROOT).stdout
+    out = make("-n", "demo", "ARGS=m=4").stdout
     assert re.search(r"-m bon\.run experiment=demo m=4$", out, re.M), out
-    out = subprocess.run(["make", "-n", "clean"], capture_output=True, text=True, cwd=ROOT).stdout
+    out = make("-n", "clean").stdout
     assert out.strip() == "rm -rf .venv"
 
 
@@ -148,13 +154,11 @@ def test_make_clean_cache_clears_both_caches(tmp_path):
         (tmp_path / d).mkdir(parents=True)
         (tmp_path / d / "f").write_text("x")
     (tmp_path / "keep").mkdir()
-    r = subprocess.run(["make", "clean-cache", f"BON_STORE={tmp_path}/store", f"BON_MODEL_CACHE={tmp_path}/models"],
-                       capture_output=True, text=True, cwd=ROOT)
+    r = make("clean-cache", f"BON_STORE={tmp_path}/store", f"BON_MODEL_CACHE={tmp_path}/models")
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep"]
     env = {k: v for k, v in os.environ.items() if k not in ("BON_STORE", "BON_MODEL_CACHE")}
-    dry = subprocess.run(["make", "-n", "clean-cache"], capture_output=True, text=True, cwd=ROOT,
-                         env={**env, "HOME": "/home/u"}).stdout
+    dry = make("-n", "clean-cache", env={**env, "HOME": "/home/u"}).stdout
     assert 'rm -rf "/home/u/.cache/bon/store" "/home/u/.cache/bon/models"' in dry, dry  # the README's defaults
 
 
