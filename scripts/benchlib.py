@@ -5,6 +5,8 @@ import json
 import os
 import platform
 import re
+import resource
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -33,3 +35,22 @@ def update_section(name: str, body: str, path: Path = BENCHMARKS_MD) -> None:
 def emit(obj: dict) -> None:
     """The last line of every bench script: one JSON object with its headline figures."""
     print(json.dumps(obj, sort_keys=True), flush=True)
+
+
+def run_peak_rss(cmd: list[str], cwd: Path | None = None, env: dict | None = None) -> dict:
+    """Run ``cmd`` to completion and measure it: wall seconds, CPU seconds and peak resident memory.
+
+    Peak RSS is ``getrusage(RUSAGE_CHILDREN).ru_maxrss``: the largest resident set of any waited-for descendant, so
+    call this from a process that has run no other big child (a bench script, not a test runner).
+
+    Returns:
+        {"returncode", "wall_s", "cpu_s", "peak_rss_mib", "stdout", "stderr"}.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return {"returncode": r.returncode, "wall_s": wall, "cpu_s": cpu, "peak_rss_mib": after.ru_maxrss / 1024,
+            "stdout": r.stdout, "stderr": r.stderr}
