@@ -25,9 +25,13 @@ class Reward(Metric):
     def item_curves(self, examples, rewards, values=None, ns=None) -> dict[str, np.ndarray]:
         """reward, (len(ns), P): one column per prompt; values is ignored."""
         if ns is None:
-            raise ValueError("reward: ns is required, e.g. bon.estimator.default_ns(M)")
+            raise ValueError(f"{self.name}: ns is required, e.g. bon.estimator.default_ns(M)")
         rewards, _ = self._check_pool(examples, rewards, rewards)
         self._reset()
         self._group(examples)  # raises on a repeated prompt
         self.item_ids = {self.name: [e.key for e in examples]}
-        return {self.name: expected_best_of_n(rewards, rewards, ns)}
+        return {self.name: self.curve(rewards, ns)}
+
+    def curve(self, rewards: np.ndarray, ns) -> np.ndarray:
+        """(len(ns), P) from the (P, M) rewards alone; metrics of the reward itself override this."""
+        return expected_best_of_n(rewards, rewards, ns)

@@ -15,31 +15,19 @@ from __future__ import annotations
 import numpy as np
 
 from bon.estimator import win_rate, win_rate_pool
-from bon.metrics.base import METRICS, Metric
+from bon.metrics.base import METRICS
+from bon.metrics.reward import Reward
 
 
 @METRICS.register("win_rate")
-class WinRate(Metric):
+class WinRate(Reward):
     name = "win_rate"
-    kind = None  # every prompt
-    higher_is_more_sycophantic = None  # not a sycophancy measure
 
-    def sample_values(self, examples, texts, judged=None) -> None:
-        """None: the per-sample value is the reward itself, which only item_curves sees."""
-        self._check_texts(examples, texts)
-        return None
-
-    def item_curves(self, examples, rewards, values=None, ns=None) -> dict[str, np.ndarray]:
-        """win_rate, (len(ns), P): one column per prompt; values is ignored."""
-        if ns is None:
-            raise ValueError("win_rate: ns is required, e.g. bon.estimator.default_ns(M)")
-        rewards, _ = self._check_pool(examples, rewards, rewards)
-        self._reset()
-        self._group(examples)  # raises on a repeated prompt
+    def curve(self, rewards: np.ndarray, ns) -> np.ndarray:
+        """win_rate, (len(ns), P): the exact U-statistic for n < M, the plug-in value at n = M."""
         ns = [ns] if isinstance(ns, (int, np.integer)) else list(ns)
         out = win_rate(rewards, ns)
         at_m = [k for k, n in enumerate(ns) if n == rewards.shape[1]]
         if at_m:
             out[at_m] = win_rate_pool(rewards, [ns[k] for k in at_m])
-        self.item_ids = {self.name: [e.key for e in examples]}
-        return {self.name: out}
+        return out
