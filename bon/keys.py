@@ -97,9 +97,9 @@ def _file_digest(path: Path) -> str | None:
 def judge_identity(jcfg, task: str) -> dict:
     """The instrument of a judge task: its name and, for an LM judge, model, placement and question texts; for the
     lexicon judge, the package version and a hash of its word list."""
-    from bon.judges import judge_name
+    from bon.judges import judge_name, judge_task_of
 
-    base = "positivity" if task == "positivity_pairwise" else task
+    base = judge_task_of(task)
     name = judge_name(jcfg, base)
     if name == "lexicon":
         dist = importlib.metadata.distribution("vaderSentiment")

@@ -32,7 +32,7 @@ from bon.config import validate
 from bon.data import Example, bundled_dir, load
 from bon.estimator import bon_kl, bootstrap_ci, paired_difference
 from bon.metrics import make_metric
-from bon.judges import TASK_KIND, judge_name, make_judge
+from bon.judges import TASK_KIND, judge_name, judge_task_of, make_judge
 from bon.scoring import Variant
 from bon.scoring.engine import counts as engine_counts, counts_since
 from bon.signals import exit_on_sigterm, restore_sigterm
@@ -272,7 +272,7 @@ def check_judges(cfg, metrics, examples: list[Example]) -> None:
     for m in metrics:
         if hasattr(m, "bind"):
             m.bind(examples)
-        base = "positivity" if m.judge_task == "positivity_pairwise" else m.judge_task
+        base = judge_task_of(m.judge_task) if m.judge_task else None
         if base and judge_name(cfg.judge, base) == "lm" and not cfg.judge.model:
             why = ("some selected answer items have sentence answers (e.g. TruthfulQA) that string matching cannot "
                    "grade" if base == "correctness" else "judge.positivity=lm")
@@ -315,7 +315,7 @@ def judge_stage(ctx: Context, sample_key: str, metrics, examples: list[Example],
         key = st.stage_key("judge", spec)
 
         def compute(chunk: list[Example], task=task):
-            base_task = "positivity" if task == "positivity_pairwise" else task
+            base_task = judge_task_of(task)
             if base_task not in holder:
                 holder[base_task] = make_judge(cfg.judge, base_task)
             judge = holder[base_task]
@@ -371,8 +371,11 @@ def check_stage(ctx: Context, metrics) -> dict:
 
     checks_root = st.Store(cfg.check_store) if cfg.get("check_store") else ctx.store
 
+    def result_path(spec: dict) -> Path:
+        return checks_root.dir("check", st.stage_key("check", spec)) / "result.json"
+
     def cached(spec: dict, compute) -> dict:
-        path = checks_root.dir("check", st.stage_key("check", spec)) / "result.json"
+        path = result_path(spec)
         if path.exists():
             return json.loads(path.read_text())
         result = compute()
@@ -407,7 +410,7 @@ def check_stage(ctx: Context, metrics) -> dict:
     for name, v in variants.items():
         spec = {"task": "pm", "pm": pm_spec(cfg), "variant": {"prefix": v.prefix, "system": v.system},
                 "labels": digest}
-        path = checks_root.dir("check", st.stage_key("check", spec)) / "result.json"
+        path = result_path(spec)
         if path.exists():
             probe[name] = json.loads(path.read_text())
         else:

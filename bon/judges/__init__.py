@@ -11,7 +11,7 @@ optionally ``compare``, imported below.
 from __future__ import annotations
 
 from bon.judges import lexicon, lm  # noqa: F401  (importing registers them)
-from bon.judges.base import JUDGES, TASK_KIND
+from bon.judges.base import JUDGES, TASK_KIND, judge_task_of
 
 
 class NoJudgeError(ValueError):
@@ -35,4 +35,4 @@ def make_judge(cfg, task: str):
     return cls(model, token_budget=cfg.token_budget, device=cfg.device, dtype=cfg.dtype)
 
 
-__all__ = ["JUDGES", "TASK_KIND", "NoJudgeError", "judge_name", "make_judge"]
+__all__ = ["JUDGES", "TASK_KIND", "NoJudgeError", "judge_name", "judge_task_of", "make_judge"]

@@ -13,3 +13,8 @@ from bon.registry import Registry
 
 JUDGES = Registry("judge")
 TASK_KIND = {"positivity": "feedback", "positivity_pairwise": "feedback", "correctness": "answer"}
+
+
+def judge_task_of(task: str) -> str:
+    """The task a judge is configured and built for: positivity_pairwise is the positivity judge, asked to compare."""
+    return "positivity" if task == "positivity_pairwise" else task
