@@ -103,7 +103,6 @@ def _remove_stub(run_dir: Path) -> None:
     if leftovers == ["multirun.yaml"]:
         shutil.rmtree(parent, ignore_errors=True)
         parent = parent.parent
-        leftovers = [p.name for p in parent.iterdir()] if parent.is_dir() else None
     # then the <date> folder and runs/ or multirun/ themselves, when this run left them empty
     while parent.is_dir() and (parent.name[:2].isdigit() or parent.name in ("runs", "multirun")) \
             and not any(parent.iterdir()):
