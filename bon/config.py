@@ -138,6 +138,9 @@ class Config:
     chunk_prompts: int = 16  # prompts per resumable chunk
     n_boot: int = 1000
     ci: float = 0.95
+    # fewest independent items (item_id, all templates together) for a CI: below it curves.csv / differences.csv leave
+    # the CI empty and the report prints the point estimate only, "n = k items: too few for a CI"
+    min_items_ci: int = 5
     n_example_picks: int = 3  # prompts per metric shown in the W&B table of picks
     progress: bool = True
     verbose: bool = False  # show third-party INFO logs and warnings on the console (run.log always has them)
@@ -237,6 +240,9 @@ def validate(cfg: Any) -> list[int]:
         problem = _unwritable(p) if p else None
         if problem:
             errs.append(f"{what}: cannot write {p}: {problem}")
+    min_items = cfg.get("min_items_ci", 5)  # absent from the run.json of shards made before it existed
+    if isinstance(min_items, bool) or not isinstance(min_items, int) or min_items < 1:
+        errs.append(f"min_items_ci must be an integer >= 1 (fewest items for a CI), got {min_items!r}")
     if cfg.chunk_prompts < 1:
         errs.append(f"chunk_prompts must be >= 1, got {cfg.chunk_prompts}")
     if cfg.pm.backend not in ("hf", "vllm") or (cfg.pm.backend == "vllm" and cfg.pm.name != "classifier"):

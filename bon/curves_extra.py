@@ -20,7 +20,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from bon.estimator import bootstrap_ci, fit_goodhart, kl_pool, kl_pool_tie_free
+from bon.estimator import (bootstrap_ci, fit_goodhart, goodhart_bootstrap, kl_pool, kl_pool_tie_free,
+                           paired_difference)
 
 LENGTH_FLAG = 0.25  # flag a pick length that best-of-N moves by more than this fraction
 
@@ -98,19 +99,48 @@ def sample_matrix(samples: pd.DataFrame, keys: list[str], m: int, column: str) -
 # ----------------------------------------------------------------------------- rows of curves.csv
 
 
-def kl_pool_rows(rewards: dict, ns: list[int], kl: np.ndarray, n_boot: int, alpha: float, seed: int
-                 ) -> tuple[list[dict], dict]:
-    """curves.csv rows kl_pool (mean over prompts, bootstrap CI) and kl_pool/tie_free, per variant; and the facts.
+def item_ci(arr: np.ndarray, groups, cfg, alpha: float):
+    """Mean, CI and item count of a (L, n_cols) row: the bootstrap resamples items (columns sharing a name in
+    ``groups`` go together); below cfg.min_items_ci items, or too few distinct resamples, the CI is NaN.
 
-    The `kl` column keeps the bound, as on every row, so kl_pool can be read against it."""
+    Returns:
+        (mean, lo, hi) of shape (L,), and the number of independent items.
+    """
+    min_items = cfg.get("min_items_ci", 5)
+    mean, lo, hi = bootstrap_ci(arr, n_boot=cfg.n_boot, alpha=alpha, seed=cfg.seed, groups=groups, min_items=min_items)
+    return mean, lo, hi, n_items(arr.shape[-1], groups)
+
+
+def item_difference(a: np.ndarray, b: np.ndarray, groups, cfg, alpha: float):
+    """`item_ci` of the paired difference a - b (two variants on the same columns)."""
+    min_items = cfg.get("min_items_ci", 5)
+    mean, lo, hi = paired_difference(a, b, n_boot=cfg.n_boot, alpha=alpha, seed=cfg.seed, groups=groups,
+                                     min_items=min_items)
+    return mean, lo, hi, n_items(a.shape[-1], groups)
+
+
+def n_items(n_cols: int, groups) -> int:
+    """Independent items behind n_cols columns named by ``groups`` (None: one item per column)."""
+    return n_cols if groups is None else len(set(groups))
+
+
+
+def kl_pool_rows(rewards: dict, ns: list[int], kl: np.ndarray, n_boot: int, alpha: float, seed: int,
+                 groups=None, min_items: int = 1) -> tuple[list[dict], dict]:
+    """curves.csv rows kl_pool (mean over prompts, bootstrap CI over items) and kl_pool/tie_free, per variant; and
+    the facts.
+
+    The `kl` column keeps the bound, as on every row, so kl_pool can be read against it. groups: the item of each
+    prompt (rows of the rewards), resampled together; min_items: fewest items for a CI (NaN below)."""
     rows, facts = [], {}
     m = next(iter(rewards.values())).shape[1]
     free = kl_pool_tie_free(m, ns)  # (L,)
     for vname, r in rewards.items():
         per_prompt = kl_pool(r, ns)  # (L, P)
-        mean, lo, hi = bootstrap_ci(per_prompt, n_boot=n_boot, alpha=alpha, seed=seed)
+        mean, lo, hi = bootstrap_ci(per_prompt, n_boot=n_boot, alpha=alpha, seed=seed, groups=groups,
+                                    min_items=min_items)
         for k, n in enumerate(ns):
-            base = {"pm": vname, "n": n, "kl": kl[k], "n_items": r.shape[0]}
+            base = {"pm": vname, "n": n, "kl": kl[k], "n_items": n_items(r.shape[0], groups)}
             rows.append({"metric": "kl_pool", **base, "mean": mean[k], "ci_low": lo[k], "ci_high": hi[k]})
             rows.append({"metric": "kl_pool/tie_free", **base, "mean": free[k], "ci_low": free[k],
                          "ci_high": free[k]})
@@ -124,28 +154,53 @@ def kl_pool_rows(rewards: dict, ns: list[int], kl: np.ndarray, n_boot: int, alph
 # ----------------------------------------------------------------------------- facts from the curves
 
 
-def goodhart_fits(curves: pd.DataFrame) -> dict:
+def goodhart_fits(curves: pd.DataFrame, per_item: dict | None = None, groups: dict | None = None,
+                  n_boot: int = 1000, alpha: float = 0.05, seed: int = 0, min_items: int = 5) -> dict:
     """Fit R(d) = d (alpha - beta d) to each gold/<name> row and proxy variant, d = sqrt(KL), for both KL axes.
 
     R is the gold gain over N = 1 (mean over prompts); the bound axis uses the `kl` column, the pool axis the
-    variant's kl_pool row. Returns {row: {variant: {"kl": fit, "kl_pool": fit}}} (see bon.estimator.fit_goodhart;
-    an infinite peak is written as null), or a {"skipped": why} entry where the grid cannot be fitted.
+    variant's kl_pool row. With the per-prompt gold curves, the fit gets CIs and a verdict that resample items
+    (`bon.estimator.goodhart_bootstrap`): "overoptimized" only when the drop from the best N to the largest N has
+    a CI above 0. A fit that fails (a non-finite axis, a singular grid) is {"skipped": "no fit: ..."}, never an
+    exception: the curves are written whatever the fit does.
+
+    Args:
+        curves: the curves.csv rows. per_item: (row, variant) -> (L, n_cols) per-prompt values of each gold row.
+        groups: row -> the item id of each column. n_boot, alpha, seed, min_items: as in `bootstrap_ci`.
+
+    Returns:
+        {row: {variant: {"kl": fit, "kl_pool": fit}}} (infinite values written as null), or a {"skipped": why}
+        entry where the grid cannot be fitted.
     """
     out: dict = {}
     for row in [m for m in dict.fromkeys(curves["metric"]) if str(m).startswith("gold/")]:
         for pm, g in curves[curves["metric"] == row].groupby("pm", sort=False):
-            g = g.sort_values("n")
+            run_order = np.argsort(g["n"].to_numpy(), kind="stable")  # per_item rows follow the run's grid order
+            g = g.sort_values("n", kind="stable")
             ns = g["n"].to_numpy()
             if ns[0] != 1 or len(ns) < 3:
                 out.setdefault(row, {})[pm] = {"skipped": "the fit needs N = 1 and at least 3 grid points"}
                 continue
-            gain = g["mean"].to_numpy() - g["mean"].iloc[0]
             axes = {"kl": g["kl"].to_numpy()}
             pool = curves[(curves["metric"] == "kl_pool") & (curves["pm"] == pm)].set_index("n")["mean"]
             if set(ns) <= set(pool.index):
                 axes["kl_pool"] = pool.reindex(ns).to_numpy()
-            out.setdefault(row, {})[pm] = {x: _jsonable(fit_goodhart(np.sqrt(np.maximum(v, 0.0)), gain, ns))
-                                           for x, v in axes.items()}
+            values = (per_item or {}).get((row, pm))
+            fits = {}
+            for x, v in axes.items():
+                try:
+                    d = np.sqrt(np.maximum(np.asarray(v, dtype=np.float64), 0.0))
+                    if values is None:
+                        gain = g["mean"].to_numpy() - g["mean"].iloc[0]
+                        fits[x] = _jsonable(fit_goodhart(d, gain, ns))
+                    else:
+                        fits[x] = _jsonable(goodhart_bootstrap(d, np.asarray(values)[run_order], ns,
+                                                               (groups or {}).get(row),
+                                                               n_boot=n_boot, alpha=alpha, seed=seed,
+                                                               min_items=min_items))
+                except (ValueError, ArithmeticError, np.linalg.LinAlgError) as e:
+                    fits[x] = {"skipped": f"no fit: {e}"}
+            out.setdefault(row, {})[pm] = fits
     return out
 
 
@@ -176,18 +231,7 @@ def format_facts(facts: dict) -> list[str]:
                 lines.append(f"  Goodhart fit of {row} under proxy {pm}: skipped ({fits['skipped']})")
                 continue
             for x, f in fits.items():
-                axis = "sqrt(KL bound)" if x == "kl" else "sqrt(kl_pool)"
-                if f["n_peak"] is None:
-                    peak = "no peak (beta <= 0: the fitted gain bends upward)"
-                elif f["d_peak"] == 0:
-                    peak = "falls from N=1 on (alpha <= 0: best-of-N only lowers the gold score)"
-                else:
-                    peak = (f"peak at N~{f['n_peak']:.3g} (d={f['d_peak']:.3g}), "
-                            + ("inside the grid: overoptimized" if f["inside"] else "outside the grid"))
-                sign = "-" if f["beta"] >= 0 else "+"
-                few = " (N = 1 and two more points for 2 parameters: exact, no test of the form)" if f["n_points"] <= 3 else ""
-                lines.append(f"  Goodhart fit of {row} under proxy {pm} vs {axis}: gain = d ({f['alpha']:.3g} {sign} "
-                             f"{abs(f['beta']):.3g} d), {peak}, rmse {f['rmse']:.2g} over {f['n_points']} N{few}")
+                lines.append(goodhart_line(row, pm, x, f))
     for s in facts.get("length_shift") or []:
         if s["flag"]:
             change = "from 0" if s["change"] is None else f"{100 * s['change']:+.0f}%"
@@ -199,6 +243,41 @@ def format_facts(facts: dict) -> list[str]:
     return lines
 
 
-def _jsonable(fit: dict) -> dict:
-    """Infinite peak values (no peak) as None, so run.json stays strict JSON."""
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in fit.items()}
+def goodhart_line(row: str, pm: str, x: str, f: dict) -> str:
+    """One report line for a Goodhart fit: the fitted form, its peak, and the verdict with the drop's CI."""
+    axis = "sqrt(KL bound)" if x == "kl" else "sqrt(kl_pool)"
+    head = f"  Goodhart fit of {row} under proxy {pm} vs {axis}"
+    if "skipped" in f:
+        return f"{head}: {f['skipped']}"
+    if f["d_peak"] is None:  # beta <= 0: the peak is at infinity
+        peak = "no peak (beta <= 0: the fitted gain bends upward)"
+    elif f["d_peak"] == 0:
+        peak = "falls from N=1 on (alpha <= 0: best-of-N only lowers the gold score)"
+    else:
+        n_peak = (f"N~{f['n_peak']:.3g}" if f.get("n_peak") is not None
+                  else f"log N~{f['log_n_peak']:.3g}" if f.get("log_n_peak") is not None else "N unknown")
+        peak = f"fitted peak at {n_peak} (d={f['d_peak']:.3g}), " + ("inside the grid" if f["inside"] else
+                                                                      "outside the grid")
+    sign = "-" if f["beta"] >= 0 else "+"
+    few = " (N = 1 and two more points for 2 parameters: exact, no test of the form)" if f["n_points"] <= 3 else ""
+    line = (f"{head}: gain = d ({f['alpha']:.3g} {sign} {abs(f['beta']):.3g} d), {peak}, rmse {f['rmse']:.2g} "
+            f"over {f['n_points']} N{few}")
+    if "verdict" not in f:
+        return line + "; no per-item curves: no verdict"
+    ci = f.get("ci")
+    if ci is None:
+        return line + f"; drop from the best N to the largest {f['drop']:.3g}, {f['verdict']}: no verdict"
+    verdict = ("OVEROPTIMIZED: the gold score falls after its peak (drop CI above 0)" if f["overoptimized"] else
+               "no overoptimization shown (drop CI reaches 0)")
+    return (line + f"; drop from the best N to the largest {f['drop']:.3g} [{ci['drop'][0]:.3g}, "
+            f"{ci['drop'][1]:.3g}] over {f['n_items']} items: {verdict}; beta [{ci['beta'][0]:.3g}, "
+            f"{ci['beta'][1]:.3g}]")
+
+
+def _jsonable(fit):
+    """Infinite peak values (no peak) as None, also inside the CIs, so run.json stays strict JSON."""
+    if isinstance(fit, dict):
+        return {k: _jsonable(v) for k, v in fit.items()}
+    if isinstance(fit, list):
+        return [_jsonable(v) for v in fit]
+    return None if isinstance(fit, float) and not math.isfinite(fit) else fit

@@ -224,17 +224,26 @@ def prob_greater_matrix_curve(compare, rewards_a, rewards_b, ns) -> np.ndarray:
     return np.einsum("lj,jk,lk->l", pa, c, pb)
 
 
-def bootstrap_ci(x, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0):
-    """Mean over items with a percentile bootstrap CI, resampling items jointly for all leading entries.
+def bootstrap_ci(x, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0, groups=None, min_items: int = 1):
+    """Mean over columns with a percentile bootstrap CI that resamples independent items, jointly for all leading entries.
 
     Every leading entry (e.g. each n of a BoN curve, each metric) uses the same item resamples, so
-    differences between entries are resampled consistently.
+    differences between entries are resampled consistently. The interval is Hesterberg's (2015) expanded
+    percentile interval (`expanded_alpha`): the plain percentile interval of a mean over k items is too narrow for
+    small k (its spread is that of a z interval with the biased variance); the expansion widens it to the t
+    interval's width and vanishes as k grows. With ``groups``, columns that share a group (the
+    templates or framings of one item, which are correlated) are resampled together: a cluster bootstrap, whose
+    statistic is the mean over the resampled columns (sum over drawn items / columns over drawn items), so the
+    point estimate stays the plain column mean.
 
     Args:
-        x: (..., n_items) finite per-item values.
+        x: (..., n_cols) finite per-column values (one column per item, or per prompt with ``groups``).
         n_boot: number of bootstrap resamples, >= 1.
         alpha: two-sided miss rate in (0, 1); 0.05 gives a 95% interval.
         seed: seed for np.random.default_rng; the result is deterministic given it.
+        groups: optional (n_cols,) hashable item id of each column; None = every column its own item.
+        min_items: fewest independent items for an interval; with fewer, or too few distinct resamples for a
+            (1 - alpha) interval (`enough_resamples`), lo and hi are NaN (a point estimate only).
 
     Returns:
         (mean, lo, hi), each float64 of shape x.shape[:-1] (0-d arrays for 1-D x).
@@ -248,24 +257,25 @@ def bootstrap_ci(x, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0):
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
     n = x.shape[-1]
     mean = x.mean(axis=-1)
-    if n == 1:  # every resample is the single item
-        return mean, mean.copy(), mean.copy()
-    rng = np.random.default_rng(seed)
-    # (n_boot, n) multinomial counts: how often each item appears in each resample
-    idx = rng.integers(0, n, size=(n_boot, n)) + n * np.arange(n_boot)[:, None]
-    counts = np.bincount(idx.ravel(), minlength=n_boot * n).reshape(n_boot, n).astype(np.float64)
-    boot = x.reshape(-1, n) @ counts.T / n  # (prod(lead), n_boot) resampled means
-    lo, hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2], axis=-1)
+    sums, sizes = group_sums(x.reshape(-1, n), groups)  # (prod(lead), G), (G,)
+    g = sizes.size
+    if g < max(min_items, 1) or not enough_resamples(g, alpha):
+        nan = np.full(mean.shape, np.nan)
+        return mean, nan, nan.copy()
+    counts = resample_counts(g, n_boot, seed)  # (n_boot, G)
+    boot = (sums @ counts.T) / (counts @ sizes)  # (prod(lead), n_boot) resampled means over columns
+    a = expanded_alpha(g, alpha)
+    lo, hi = np.quantile(boot, [a / 2, 1 - a / 2], axis=-1)
     return mean, lo.reshape(mean.shape), hi.reshape(mean.shape)
 
 
-def paired_difference(a, b, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0):
+def paired_difference(a, b, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0, groups=None, min_items: int = 1):
     """Mean difference a - b over items with a paired bootstrap CI (e.g. two PMs on the same prompts).
 
     Args:
-        a: (..., n_items) finite per-item values of variant a.
-        b: same shape as a, variant b on the same items.
-        n_boot, alpha, seed: as in `bootstrap_ci`.
+        a: (..., n_cols) finite per-column values of variant a.
+        b: same shape as a, variant b on the same columns.
+        n_boot, alpha, seed, groups, min_items: as in `bootstrap_ci` (groups: the item of each column).
 
     Returns:
         (mean, lo, hi) of a - b, each of shape a.shape[:-1].
@@ -273,7 +283,113 @@ def paired_difference(a, b, n_boot: int = 1000, alpha: float = 0.05, seed: int =
     a, b = _check_array("a", a), _check_array("b", b)
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same shape (..., n_items), got {a.shape} and {b.shape}")
-    return bootstrap_ci(a - b, n_boot=n_boot, alpha=alpha, seed=seed)
+    return bootstrap_ci(a - b, n_boot=n_boot, alpha=alpha, seed=seed, groups=groups, min_items=min_items)
+
+
+def group_sums(x, groups=None) -> tuple[np.ndarray, np.ndarray]:
+    """Column sums of each item and the number of columns per item.
+
+    Args:
+        x: (R, n_cols) values.
+        groups: (n_cols,) item id of each column (any hashable); None = every column its own item.
+
+    Returns:
+        ((R, G) sums, (G,) float64 column counts), items in order of first appearance.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n = x.shape[-1]
+    if groups is None:
+        return x, np.ones(n)
+    groups = list(groups)
+    if len(groups) != n:
+        raise ValueError(f"groups must name the item of each of the {n} columns, got {len(groups)} names")
+    index: dict = {}
+    inv = np.array([index.setdefault(gid, len(index)) for gid in groups], dtype=np.int64)
+    onehot = np.zeros((n, len(index)))
+    onehot[np.arange(n), inv] = 1.0
+    return x @ onehot, onehot.sum(axis=0)
+
+
+def resample_counts(n_items: int, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot, n_items) float64 multinomial counts: how often each item appears in each bootstrap resample.
+
+    The one random draw of every bootstrap in bon (CIs, paired differences, the Goodhart fit): the same seed and
+    n_items give the same resamples, so a difference of two rows is resampled on the same items as the rows.
+    """
+    n_items = _check_int("n_items", n_items, 1)
+    n_boot = _check_int("n_boot", n_boot, 1)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n_items, size=(n_boot, n_items)) + n_items * np.arange(n_boot)[:, None]
+    return np.bincount(idx.ravel(), minlength=n_boot * n_items).reshape(n_boot, n_items).astype(np.float64)
+
+
+def distinct_resamples(n_items: int) -> int:
+    """How many different bootstrap resamples n items have: multisets of size n from n, C(2n - 1, n).
+
+    1 item: 1 (every resample is the item itself), 2: 3, 3: 10, 4: 35, 5: 126.
+    """
+    n_items = _check_int("n_items", n_items, 1)
+    return math.comb(2 * n_items - 1, n_items)
+
+
+def enough_resamples(n_items: int, alpha: float = 0.05) -> bool:
+    """Whether n items give a bootstrap distribution fine enough for a two-sided (1 - alpha) percentile interval.
+
+    Each tail of the interval holds alpha / 2 of the resamples, so the resamples must take at least 2 / alpha
+    distinct values for a tail to hold one (40 at 95%). n items have at most `distinct_resamples(n)` distinct
+    resamples: at 95% that needs n >= 5 (126; 4 items give 35); at 90%, n >= 4. Shared by every CI bon prints.
+
+    Args:
+        n_items: independent items (>= 0; 0 is never enough).
+        alpha: two-sided miss rate in (0, 1).
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    return n_items >= 1 and distinct_resamples(n_items) >= 2.0 / alpha
+
+
+def expanded_alpha(n_items: int, alpha: float = 0.05) -> float:
+    """The tail level of Hesterberg's expanded percentile interval ("What teachers should know about the bootstrap",
+    2015): alpha' with z_{1 - alpha'/2} = sqrt(k / (k - 1)) t_{1 - alpha/2, k - 1} for k items.
+
+    The bootstrap distribution of a mean of k items has variance (k - 1) / k times the usual estimate and normal,
+    not t, tails; taking its percentiles at alpha' instead of alpha corrects both (k = 8, alpha = 0.05:
+    alpha' = 0.011; k = 100: 0.047). The t quantile is a Cornish-Fisher expansion (3 significant digits for
+    k - 1 >= 2), so numpy and the standard library suffice.
+
+    Args:
+        n_items: independent items k (alpha is returned unchanged for k < 2).
+        alpha: two-sided miss rate in (0, 1).
+    """
+    if n_items < 2:
+        return alpha
+    from statistics import NormalDist
+
+    nu = n_items - 1
+    z = NormalDist().inv_cdf(1 - alpha / 2)
+    t = (z + (z ** 3 + z) / (4 * nu) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * nu ** 2)
+         + (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / (384 * nu ** 3)
+         + (79 * z ** 9 + 776 * z ** 7 + 1482 * z ** 5 - 1920 * z ** 3 - 945 * z) / (92160 * nu ** 4))
+    return 2 * NormalDist().cdf(-math.sqrt(n_items / nu) * t)
+
+
+def ci_note(n_items: int, lo: float, hi: float, min_items: int = 5, alpha: float = 0.05) -> str | None:
+    """Why a bootstrap interval must not be printed as one, or None when it may.
+
+    Args:
+        n_items: independent items behind the estimate. lo, hi: the interval (NaN when none was computed).
+        min_items: the run's minimum number of items for a CI (config ``min_items_ci``).
+
+    Returns:
+        "n = k items: too few for a CI" (below min_items or `enough_resamples`), "every resample gives the same
+        value: no interval" (a zero-width interval: all items agree), or None.
+    """
+    if n_items < min_items or not enough_resamples(max(int(n_items), 0), alpha) or not (
+            np.isfinite(lo) and np.isfinite(hi)):
+        return f"n = {int(n_items)} items: too few for a CI"
+    if hi <= lo:
+        return "every resample gives the same value: no interval"
+    return None
 
 
 # ----------------------------------------------------------------------------- beyond the mean of the pick
@@ -402,8 +518,9 @@ def fit_goodhart(d, r, ns=None) -> dict:
 
     Gao et al. 2022 ("Scaling laws for reward model overoptimization") fit this form to the gold reward
     of the proxy's best-of-n pick, measured from its value at n = 1, against d = sqrt(KL(BoN || base)).
-    beta > 0 means the gold reward peaks at d* = alpha / (2 beta) and falls after it: the proxy is
-    overoptimized. The form has no intercept, so pass r as the gain over n = 1 (r = 0 where d = 0).
+    beta > 0 means the fitted gold reward peaks at d* = alpha / (2 beta) and falls after it. The fit alone is no
+    evidence of overoptimization (2 parameters on a handful of noisy points): `goodhart_bootstrap` gives its
+    CIs by item and the verdict. The form has no intercept, so pass r as the gain over n = 1 (r = 0 where d = 0).
 
     Args:
         d: (L,) sqrt(KL) at each grid point, finite, >= 0.
@@ -413,9 +530,10 @@ def fit_goodhart(d, r, ns=None) -> dict:
     Returns:
         dict with alpha, beta; d_peak (inf if beta <= 0: no peak; the fitted R rises for ever), kl_peak = d_peak^2,
         r_peak (the fitted gain there); inside (whether min(d) < d_peak < max(d): the peak is seen in the grid);
-        n_peak (with ns: N at the peak, log N interpolated linearly in d inside the grid, the KL bound
-        `bon_kl` inverted outside it; 1 when alpha <= 0 < beta; inf without a peak; None without ns);
-        rmse of the fit; n_points = L.
+        n_peak and log_n_peak (with ns: N at the peak, log N interpolated linearly in d inside the grid, the KL bound
+        `bon_kl` inverted in log space outside it, so a far peak gives a finite log_n_peak and n_peak = inf rather
+        than an overflow; 1 when alpha <= 0 < beta; inf without a peak; None without ns); rmse of the fit;
+        n_points = L.
     """
     d, r = _check_array("d", d), _check_array("r", r)
     if d.ndim != 1 or d.shape != r.shape or d.size < 2:
@@ -427,43 +545,126 @@ def fit_goodhart(d, r, ns=None) -> dict:
     X = np.stack([d, -d * d], axis=1)  # (L, 2): R = alpha d - beta d^2
     (alpha, beta), *_ = np.linalg.lstsq(X, r, rcond=None)
     alpha, beta = float(alpha), float(beta)
-    if beta > 0:
-        d_peak = max(alpha / (2 * beta), 0.0)  # alpha <= 0: the fitted gain only falls; its maximum is at d = 0
-    else:
-        d_peak = math.inf
+    d_peak = float(_peak(np.array([alpha]), np.array([beta]))[0])
     r_peak = d_peak * (alpha - beta * d_peak) if math.isfinite(d_peak) else math.inf
     inside = bool(d.min() < d_peak < d.max())
     out = {"alpha": alpha, "beta": beta, "d_peak": d_peak, "kl_peak": d_peak ** 2, "r_peak": r_peak,
-           "inside": inside, "n_peak": None, "rmse": float(np.sqrt(np.mean((X @ [alpha, beta] - r) ** 2))),
-           "n_points": int(d.size)}
+           "inside": inside, "n_peak": None, "log_n_peak": None,
+           "rmse": float(np.sqrt(np.mean((X @ [alpha, beta] - r) ** 2))), "n_points": int(d.size)}
     if ns is not None:
         ns = np.asarray(ns, dtype=np.float64)
         if ns.shape != d.shape:
             raise ValueError(f"ns must have the shape of d {d.shape}, got {ns.shape}")
-        if not math.isfinite(d_peak):
-            out["n_peak"] = math.inf
-        elif d_peak == 0.0:
-            out["n_peak"] = 1.0
-        elif inside:
-            order = np.argsort(d, kind="stable")
-            out["n_peak"] = float(np.exp(np.interp(d_peak, d[order], np.log(ns[order]))))
-        else:
-            out["n_peak"] = _bon_kl_inverse(d_peak ** 2)
+        log_n = float(_log_n_at(np.array([d_peak]), d, ns)[0])
+        out["log_n_peak"] = log_n
+        with np.errstate(over="ignore"):
+            out["n_peak"] = float(np.exp(log_n))  # inf past ~1e308, never an OverflowError
     return out
 
 
-def _bon_kl_inverse(kl: float) -> float:
-    """n >= 1 with log n - (n-1)/n = kl, by bisection on log n (the bound is increasing in n)."""
-    lo, hi = 0.0, 1.0  # in x = log n the bound is x - (1 - e^-x)
-    while hi - (1 - math.exp(-hi)) < kl and hi < 700:
-        hi *= 2
-    for _ in range(100):
-        mid = (lo + hi) / 2
-        if mid - (1 - math.exp(-mid)) < kl:
-            lo = mid
-        else:
-            hi = mid
-    return math.exp((lo + hi) / 2)
+def goodhart_bootstrap(d, values, ns, groups=None, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0,
+                       min_items: int = 5) -> dict:
+    """`fit_goodhart` on the mean gold curve, with CIs that resample items, and the overoptimization verdict.
+
+    The drop is max over N of the mean gold minus the mean gold at the largest N (>= 0; 0 when the curve peaks at
+    the end). Best-of-N is called overoptimized only when the drop's bootstrap CI (items resampled with all their
+    columns, the same resamples for every N) excludes 0, i.e. its lower end is above 0: a peak inside the grid that
+    the data show, not one a 2-parameter fit draws through noise. The fit's alpha, beta, d_peak and N of the peak
+    get percentile CIs from the same resamples (d held at its value: the KL axis is not resampled).
+
+    Args:
+        d: (L,) sqrt(KL) of each N, finite, >= 0.
+        values: (L, n_cols) finite gold value of the pick, one column per prompt (or item).
+        ns: (L,) the best-of-N grid, ascending, starting at 1 (the gain is measured from N = 1).
+        groups: (n_cols,) item id of each column (None: each column its own item).
+        n_boot, alpha, seed: as in `bootstrap_ci`. min_items: fewest items for a CI and a verdict.
+
+    Returns:
+        fit_goodhart's dict plus drop (float); n_items; ci: None (too few items, see ``verdict``) or
+        {alpha, beta, d_peak, n_peak, drop: [lo, hi]} (peak ends may be inf: no peak in those resamples);
+        overoptimized (bool); verdict: "overoptimized", "not shown" or "n = k items: too few for a CI".
+    """
+    values = _check_array("values", values)
+    d = _check_array("d", d)
+    ns_arr = np.asarray(ns, dtype=np.float64)
+    if values.ndim != 2 or values.shape[0] != d.size or ns_arr.shape != d.shape:
+        raise ValueError(f"values must be (L, n_cols) with L = len(d) = len(ns) = {d.size}, got {values.shape} "
+                         f"and ns {ns_arr.shape}")
+    _check_finite("values", values)
+    if ns_arr[0] != 1 or (np.diff(ns_arr) <= 0).any():
+        raise ValueError(f"ns must be ascending and start at N = 1, got {ns_arr.tolist()}")
+    curve = values.mean(axis=1)
+    out = fit_goodhart(d, curve - curve[0], ns_arr)
+    out["drop"] = float(curve.max() - curve[-1])
+    sums, sizes = group_sums(values, groups)
+    g = sizes.size
+    out["n_items"] = int(g)
+    out["ci"], out["overoptimized"] = None, False
+    if g < max(min_items, 1) or not enough_resamples(g, alpha):
+        out["verdict"] = f"n = {g} items: too few for a CI"
+        return out
+    counts = resample_counts(g, n_boot, seed)
+    boot = (sums @ counts.T) / (counts @ sizes)  # (L, n_boot) resampled mean gold curves
+    X = np.stack([d, -d * d], axis=1)
+    coef = np.linalg.pinv(X) @ (boot - boot[0])  # (2, n_boot): the least-squares fit of every resample at once
+    d_peak = _peak(coef[0], coef[1])
+    log_n = _log_n_at(d_peak, d, ns_arr)
+    drop = boot.max(axis=0) - boot[-1]
+    a = expanded_alpha(g, alpha)
+    q = [a / 2, 1 - a / 2]
+    # The drop's lower end: the largest Bonferroni lower end over N < N_max of gold(N) - gold(N_max). Each holds with
+    # probability 1 - alpha / (2 (L - 1)), so all hold together with probability >= 1 - alpha / 2, and the true drop
+    # max_N (gold(N) - gold(N_max)) is at least every one of them. The percentile end of the maximum itself is not a
+    # valid bound: the max picks whichever N is highest by chance (8% false alarms in the null simulations).
+    diffs = boot[:-1] - boot[-1]  # (L - 1, n_boot)
+    drop_lo = float(np.max(np.quantile(diffs, expanded_alpha(g, alpha / max(len(d) - 1, 1)) / 2, axis=1,
+                                       method="nearest")))
+
+    def ends(x):  # "nearest": no interpolation between a finite end and inf
+        return [float(v) for v in np.quantile(x, q, method="nearest")]
+
+    with np.errstate(over="ignore"):
+        n_peak = np.exp(log_n)
+    out["ci"] = {"alpha": ends(coef[0]), "beta": ends(coef[1]), "d_peak": ends(d_peak), "n_peak": ends(n_peak),
+                 "drop": [max(drop_lo, 0.0), ends(drop)[1]]}
+    out["overoptimized"] = bool(out["ci"]["drop"][0] > 0)
+    out["verdict"] = "overoptimized" if out["overoptimized"] else "not shown"
+    return out
+
+
+def _peak(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """d at the maximum of d (alpha - beta d) over d >= 0: alpha / (2 beta) for beta > 0 (0 when alpha <= 0),
+    inf when beta <= 0 (no maximum)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(beta > 0, np.maximum(alpha / np.where(beta > 0, 2 * beta, 1.0), 0.0), np.inf)
+
+
+def _log_n_at(d_peak: np.ndarray, d: np.ndarray, ns: np.ndarray) -> np.ndarray:
+    """log N of each peak: 0 at d = 0, interpolated linearly in d inside the grid, the inverted KL bound outside
+    (inf for an infinite peak)."""
+    order = np.argsort(d, kind="stable")
+    ds, ln = d[order], np.log(ns[order])
+    inside = (ds[0] < d_peak) & (d_peak < ds[-1])
+    out = _bon_kl_inverse_log(np.square(d_peak))
+    if inside.any():
+        out = np.where(inside, np.interp(np.where(inside, d_peak, ds[0]), ds, ln), out)
+    return np.where(d_peak == 0, 0.0, out)
+
+
+def _bon_kl_inverse_log(kl: np.ndarray) -> np.ndarray:
+    """x = log n >= 0 with x - (1 - e^-x) = kl (the bound `bon_kl` in log n), elementwise; inf for kl = inf.
+
+    Newton's method from x = kl + 1, above the root (x - 1 < kl below it): the function is convex and increasing
+    in x > 0, so the iterates fall monotonically onto the root. All in log space: no exp of a large x is taken."""
+    kl = np.asarray(kl, dtype=np.float64)
+    finite = np.isfinite(kl)
+    k = np.where(finite, np.maximum(kl, 0.0), 0.0)
+    x = k + 1.0
+    for _ in range(60):  # quadratic once near the root; 60 steps also cover kl ~ 1e-12 (x ~ 1.4e-6)
+        e = np.exp(-x)
+        step = np.where(x > 0, (x - 1 + e - k) / np.maximum(1 - e, 1e-300), 0.0)
+        x = np.maximum(x - step, 0.0)
+    return np.where(finite, x, np.inf)
 
 
 def _tie_bounds(r_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

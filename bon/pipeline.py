@@ -30,8 +30,9 @@ from bon import store as st
 from bon.chat import Prompt
 from bon.config import validate
 from bon.data import Example, bundled_dir, load
-from bon.estimator import bon_kl, bootstrap_ci, paired_difference
+from bon.estimator import bon_kl
 from bon.metrics import make_metric
+from bon.metrics.base import column_item
 from bon.judges import TASK_KIND, judge_name, judge_task_of, make_judge
 from bon.scoring import Variant
 from bon.scoring.engine import counts as engine_counts, counts_since
@@ -443,7 +444,7 @@ def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np
     cfg, ns = ctx.cfg, ctx.ns
     kl = bon_kl(np.array(ns))
     alpha = 1 - cfg.ci
-    curve_rows, diff_rows, per_item, sample_values = [], [], {}, {}
+    curve_rows, diff_rows, per_item, sample_values, groups = [], [], {}, {}, {}
     gold = extra.gold_metric(cfg, metrics, lambda name: make_metric(name, **_metric_kwargs(name, cfg)))
     for metric in [*metrics, *([gold] if gold else [])]:
         sel = [i for i, e in enumerate(examples) if metric.applies(e)]
@@ -460,14 +461,16 @@ def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np
             rows = metric.item_curves(exs, r_sel, r_sel if values is None else values, ns)
             for row, arr in rows.items():
                 per_item[(row, vname)] = arr
-                mean, lo, hi = bootstrap_ci(arr, n_boot=cfg.n_boot, alpha=alpha, seed=cfg.seed)
+                groups[row] = metric.item_ids.get(row)  # the item of each column: the bootstrap resamples items
+                mean, lo, hi, n_items = extra.item_ci(arr, groups[row], cfg, alpha)
                 for k, n in enumerate(ns):
                     curve_rows.append({"metric": row, "pm": vname, "n": n, "kl": kl[k], "mean": mean[k],
-                                       "ci_low": lo[k], "ci_high": hi[k], "n_items": arr.shape[-1]})
+                                       "ci_low": lo[k], "ci_high": hi[k], "n_items": n_items})
         dropped = getattr(metric, "dropped_items", 0)
         if dropped:
             ctx.facts.setdefault("dropped_items", {})[metric.name] = dropped
-    kl_rows, ctx.facts["kl_pool"] = extra.kl_pool_rows(rewards, ns, kl, cfg.n_boot, alpha, cfg.seed)
+    kl_rows, ctx.facts["kl_pool"] = extra.kl_pool_rows(rewards, ns, kl, cfg.n_boot, alpha, cfg.seed,
+                                                       [column_item(e) for e in examples], cfg.get("min_items_ci", 5))
     curve_rows += kl_rows
     variants = list(rewards)
     rows_names = list(dict.fromkeys(r for r, _ in per_item))  # metric order, first seen first
@@ -476,13 +479,14 @@ def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np
             for row in rows_names:
                 if (row, a) not in per_item or row == "reward":
                     continue  # rewards of different PM variants are on different scales: no paired difference
-                mean, lo, hi = paired_difference(per_item[(row, a)], per_item[(row, b)], n_boot=cfg.n_boot,
-                                                 alpha=alpha, seed=cfg.seed)
+                mean, lo, hi, n_items = extra.item_difference(per_item[(row, a)], per_item[(row, b)], groups[row],
+                                                              cfg, alpha)
                 for k, n in enumerate(ns):
                     diff_rows.append({"metric": row, "pm_a": a, "pm_b": b, "n": n, "kl": kl[k], "mean": mean[k],
-                                      "ci_low": lo[k], "ci_high": hi[k], "n_items": per_item[(row, a)].shape[-1]})
+                                      "ci_low": lo[k], "ci_high": hi[k], "n_items": n_items})
     curves = pd.DataFrame(curve_rows)
-    ctx.facts["goodhart"] = extra.goodhart_fits(curves)
+    ctx.facts["goodhart"] = extra.goodhart_fits(curves, per_item, groups, cfg.n_boot, alpha, cfg.seed,
+                                                cfg.get("min_items_ci", 5))
     ctx.facts["length_shift"] = extra.length_shifts(curves)
     return curves, pd.DataFrame(diff_rows), sample_values
 

@@ -298,7 +298,12 @@ def _decimals(values) -> int:
 
 
 def _cell(mean: float, lo: float, hi: float, d: int, star: bool = False) -> str:
-    # mean ± half-width of the CI; the bootstrap CI can be asymmetric, the csv keeps the exact ends.
+    # mean ± half-width of the CI; the bootstrap CI can be asymmetric, the csv keeps the exact ends. No CI (too few
+    # items: NaN ends) or a zero-width one prints the point estimate alone, marked, and never a star.
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return f"{mean:.{d}f} (no CI)"
+    if hi <= lo:
+        return f"{mean:.{d}f} (0-width)"
     s = f"{mean:.{d}f}±{(hi - lo) / 2:.{d}f}"
     return s + ("*" if star and (lo > 0 or hi < 0) else "")
 
@@ -313,7 +318,20 @@ def _block(header: str, rows: pd.DataFrame, row_col: str, order: list, star: boo
     lines = [header, " " * w_label + "".join(f" {f'N={n}':>{w}}" for n in ns)]
     for k in order:
         lines.append(f"{str(k):<{w_label}}" + "".join(f" {cells.get((k, n), '-'):>{w}}" for n in ns))
-    return lines
+    return lines + _ci_notes(rows)
+
+
+def _ci_notes(rows: pd.DataFrame) -> list[str]:
+    """Why some cells of a block carry no interval (bon.estimator.ci_note), one line per reason."""
+    from bon.estimator import ci_note
+
+    notes = {}
+    for r in rows.to_dict("records"):
+        k = int(r["n_items"]) if "n_items" in r and np.isfinite(r["n_items"]) else 0
+        why = ci_note(k, r["ci_low"], r["ci_high"], min_items=1)
+        if why and why not in notes:
+            notes[why] = ("  (no CI): " if "too few" in why else "  (0-width): ") + why
+    return list(notes.values())
 
 
 def _items(rows: pd.DataFrame) -> str:

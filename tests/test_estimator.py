@@ -277,10 +277,15 @@ def test_bootstrap_width_shrinks():
 
 
 def test_bootstrap_single_item_and_errors():
+    # one item, or 3 (10 distinct resamples, fewer than the 40 a 95% interval needs): a point estimate, no interval
     mean, lo, hi = bootstrap_ci(np.array([[2.5], [-1.0]]))
-    assert np.array_equal(mean, [2.5, -1.0]) and np.array_equal(lo, mean) and np.array_equal(hi, mean)
+    assert np.array_equal(mean, [2.5, -1.0]) and np.isnan(lo).all() and np.isnan(hi).all()
     m, lo, hi = bootstrap_ci([1.0, 2.0, 3.0])
+    assert m == 2.0 and np.isnan(lo) and np.isnan(hi)
+    m, lo, hi = bootstrap_ci([1.0, 2.0, 3.0], alpha=0.5)  # a 50% interval needs 4 distinct resamples: 10 will do
     assert m.shape == () and lo <= m <= hi
+    m, lo, hi = bootstrap_ci(np.arange(8.0), min_items=10)  # the caller's minimum wins when it is higher
+    assert m == 3.5 and np.isnan(lo) and np.isnan(hi)
     with pytest.raises(ValueError, match="n_items >= 1"):
         bootstrap_ci(np.zeros((3, 0)))
     with pytest.raises(ValueError, match="x must be finite; got nan at index"):

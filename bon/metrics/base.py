@@ -9,8 +9,10 @@ A metric works in two steps, so each reply is graded (or judged) once and every 
 2. ``item_curves(examples, rewards, values, ns) -> {row: (len(ns), n_items)}``: for each N the exact expected value
    of the best-of-N pick (bon.estimator), one column per item. Items (all framings of one question or text) are the
    bootstrap unit downstream. The main row is named like the metric; extra rows are ``<quantity>/<template>``.
-   ``metric.item_ids[row]`` names the columns; items lacking a needed framing are dropped, counted in
-   ``metric.dropped_items`` and explained in ``metric.dropped``.
+   ``metric.item_ids[row]`` names the item of each column: a row with one column per prompt (reward, length,
+   gold) names each column by :func:`column_item`, so the templates of one item share a name and the bootstrap
+   resamples them together (they are correlated; the item is the independent unit). Items lacking a needed
+   framing are dropped, counted in ``metric.dropped_items`` and explained in ``metric.dropped``.
 
 Both steps take only the prompts ``metric.select(examples)`` returns, in any order, and raise on others.
 """
@@ -27,6 +29,12 @@ from bon.registry import Registry
 METRICS: Registry = Registry("metric")
 
 
+def column_item(example: Example) -> str:
+    """The independent item a prompt belongs to, as ``<kind>:<item_id>``: the name of its column in a per-prompt row
+    (rows over every kind would otherwise merge an answer and a feedback item that share an item_id)."""
+    return f"{example.kind}:{example.item_id}"
+
+
 class Metric:
     """Shared checks and drop accounting; subclasses set the four attributes and the two methods."""
 
@@ -39,7 +47,7 @@ class Metric:
     def __init__(self) -> None:
         self.dropped_items = 0
         self.dropped: list[str] = []  # "item_id: why", one per dropped item
-        self.item_ids: dict[str, list[str]] = {}  # row -> item id of each column
+        self.item_ids: dict[str, list[str]] = {}  # row -> item of each column (shared by its prompts)
 
     def applies(self, example: Example) -> bool:
         return self.kind is None or example.kind == self.kind

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from bon.estimator import expected_best_of_n
-from bon.metrics.base import METRICS, Metric
+from bon.metrics.base import METRICS, Metric, column_item
 
 
 @METRICS.register("gold")
@@ -51,5 +51,5 @@ class Gold(Metric):
         rewards, values = self._check_pool(examples, rewards, values)
         self._reset()
         self._group(examples)
-        self.item_ids = {self.name: [e.key for e in examples]}
+        self.item_ids = {self.name: [column_item(e) for e in examples]}
         return {self.name: expected_best_of_n(rewards, values, ns)}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from bon.estimator import expected_best_of_n
-from bon.metrics.base import METRICS, Metric
+from bon.metrics.base import METRICS, Metric, column_item
 
 
 @METRICS.register("length")
@@ -39,9 +39,9 @@ class Length(Metric):
         self._group(examples)  # raises on a repeated prompt
         curve = expected_best_of_n(rewards, values, ns)  # (L, P)
         out = {self.name: curve}
-        self.item_ids = {self.name: [e.key for e in examples]}
+        self.item_ids = {self.name: [column_item(e) for e in examples]}
         for kind in dict.fromkeys(e.kind for e in examples):
             cols = [i for i, e in enumerate(examples) if e.kind == kind]
             out[f"{self.name}/{kind}"] = curve[:, cols]
-            self.item_ids[f"{self.name}/{kind}"] = [examples[i].key for i in cols]
+            self.item_ids[f"{self.name}/{kind}"] = [column_item(examples[i]) for i in cols]
         return out

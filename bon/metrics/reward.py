@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from bon.estimator import expected_best_of_n
-from bon.metrics.base import METRICS, Metric
+from bon.metrics.base import METRICS, Metric, column_item
 
 
 @METRICS.register("reward")
@@ -23,13 +23,13 @@ class Reward(Metric):
         return None
 
     def item_curves(self, examples, rewards, values=None, ns=None) -> dict[str, np.ndarray]:
-        """reward, (len(ns), P): one column per prompt; values is ignored."""
+        """reward, (len(ns), P): one column per prompt (item_ids: its item); values is ignored."""
         if ns is None:
             raise ValueError(f"{self.name}: ns is required, e.g. bon.estimator.default_ns(M)")
         rewards, _ = self._check_pool(examples, rewards, rewards)
         self._reset()
         self._group(examples)  # raises on a repeated prompt
-        self.item_ids = {self.name: [e.key for e in examples]}
+        self.item_ids = {self.name: [column_item(e) for e in examples]}
         return {self.name: self.curve(rewards, ns)}
 
     def curve(self, rewards: np.ndarray, ns) -> np.ndarray:
