@@ -88,11 +88,18 @@ def check_shards(shards: list[dict]) -> None:
         raise MergeError(f"shard.count is {count} but shard(s) {missing} are missing; pass every shard's run dir")
 
 
+# Facts about the whole data set, not the shard's slice: every shard loads all files before keeping its items, so each
+# holds the full list and adding them up would count every repeat once per shard.
+DATA_FACTS = ("duplicate_prompts",)
+
+
 def _merge_facts(facts: list[dict]) -> dict:
-    """Counts add up, lists concatenate, nested dicts merge; other values keep the first shard's."""
+    """Counts add up, lists concatenate, nested dicts merge; other values, and DATA_FACTS, keep the first shard's."""
     out: dict = {}
     for f in facts:
         for k, v in f.items():
+            if k in DATA_FACTS and k in out:
+                continue
             if k not in out:
                 out[k] = json.loads(json.dumps(v))
             elif isinstance(v, dict) and isinstance(out[k], dict):

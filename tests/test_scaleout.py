@@ -241,3 +241,27 @@ def test_submitit_local_multirun_runs_both_jobs(tmp_path, bundled_model):
     # samples differ between the seeds: each job really ran with its own config
     a, b = (pd.read_parquet(sweep / j / "samples.parquet")["reply"].tolist() for j in ("0", "1"))
     assert a != b
+
+
+def test_merge_counts_repeated_prompts_once(tmp_path):
+    """Every shard loads the whole data set, so each reports all its repeated prompts: the merge keeps one copy of
+    that list (it used to multiply it by the number of shards), while per-shard lists still add up."""
+    from bon.merge import _merge_facts
+    from bon.metrics import make_metric
+    from bon.pipeline import select_examples
+
+    lines = (ROOT / "bon" / "data" / "bundled" / "mimicry.jsonl").read_text().splitlines()
+    data = tmp_path / "mimicry.jsonl"
+    data.write_text("\n".join([*lines, lines[0], lines[1]]) + "\n")  # two repeated rows
+    metrics = [make_metric("mimicry_sycophancy")]
+    facts = []
+    for i in range(3):
+        f = {"sample": {"skipped_overlength": [f"k{i}"]}}
+        cfg = cfg_of("dataset=sycophancy_eval", f"dataset.paths=[{data}]", "dataset.kinds=[mimicry]",
+                     f"shard.index={i}", "shard.count=3")
+        select_examples(cfg, metrics, facts=f)
+        facts.append(f)
+    assert all(len(f["duplicate_prompts"]) == 2 for f in facts)  # each shard sees both repeats
+    merged = _merge_facts(facts)
+    assert merged["duplicate_prompts"] == facts[0]["duplicate_prompts"]
+    assert merged["sample"]["skipped_overlength"] == ["k0", "k1", "k2"]
