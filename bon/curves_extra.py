@@ -142,8 +142,10 @@ def kl_pool_rows(rewards: dict, ns: list[int], kl: np.ndarray, n_boot: int, alph
         for k, n in enumerate(ns):
             base = {"pm": vname, "n": n, "kl": kl[k], "n_items": n_items(r.shape[0], groups)}
             rows.append({"metric": "kl_pool", **base, "mean": mean[k], "ci_low": lo[k], "ci_high": hi[k]})
-            rows.append({"metric": "kl_pool/tie_free", **base, "mean": free[k], "ci_low": free[k],
-                         "ci_high": free[k]})
+            # an exact function of M and N, not an estimate: no interval (a zero-width one would read as certainty
+            # about the data)
+            rows.append({"metric": "kl_pool/tie_free", **base, "mean": free[k], "ci_low": np.nan,
+                         "ci_high": np.nan})
         last = int(np.argmax(ns))
         facts[vname] = {"n": int(ns[last]), "m": int(m), "bound": float(kl[last]), "tie_free": float(free[last]),
                         "kl_pool": float(mean[last]), "prompts_with_ties": int((np.diff(np.sort(r, axis=1), axis=1)

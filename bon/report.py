@@ -334,6 +334,14 @@ def _ci_notes(rows: pd.DataFrame) -> list[str]:
     return list(notes.values())
 
 
+def _ci_what(rows: pd.DataFrame, star: bool = False) -> str:
+    """What a block's cells hold beside the mean: the CI half-width (and the star) only if some cell has a CI; a block
+    without one (too few items) mentions neither, so a one-item report carries no `*`."""
+    if not (np.isfinite(rows["ci_low"]) & np.isfinite(rows["ci_high"])).any():
+        return " (no CI)"
+    return " ± CI half-width" + (", * = CI excludes 0" if star else "")
+
+
 def _items(rows: pd.DataFrame) -> str:
     if "n_items" not in rows.columns:
         return ""
@@ -356,7 +364,7 @@ def format_table(curves: pd.DataFrame, metrics: list[str] = MAIN_METRICS) -> str
         rows = curves[curves["metric"] == metric]
         if rows.empty:
             continue
-        header = f"{metric}: mean ± CI half-width{_items(rows)}"
+        header = f"{metric}: mean{_ci_what(rows)}{_items(rows)}"
         blocks.append("\n".join(_block(header, rows, "pm", list(dict.fromkeys(rows["pm"])))))
     return "\n\n".join(blocks)
 
@@ -380,7 +388,7 @@ def format_differences(diffs: pd.DataFrame, metrics: list[str] = MAIN_METRICS) -
         if not order:
             continue
         rows = rows[rows["metric"].isin(order)]
-        header = f"{a} - {b}: paired difference, mean ± CI half-width, * = CI excludes 0{_items(rows)}"
+        header = f"{a} - {b}: paired difference, mean{_ci_what(rows, star=True)}{_items(rows)}"
         blocks.append("\n".join(_block(header, rows, "metric", order, star=True)))
     return "\n\n".join(blocks)
 

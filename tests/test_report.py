@@ -313,3 +313,60 @@ def test_log_run_disabled_and_bad_mode(tmp_path, frames):
     assert sorted(p.name for p in run_dir.iterdir()) == ["curves.csv", "differences.csv"]
     with pytest.raises(ValueError, match=r"mode must be one of \['disabled', 'offline', 'online'\], got 'ofline'"):
         log_run(run_dir, *frames, mode="ofline")
+
+
+# ----------------------------------------------------------------------------- too few items for a CI
+
+
+def curves_of_items(tmp_path, n_items):
+    """The curves stage (no model: replies and rewards drawn here) on the first n_items bundled answer items, with the
+    demo config (gold = answer correctness, two PM variants)."""
+    from hydra import compose, initialize_config_dir
+
+    from bon import store as st
+    from bon.config import register_configs, validate
+    from bon.data import bundled_dir, load
+    from bon.metrics import make_metric
+    from bon.pipeline import Context, curves_stage
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(ROOT / "bon" / "conf"), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["experiment=demo", "m=4", "n_boot=200", f"store={tmp_path}"])
+    ns = validate(cfg)
+    examples = load([bundled_dir()], kinds=["answer"]).examples
+    items = list(dict.fromkeys(e.item_id for e in examples))[:n_items]
+    examples = [e for e in examples if e.item_id in items]
+    rng = np.random.default_rng(0)
+    replies = [[rng.choice([e.base["correct_answer"], e.base["incorrect_answer"]]) + "." for _ in range(cfg.m)]
+               for e in examples]
+    rewards = {v: rng.normal(size=(len(examples), cfg.m)) for v in ["standard", "non_sycophantic"]}
+    metrics = [make_metric(n, **({"grading": "string"} if n == "answer_sycophancy" else {}))
+               for n in ["reward", "answer_sycophancy"]]
+    ctx = Context(cfg, ns, st.Store(cfg.store), tmp_path)
+    curves, diffs, _ = curves_stage(ctx, metrics, examples, replies, rewards, {})
+    return curves, diffs, ctx.facts
+
+
+def test_one_item_run_prints_no_ci_and_no_star(tmp_path):
+    """Issue 20: one item (4 templates) collapses every bootstrap to a point. curves.csv and differences.csv leave
+    the CI empty, the report prints the point estimate, says why, and stars nothing."""
+    curves, diffs, facts = curves_of_items(tmp_path, 1)
+    assert (curves["n_items"] == 1).all() and (diffs["n_items"] == 1).all()  # 4 prompts of reward are 1 item
+    assert curves[["ci_low", "ci_high"]].isna().all().all() and diffs[["ci_low", "ci_high"]].isna().all().all()
+    text = format_table(curves) + "\n" + format_differences(diffs, metrics=MAIN_METRICS + ["answer_flip/regressive"])
+    assert "*" not in text and "±" not in text
+    assert "n = 1 items: too few for a CI" in text and "(no CI)" in text
+    fit = facts["goodhart"]["gold/correctness"]["standard"]["kl"]
+    assert fit["ci"] is None and not fit["overoptimized"] and "too few" in fit["verdict"]
+
+
+def test_ci_resamples_items_not_prompts(tmp_path):
+    """Eight items: every row gets a CI; the per-prompt rows (reward, gold) count items, not their 32 prompts, and
+    their means are still the means over prompts."""
+    curves, diffs, _ = curves_of_items(tmp_path, 8)
+    assert (curves["n_items"] == 8).all() and (diffs["n_items"] == 8).all()
+    rows = curves[curves.metric.isin(["reward", "answer_sycophancy", "gold/correctness"])]
+    assert rows[["ci_low", "ci_high"]].notna().all().all()
+    assert (rows["ci_low"] <= rows["mean"] + 1e-12).all() and (rows["mean"] <= rows["ci_high"] + 1e-12).all()
+    text = format_table(curves)
+    assert "too few" not in text and "±" in text
