@@ -131,7 +131,7 @@ def test_goodhart_fit_of_an_almost_linear_rise_does_not_overflow():
 
 def test_kl_pool_approaches_the_continuous_value_as_m_grows():
     """Continuous rewards: kl_pool (best-of-N drawn with replacement from the pool's empirical distribution) rises
-    toward log N - (N-1)/N from below as M grows, the gap shrinking roughly like 1/M."""
+    toward log N - (N-1)/N from below as M grows, the gap shrinking like 1/M^2."""
     rng = np.random.default_rng(0)
     ns = [2, 4, 8]
     gaps = []
@@ -142,4 +142,4 @@ def test_kl_pool_approaches_the_continuous_value_as_m_grows():
     gaps = np.array(gaps)
     assert (gaps > 0).all() and (np.diff(gaps, axis=0) < 0).all()
     assert (gaps[-1] < 2e-3).all()
-    assert (gaps[-2] / gaps[-1] > 3).all()  # 4x the pool, about a quarter of the gap (order 1/M)
+    assert (gaps[-2] / gaps[-1] > 8).all()  # 4x the pool, about a sixteenth of the gap (order 1/M^2)
