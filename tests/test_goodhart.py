@@ -1,5 +1,6 @@
 """Gold vs proxy (Gao et al. 2022): the overoptimization fit on planted pools, the gold / length / truncated / flip
 metrics on hand-computed cases, the curves-stage bookkeeping and the Goodhart panel. Numpy only, no models."""
+import json
 import math
 
 import numpy as np
@@ -207,3 +208,29 @@ def test_plot_script_overlays_any_metric(tmp_path):
     assert (tmp_path / "o.png").stat().st_size > 10_000
     r = subprocess.run([sys.executable, str(script), tmp_path / "a", "--metric", "nope"], capture_output=True, text=True)
     assert r.returncode == 2 and "not in curves" in r.stderr
+
+
+def test_goodhart_fits_never_raise_and_resample_items():
+    """Issue 15: gold rising almost linearly (beta ~ 1e-9) used to overflow in the inverse of the KL bound inside
+    write_results. Now every fit is made or reported as "no fit"; with per-prompt curves the verdict resamples items."""
+    ns = [1, 2, 4, 8, 16]
+    kl = bon_kl(np.array(ns))
+    d = np.sqrt(kl)
+    rng = np.random.default_rng(0)
+    per_prompt = (d * (0.3 - 1e-9 * d))[:, None] + rng.normal(scale=0.01, size=(len(ns), 24))
+    groups = [f"q{i // 4}" for i in range(24)]  # 6 items x 4 templates
+    rows = []
+    for k, n in enumerate(ns):
+        base = {"pm": "standard", "n": n, "kl": kl[k], "n_items": 6}
+        rows += [{"metric": "gold/correctness", **base, "mean": per_prompt[k].mean(), "ci_low": 0, "ci_high": 1},
+                 {"metric": "kl_pool", **base, "mean": np.nan if n == 4 else kl[k], "ci_low": 0, "ci_high": 1}]
+    curves = pd.DataFrame(rows).iloc[::-1]  # row order must not matter
+    fits = curves_extra.goodhart_fits(curves, {("gold/correctness", "standard"): per_prompt[::-1]},
+                                      {"gold/correctness": groups}, n_boot=200)["gold/correctness"]["standard"]
+    assert fits["kl_pool"]["skipped"].startswith("no fit: d must be finite")
+    f = fits["kl"]
+    assert f["n_items"] == 6 and f["verdict"] == "not shown" and not f["overoptimized"]
+    assert f["drop"] == pytest.approx(0.0, abs=0.02) and f["ci"]["drop"][0] == 0.0
+    assert json.dumps(fits)  # strict JSON: no inf
+    lines = curves_extra.format_facts({"goodhart": {"gold/correctness": {"standard": fits}}})
+    assert any("no overoptimization shown" in s for s in lines) and any("no fit" in s for s in lines)
