@@ -49,6 +49,7 @@ def problems(*overrides) -> list[str]:
     (["dataset=sycophancy_eval"], "dataset.paths: required value is not set; dataset=sycophancy_eval needs"),
     (["store=/etc/hostname/store"], "store: cannot write /etc/hostname/store: /etc/hostname is not a folder"),
     (["run_dir=/etc/hostname/run"], "run_dir: cannot write /etc/hostname/run: /etc/hostname is not a folder"),
+    (["min_items_ci=0"], "min_items_ci must be an integer >= 1 (fewest items for a CI), got 0"),
 ])
 def test_each_bad_setting_is_named(overrides, message):
     assert any(message in p for p in problems("experiment=demo", *overrides)), problems("experiment=demo", *overrides)
