@@ -82,7 +82,11 @@ def test_run_writes_all_artifacts(first_run):
     assert main <= set(curves.metric) and {"answer_accuracy/bare", "feedback_positivity/like"} <= set(curves.metric)
     for (metric, pm), g in curves.groupby(["metric", "pm"]):
         assert list(g.n) == [1, 2, 4], (metric, pm)
-        assert (g.ci_low <= g["mean"] + 1e-12).all() and (g["mean"] <= g.ci_high + 1e-12).all()
+        if metric == "kl_pool/tie_free" or (g.n_items < 5).all():  # exact, or too few items (2 per kind): no CI
+            assert g.ci_low.isna().all() and g.ci_high.isna().all(), (metric, pm)
+        else:
+            assert (g.ci_low <= g["mean"] + 1e-12).all() and (g["mean"] <= g.ci_high + 1e-12).all()
+    assert curves[curves.metric == "reward"].ci_low.notna().all()  # 2 items of each of 3 kinds: 6 items
     assert set(curves.pm) == {"standard", "non_sycophantic"}
     # the PM's own reward of its pick cannot go down with N
     for pm in ["standard", "non_sycophantic"]:
