@@ -2,12 +2,16 @@
 curves and their fit, and the length-shift flag. Called from `bon.pipeline.curves_stage`; pure bookkeeping over
 arrays the earlier stages made (the math is in bon.estimator), no model is loaded here.
 
+    item_ci, item_difference    the CI of every curves.csv / differences.csv row: a bootstrap over items (the
+                                templates of one item resampled together), NaN below min_items_ci items
     kl_pool, kl_pool/tie_free   rows of curves.csv: the plug-in KL of best-of-N on each pool (mean over prompts,
-                                bootstrap CI) and its value for M distinct rewards (Beirami et al. 2024)
+                                bootstrap CI over items) and its value for M distinct rewards (exact: no CI)
     gold/<name>                 rows of curves.csv: the gold score of each proxy variant's pick (Gao et al. 2022);
                                 made by the `gold` metric from the source the `gold` config node names
     facts["goodhart"]           R(d) = d (alpha - beta d) fitted to the gold gain over N = 1, d = sqrt(KL), for both
-                                KL axes (the bound and kl_pool): run.json, and report.txt via `format_facts`
+                                KL axes (the bound and kl_pool), with CIs by item and the verdict ("overoptimized"
+                                only when the drop after the peak has a CI above 0): run.json, and report.txt via
+                                `format_facts`; a fit that fails is "no fit", never an exception
     facts["kl_pool"]            the three KLs at the largest N, per variant
     facts["length_shift"]       relative change of the pick's length from the smallest to the largest N; a change
                                 beyond LENGTH_FLAG is flagged in report.txt
