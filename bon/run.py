@@ -110,6 +110,16 @@ def _remove_stub(run_dir: Path) -> None:
         parent = parent.parent
 
 
+def _check_devices(cfg) -> None:
+    """A device key naming a device this machine lacks is a config error (bon/devices.py); not in validate(), which
+    bon.merge also runs on machines without the shards' GPUs."""
+    from bon.devices import device_errors
+
+    errs = device_errors(cfg, cfg.sampler.backend)
+    if errs:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(errs))
+
+
 def _fail(lines: str, code: int = EXIT_CONFIG):
     print("\n".join("error: " + ln.strip() for ln in str(lines).splitlines() if ln.strip()), file=sys.stderr,
           flush=True)
@@ -139,6 +149,7 @@ def job(cfg: DictConfig) -> None:
     hydra_dir = Path(hc.runtime.output_dir)
     try:
         validate(cfg)
+        _check_devices(cfg)
     except ConfigError as e:
         _remove_stub(hydra_dir)
         _fail(str(e).replace("invalid config:", "").strip())
