@@ -32,14 +32,14 @@ def missing_reason(cfg, kind: str | None, examples: Sequence) -> str:
     kinds = list(cfg.dataset.kinds)
     paths = list(cfg.dataset.paths) or ["the bundled data"]
     if kind is None:
-        return f"no prompt of dataset.kinds={kinds} in {', '.join(map(str, paths))}"
+        return f"no prompt of dataset.kinds=[{', '.join(kinds)}] in {', '.join(map(str, paths))}"
     if kind not in kinds:
         return f"dataset.kinds=[{', '.join(kinds)}] leaves out {kind}"
     shard = cfg.get("shard")
     if shard is not None and shard.count > 1:
         return f"shard {shard.index} of {shard.count} got no {kind} item (the other shards may have some)"
     if kind == "feedback" and cfg.dataset.feedback_datasets:
-        return (f"no feedback item of dataset.feedback_datasets={list(cfg.dataset.feedback_datasets)} in "
+        return (f"no feedback item of dataset.feedback_datasets=[{', '.join(cfg.dataset.feedback_datasets)}] in "
                 f"{', '.join(map(str, paths))}")
     return f"no {kind} item in {', '.join(map(str, paths))}"
 
