@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
+from contextlib import contextmanager
 import time
 from pathlib import Path
 
@@ -122,7 +124,8 @@ def merge(run_dirs: list[str | Path], out: str | Path, wandb_group: str | None =
     from bon.data import Example
     from bon.judges import TASK_KIND
     from bon.metrics import make_metric
-    from bon.pipeline import Context, _metric_kwargs, _to_matrix, release_memory, write_results
+    from bon.pipeline import (Context, _metric_kwargs, _to_matrix, drop_absent_metrics, release_memory,
+                              write_results)
 
     t0 = time.time()
     if not run_dirs:
@@ -181,13 +184,44 @@ def merge(run_dirs: list[str | Path], out: str | Path, wandb_group: str | None =
         for label, key in s["summary"].get("stages", {}).items():
             stages.setdefault(label, []).extend(key if isinstance(key, list) else [key])
     metrics = [make_metric(name, **_metric_kwargs(name, cfg)) for name in cfg.metrics]
+    ctx.facts.pop("metrics_skipped", None)  # a shard's view; presence is decided again on the merged prompts
+    metrics = drop_absent_metrics(ctx, metrics, examples)
     checks = shards[0]["summary"].get("checks", {})  # same config, same instruments: every shard ran the same checks
     try:
-        write_results(ctx, metrics, examples, samples, replies, rewards, judged, checks, stages, positions, t0,
-                      wandb_group)
+        with merge_record(shards, out):
+            write_results(ctx, metrics, examples, samples, replies, rewards, judged, checks, stages, positions, t0,
+                          wandb_group)
     finally:
         release_memory()
     return out
+
+
+@contextmanager
+def merge_record(shards: list[dict], out: Path):
+    """A merged run folder carries what a run folder does: its own ``run.log`` (the merge's log lines, naming the
+    shards), and each shard's Hydra configs under ``.hydra/shard-<index>/`` (their own run.log stays in their dir)."""
+    import shutil
+
+    for s in shards:
+        src = Path(s["dir"]) / ".hydra"
+        if src.is_dir():
+            dst = out / ".hydra" / f"shard-{s['config'].get('shard', {}).get('index', 0)}"
+            shutil.rmtree(dst, ignore_errors=True)
+            shutil.copytree(src, dst)
+    handler = logging.FileHandler(out / "run.log", mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
+    log = logging.getLogger("bon")
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        log.info("bon.merge of %d shards into %s: %s", len(shards), out, ", ".join(str(s["dir"]) for s in shards))
+        yield
+        log.info("merged; results in %s", out)
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+        handler.close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -250,6 +250,23 @@ def score_stage(ctx: Context, sample_key: str, examples: list[Example], completi
     return out
 
 
+def drop_absent_metrics(ctx: Context, metrics, examples: list[Example]) -> list:
+    """The metrics with items to read (bon/coverage.py); says once (log, report) why each other one is not computed.
+    Raises ConfigError when no prompt is selected at all."""
+    from bon import coverage
+    from bon.config import ConfigError
+
+    if not examples:
+        raise ConfigError("no prompt selected: " + coverage.missing_reason(ctx.cfg, None, examples))
+    kept, skipped = coverage.present_metrics(ctx.cfg, metrics, examples,
+                                             lambda name: make_metric(name, **_metric_kwargs(name, ctx.cfg)))
+    for name, why in skipped.items():
+        log.warning("not computing %s: it %s", name, why)
+    if skipped:
+        ctx.facts["metrics_skipped"] = skipped
+    return kept
+
+
 def _to_matrix(table: pd.DataFrame, examples: list[Example], m: int, col: str) -> np.ndarray:
     """Long table (key, sample, col) -> (P, M) array in the order of `examples`; every cell must have a row (a NaN
     value is kept: it means "not judged", e.g. a short answer under answer_grading=auto)."""
@@ -257,7 +274,7 @@ def _to_matrix(table: pd.DataFrame, examples: list[Example], m: int, col: str) -
     arr = np.full((len(examples), m), np.nan)
     filled = np.zeros((len(examples), m), dtype=bool)
     rows = table[table["key"].isin(pos)]
-    at = rows["key"].map(pos).to_numpy(), rows["sample"].to_numpy()
+    at = rows["key"].map(pos).to_numpy(dtype=int), rows["sample"].to_numpy(dtype=int)  # int even when empty
     arr[at], filled[at] = rows[col].to_numpy(), True
     if not filled.all():
         raise RuntimeError(f"stage table is missing values for column {col!r}; delete the stage dir to recompute")
@@ -450,6 +467,8 @@ def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np
         sel = [i for i, e in enumerate(examples) if metric.applies(e)]
         exs = [examples[i] for i in sel]
         if not exs:
+            if metric.name in ctx.facts.get("metrics_skipped", {}):
+                continue  # said once before sampling (drop_absent_metrics)
             log.warning("metric %s has no prompts of kind %s in the selected data; skipped", metric.name, metric.kind)
             continue
         texts = [replies[i] for i in sel]
@@ -549,6 +568,7 @@ def _run(cfg, run_dir: str | Path, wandb_group: str | None = None) -> Path:
     metrics = [make_metric(name, **_metric_kwargs(name, cfg)) for name in cfg.metrics]
     positions: dict[str, int] = {}
     examples = select_examples(cfg, metrics, positions, ctx.facts)
+    metrics = drop_absent_metrics(ctx, metrics, examples)  # before sampling: no stage is built for absent items
     check_judges(cfg, metrics, examples)
     log.info("%d prompts (%s), m=%d, ns=%s, variants=%s", len(examples),
              ", ".join(f"{k} {sum(e.kind == k for e in examples)}" for k in sorted({e.kind for e in examples})),
@@ -593,6 +613,7 @@ def write_results(ctx: Context, metrics, examples: list[Example], samples: pd.Da
         positions: key -> position in the unsharded selection, saved so that bon.merge can restore the order.
     """
     from bon import report
+    from bon.coverage import truncation_shares
     from bon.wandb_log import log_run
 
     cfg, ns, run_dir = ctx.cfg, ctx.ns, ctx.run_dir
@@ -613,6 +634,7 @@ def write_results(ctx: Context, metrics, examples: list[Example], samples: pd.Da
     ctx.timings["curves"] = time.time() - t
 
     facts = dict(ctx.facts)
+    facts["truncation"] = {"max_new_tokens": cfg.sampler.max_new_tokens, "shares": truncation_shares(curves)}
     summary = {
         "checks": instrument_checks, "stages": stages,
         "reused": ctx.reused, "n_prompts": len(examples), "m": cfg.m, "ns": ns, "facts": facts,
@@ -677,8 +699,11 @@ def _title(cfg) -> str:
 def _facts_text(facts: dict, timings: dict, total: float) -> str:
     lines = ["run facts:", f"  sampler backend: {facts.get('sampler_backend')}"]
     s = facts.get("sample", {})
-    lines.append(f"  prompts skipped for length: {len(s.get('skipped_overlength', []))}, "
-                 f"truncated: {s.get('truncated_overlength', 0)}")
+    lines.append(f"  prompts longer than the policy's context (sampler.overlength): "
+                 f"{len(s.get('skipped_overlength', []))} skipped, {s.get('truncated_overlength', 0)} truncated")
+    from bon.coverage import format_facts as coverage_facts
+
+    lines += coverage_facts(facts)  # REPLIES cut off at max_new_tokens, metrics not computed for absent items
     for k, v in facts.items():
         if k.startswith("score[") and v.get("truncated"):
             lines.append(f"  {k}: {v['truncated']} PM inputs truncated to the PM's context")

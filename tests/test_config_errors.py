@@ -161,3 +161,40 @@ def test_cli_unwritable_run_folder(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
     assert re.fullmatch(r"error: cannot write the run folder: .*file/run.*\n", r.stderr), r.stderr
     assert not (tmp_path / "store").exists()
+
+
+# ------------------------------------------------------------------------------------------------ devices
+@pytest.mark.parametrize("overrides, n_gpus, message", [
+    (["sampler.device=cuda"], 0, "sampler.device=cuda: no such device; this machine has no CUDA GPU"),
+    (["sampler=vllm", "sampler.device=cuda"], 0, "sampler.device=cuda: no such device"),  # was silently ignored
+    (["pm.device=cuda"], 0, "pm.device=cuda: no such device; this machine has no CUDA GPU"),
+    (["judge.device=cuda:0"], 0, "judge.device=cuda:0: no such device"),
+    (["pm.device=cuda:3"], 2, "pm.device=cuda:3: no such device; this machine has 2 CUDA GPU(s): use auto, cpu, "
+                              "cuda or cuda:0..cuda:1"),
+    (["sampler.device=cuda:1"], 2, "sampler.device=cuda:1: must be auto, cpu, cuda"),  # the HF sampler takes no index
+    (["sampler=vllm", "sampler.device=cpu"], 1, "sampler.device=cpu: the vLLM sampler runs on the GPU here"),
+    (["pm.device=gpu"], 1, "pm.device=gpu: must be auto, cpu, cuda or cuda:N, got 'gpu'"),
+])
+def test_a_device_the_machine_lacks_is_named(overrides, n_gpus, message):
+    from bon.devices import device_errors
+
+    cfg = cfg_of("experiment=demo", *overrides)
+    errs = device_errors(cfg, cfg.sampler.backend, n_gpus=n_gpus)
+    assert len(errs) == 1 and message in errs[0], errs
+
+
+def test_devices_that_exist_pass():
+    from bon.devices import device_errors
+
+    cfg = cfg_of("experiment=demo", "sampler=hf", "sampler.device=cuda", "pm.device=cuda:1", "judge.device=cpu")
+    assert device_errors(cfg, "hf", n_gpus=2) == []
+    assert device_errors(cfg_of("experiment=demo"), "auto", n_gpus=0) == []  # auto and cpu are always there
+
+
+def test_cli_cuda_on_a_cpu_machine_is_a_config_error(tmp_path):
+    """Was a 60-line traceback, exit 1, and a stub run folder (vLLM: the key was silently ignored). GPUs, if any,
+    are hidden from the run, so this machine has none."""
+    lines = assert_failed_early(bon_run(tmp_path, "experiment=demo", "sampler.device=cuda", "pm.device=cuda:3",
+                                        env={"CUDA_VISIBLE_DEVICES": ""}),
+                                tmp_path, "sampler.device=cuda: no such device", "pm.device=cuda:3: no such device")
+    assert len(lines) == 2

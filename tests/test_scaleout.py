@@ -238,6 +238,10 @@ def test_submitit_local_multirun_runs_both_jobs(tmp_path, bundled_model):
         seeds.append(run["config"]["seed"])
     assert sorted(seeds) == [0, 1]
     assert list((sweep / ".submitit").iterdir()), "the jobs did not go through submitit"
+    # each job's log ends with its results line; the sweep says where the folders and logs are
+    ends = sorted(p.read_text().strip().splitlines()[-1] for p in (sweep / ".submitit").rglob("*_log.out"))
+    assert ends == [f"results: {sweep / '0'}", f"results: {sweep / '1'}"], ends
+    assert f"sweep: 2 job folders with results in {sweep}: 0, 1" in r.stdout, r.stdout[-2000:]
     # samples differ between the seeds: each job really ran with its own config
     a, b = (pd.read_parquet(sweep / j / "samples.parquet")["reply"].tolist() for j in ("0", "1"))
     assert a != b

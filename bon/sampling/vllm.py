@@ -88,6 +88,7 @@ class VLLMSampler:
             tensor_parallel_size=tensor_parallel_size,
             gpu_memory_utilization=gpu_memory_utilization,
             enable_prefix_caching=True,  # the m samples of a prompt, and framings of one item, share prefixes
+            use_tqdm_on_load=False,  # its weight-loading bar nests under bon's stage bar: stray cursor escapes
         )
         self.stats = new_stats()
         self.path = resolve(model)

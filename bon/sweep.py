@@ -1,0 +1,33 @@
+"""Hydra callback: at the end of a multirun, say where the job folders are.
+
+With the submitit launchers (hydra/launcher=local or slurm) each job runs in a process of its own, and its report
+and ``results:`` line go to its job log (``<sweep dir>/.submitit/<job id>/*_log.out``), not to this console; this
+line tells the user where to look. Registered in bon/conf/config.yaml (hydra.callbacks).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+
+
+def sweep_summary(sweep_dir: str | Path) -> str:
+    """One line: the sweep folder, the job folders that hold a report, and where submitit's job logs are.
+
+    Args:
+        sweep_dir: hydra.sweep.dir of the multirun.
+
+    Returns:
+        e.g. "sweep: 2 job folders with results in multirun/x: 0, 1 (job logs: multirun/x/.submitit)".
+    """
+    root = Path(sweep_dir)
+    done = sorted((p.name for p in root.iterdir() if (p / "report.txt").is_file()), key=lambda n: (len(n), n)) \
+        if root.is_dir() else []
+    logs = root / ".submitit"
+    return (f"sweep: {len(done)} job folders with results in {root}: {', '.join(done) or 'none'}"
+            + (f" (job logs, each ending with its results: line: {logs})" if logs.is_dir() else ""))
+
+
+class SweepFolders(Callback):
+    def on_multirun_end(self, config, **kwargs) -> None:
+        print(sweep_summary(config.hydra.sweep.dir), flush=True)
