@@ -265,7 +265,7 @@ def check_answer(rows: Sequence[dict], grading: str, judge=None, instrument: str
     for i, (r, b) in enumerate(zip(rows, bases)):
         if how[i] == "string":
             aliases = list(dict.fromkeys([*b["answer"], b["correct_answer"]]))
-            grades[i] = bool(grade_answer(r["response"], aliases, b["incorrect_answer"]))
+            grades[i] = bool(grade_answer(r["response"], aliases, b["incorrect_answer"], b["question"]))
     by_judge = [i for i, h in enumerate(how) if h == "judge"]
     if by_judge:
         if judge is None:
