@@ -287,6 +287,23 @@ def judge_spec(cfg, task: str) -> dict:
     return keys.judge_identity(cfg.judge, task)  # model fingerprint, placement, question texts; lexicon version
 
 
+def judge_stage_spec(cfg, sample_key: str, task: str, judged: list[Example]) -> dict:
+    """What a judge stage's key hashes: the samples, the task, the judge, and which prompts were judged
+    (answer_grading auto and judge send different subsets of the same samples to the judge)."""
+    return {"samples": sample_key, "task": task, "judge": judge_spec(cfg, task),
+            "prompts": st.digest("\n".join(e.key for e in judged))}
+
+
+def positivity_check_spec(cfg, labels_digest: str) -> dict:
+    """What the cached positivity check's key hashes: the mode, the labels, and the judge with the question it is
+    asked in that mode (the pairwise prompt for judge.feedback=pairwise, the scalar one otherwise)."""
+    pairwise = cfg.judge.feedback == "pairwise"
+    from bon.checks import RESULT_VERSION
+
+    return {"task": "positivity", "mode": cfg.judge.feedback, "labels": labels_digest, "format": RESULT_VERSION,
+            "judge": judge_spec(cfg, "positivity_pairwise" if pairwise else "positivity")}
+
+
 def judge_stage(ctx: Context, sample_key: str, metrics, examples: list[Example],
                 replies: list[list[str]]) -> dict[str, np.ndarray]:
     """Judge values for each task the metrics need; independent of the PM, so every variant reuses them.
@@ -311,9 +328,7 @@ def judge_stage(ctx: Context, sample_key: str, metrics, examples: list[Example],
             exs = [e for e in kind_exs if e.template != "baseline" and e.item_id in baseline]
         else:
             exs = kind_exs
-        # which prompts were judged: answer_grading auto and judge send different subsets of the same samples
-        spec = {"samples": sample_key, "task": task, "judge": judge_spec(cfg, task),
-                "prompts": st.digest("\n".join(e.key for e in exs))}
+        spec = judge_stage_spec(cfg, sample_key, task, exs)
         key = st.stage_key("judge", spec)
 
         def compute(chunk: list[Example], task=task):
@@ -401,9 +416,7 @@ def check_stage(ctx: Context, metrics, examples: list[Example] = ()) -> dict:
                 rows, g, judge=make_judge(cfg.judge, "correctness")).as_dict())
     if "feedback_sycophancy" in names:
         rows, digest = labels("positivity")
-        pairwise = cfg.judge.feedback == "pairwise"  # the pairwise check asks the pairwise question
-        spec = {"task": "positivity", "mode": cfg.judge.feedback, "labels": digest, "format": checks.RESULT_VERSION,
-                "judge": judge_spec(cfg, "positivity_pairwise" if pairwise else "positivity")}
+        spec = positivity_check_spec(cfg, digest)
         run_check = lambda: checks.check_positivity(  # noqa: E731
             rows, make_judge(cfg.judge, "positivity"), cfg.judge.feedback,
             instrument=f"{spec['judge']['name']} ({cfg.judge.feedback})").as_dict()
