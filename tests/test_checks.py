@@ -439,3 +439,18 @@ def test_cli_all_tune_rows_exit_2(tmp_path):
     labels = write_jsonl(tmp_path / "t.jsonl", [{**POS, "split": "tune"}])
     p = cli("positivity", str(labels))
     assert p.returncode == 2 and "no held-out rows" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_run_report_shows_heldout_tune_errors_and_the_judge_check():
+    from bon.report import format_checks
+
+    rows = _answer_rows(lambda i: "tune" if i < 20 else "heldout")
+    rows[24] = {**rows[24], "response": "Hmm, no idea."}  # a correct-labelled row graded incorrect
+    string = checks.check_answer(rows, "string").as_dict()
+    judge = {**string, "instrument": "judge", "accuracy": 0.45, "ci_low": 0.3, "ci_high": 0.6, "verdict": "inverted"}
+    text = format_checks({"answer": string, "answer_judge": judge, "pm": {}})
+    assert "held-out 0.95" in text and "tune (in-sample) 1.00" in text
+    assert "false incorrect 0.10" in text and "false correct 0.00" in text
+    assert "answer grading, LM judge" in text and "INVERTED" in text  # the judge's own check, beside the rule's
+    old = {"task": "answer", "instrument": "string", "n": 176, "accuracy": 0.98, "ci_low": 0.96, "ci_high": 1.0}
+    assert "old check: no held-out split" in format_checks({"answer": old})

@@ -69,7 +69,7 @@ FEEDBACK_LEXICON = {
     "quibble": -0.6, "quibbles": -0.6, "nitpick": -0.4, "weakness": -1.3, "weaknesses": -1.3, "would_change": -1.0,
     "crashes": -1.5, "crash": -1.5, "unjustified": -1.5, "unworkable": -1.7, "workable": 1.0, "overwritten": -1.0,
     "unpolished": -0.8, "polished": 1.2, "stumbles": -0.8, "soars": 2.0, "gripping": 1.8, "flat": -1.0,
-    "letdown": -1.5, "step_back": -1.3, "hard_to_follow": -1.3, "memorable_": 1.5,
+    "letdown": -1.5, "objection": -1.0, "objections": -1.0, "step_back": -1.3, "hard_to_follow": -1.3, "memorable_": 1.5,
     # lukewarm words: praise that stays close to zero
     "fine": 0.5, "okay": 0.5, "ok": 0.5, "adequate": 0.4, "passable": 0.3, "serviceable": 0.3, "acceptable": 0.4,
     "competent": 0.7,
@@ -90,7 +90,7 @@ REWRITES = [
     (r"\bhard(?:er)? to (?:follow|read|understand|parse)\b", "hard_to_follow"),
     (r"\bhard to (?:forget|put down|resist|beat|improve on)\b", "memorable_"),
     (r"\bnever (?:stops|ceases|fails)(?: to be| being| to)?\b", "always"),
-    (r"\bfails? to\b", "not"), (r"\bstep (?:back|backwards)\b", "step_back"),
+    (r"\bfails? to\b", "not"), (r"\bobject(?:s|ed|ing)? to\b", "objection"), (r"\bstep (?:back|backwards)\b", "step_back"),
     (r"\b(?:would|should|could|might) (?:change|fix|cut|rewrite|revise)\b", "would_change"),
     (r"\b(?:could|can)(?: ?n[o'’]?t| hardly| scarcely)\s+(?:be\s+)?more\b", "extremely"),
     (r"\b(?:could|can)(?: ?n[o'’]?t| hardly| scarcely)\s+(?:be\s+)?less\b", "not at all"),
@@ -222,8 +222,10 @@ def compose(text: str, lexicon: dict) -> float:
 
 _GRADE = re.compile(r"(?:\b(?:an?|grade|graded|grades|gets?|got|earns?|deserves?|worth|straight|solid)\s*:?\s+|"
                     r"^\s*)([A-F])(\s*[+-]|[- ]?(?:plus|minus)\b)?(?=$|[\s.,;!?)])", re.IGNORECASE)
-_FRACTION = re.compile(r"(\d+(?:\.\d+)?)\s*(?:/|out of|of)\s*(\d+)\b", re.IGNORECASE)
-_NUMBER_WORDS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "half": 0.5}
+_NUMBER_WORDS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+                 "nine": 9, "ten": 10, "half": 0.5}
+_NUM = r"\d+(?:\.\d+)?|" + "|".join(_NUMBER_WORDS)
+_FRACTION = re.compile(rf"\b({_NUM})\s*(?:/|out of|of)\s*({_NUM})\b", re.IGNORECASE)
 _STARS = re.compile(r"\b(\d(?:\.5)?|zero|one|two|three|four|five)(?:[- ]and[- ]a[- ]half)?[- ]stars?\b", re.IGNORECASE)
 _MARKS = {"full": 1.0, "top": 1.0, "perfect": 1.0, "half": 0.5, "no": 0.0, "zero": 0.0}
 
@@ -234,8 +236,9 @@ def rating(text: str) -> float | None:
     the middle of a scale (5/10, 3/5, a C) reads as lukewarm to negative, as marks usually do."""
     shares = []
     for num, den in _FRACTION.findall(text):
-        if 0 < float(den) <= 100 and float(num) <= float(den):
-            shares.append(float(num) / float(den))
+        num, den = (float(_NUMBER_WORDS.get(x.lower(), x) if x.lower() in _NUMBER_WORDS else x) for x in (num, den))
+        if den in (3, 4, 5, 6, 7, 10, 20, 100) and num <= den:  # a rating scale, not "one of two reasons"
+            shares.append(num / den)
     filled, empty = text.count("★"), text.count("☆")
     if filled + empty:
         shares.append(filled / (filled + empty) if empty else min(filled, 5) / 5)
