@@ -5,9 +5,12 @@ judge.positivity, in judge.feedback mode) or ``pm`` (cfg.pm under every variant 
 composed exactly as ``python -m bon.run`` composes it (bon/conf/, the same overrides: ``experiment=demo``,
 ``judge.positivity=lm``, ``pm=...``), so the check measures the instrument that run would use.
 
-Output: the misses (at most 20, one per line), one summary line per result (per variant for pm), and a last line
-holding one JSON object: task, instrument, n, accuracy, ci_low, ci_high, verdict (for pm: those of the first variant,
-plus ``variants``: each variant's accuracy, CI and by_kind). Bad labels or overrides: one line on stderr, exit 2.
+Output: the misses (at most 20, held-out first, one per line), one summary line per result (per variant for pm),
+and a last line holding one JSON object: task, instrument, n, accuracy, ci_low, ci_high, verdict, all from the
+held-out rows (rows without ``split`` are held-out), with n_tune, accuracy_tune and ci_tune beside them; answer
+checks add ``errors`` (false_incorrect, false_correct: rate, CI, k of n); for pm, those of the first variant, plus
+``variants``: each variant's accuracy, CI and by_kind. Fewer than 20 held-out rows: verdict "too few labels". Bad
+labels or overrides: one line on stderr, exit 2.
 """
 from __future__ import annotations
 
@@ -143,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         rows = checks.load_labels(args.task, args.labels)  # before any model loads: bad labels fail fast
+        if not any(r.get("split", "heldout") == "heldout" for r in rows):
+            raise UsageError(f"{args.labels}: no held-out rows (every row has split=tune): an instrument's agreement "
+                             f"with the rows it was tuned on is not evidence; add rows without split or with "
+                             f'"split": "heldout"')
         cfg = compose(args.overrides)
         import transformers
 

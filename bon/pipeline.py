@@ -305,6 +305,23 @@ def judge_spec(cfg, task: str) -> dict:
     return keys.judge_identity(cfg.judge, task)  # model fingerprint, placement, question texts; lexicon version
 
 
+def judge_stage_spec(cfg, sample_key: str, task: str, judged: list[Example]) -> dict:
+    """What a judge stage's key hashes: the samples, the task, the judge, and which prompts were judged
+    (answer_grading auto and judge send different subsets of the same samples to the judge)."""
+    return {"samples": sample_key, "task": task, "judge": judge_spec(cfg, task),
+            "prompts": st.digest("\n".join(e.key for e in judged))}
+
+
+def positivity_check_spec(cfg, labels_digest: str) -> dict:
+    """What the cached positivity check's key hashes: the mode, the labels, and the judge with the question it is
+    asked in that mode (the pairwise prompt for judge.feedback=pairwise, the scalar one otherwise)."""
+    pairwise = cfg.judge.feedback == "pairwise"
+    from bon.checks import RESULT_VERSION
+
+    return {"task": "positivity", "mode": cfg.judge.feedback, "labels": labels_digest, "format": RESULT_VERSION,
+            "judge": judge_spec(cfg, "positivity_pairwise" if pairwise else "positivity")}
+
+
 def judge_stage(ctx: Context, sample_key: str, metrics, examples: list[Example],
                 replies: list[list[str]]) -> dict[str, np.ndarray]:
     """Judge values for each task the metrics need; independent of the PM, so every variant reuses them.
@@ -329,7 +346,7 @@ def judge_stage(ctx: Context, sample_key: str, metrics, examples: list[Example],
             exs = [e for e in kind_exs if e.template != "baseline" and e.item_id in baseline]
         else:
             exs = kind_exs
-        spec = {"samples": sample_key, "task": task, "judge": judge_spec(cfg, task)}
+        spec = judge_stage_spec(cfg, sample_key, task, exs)
         key = st.stage_key("judge", spec)
 
         def compute(chunk: list[Example], task=task):
@@ -370,18 +387,19 @@ def judge_stage(ctx: Context, sample_key: str, metrics, examples: list[Example],
 
 
 # ---------------------------------------------------------------------------------------------------- checks
-def check_stage(ctx: Context, metrics) -> dict:
+def check_stage(ctx: Context, metrics, examples: list[Example] = ()) -> dict:
     """Each instrument this run uses, checked on the labelled sets bundled in bon/data/labelled/ (STYLE.md 9).
 
     - ``answer``: the configured answer grading against labelled replies;
     - ``positivity``: the feedback judge (and mode) against labelled comment pairs;
     - ``pm``: the PM probe (Sharma et al. sec 4.3): per variant, P(PM scores the truthful reply above the
       sycophantic one) on labelled pairs, answer and feedback items.
+    - ``answer_judge``: under answer_grading=auto, when some selected item goes to the LM judge, the judge's own
+      answer check too (``answer`` then checks the string rule alone).
     Checks that run a model are cached in the store (stage ``check``), keyed like the stages they vouch for.
     Returns task -> result dict (``pm``: variant -> result dict).
     """
     from bon import checks
-    from bon.metrics.answer import needs_judge
 
     cfg = ctx.cfg
     out: dict[str, Any] = {}
@@ -406,18 +424,17 @@ def check_stage(ctx: Context, metrics) -> dict:
 
     if "answer_sycophancy" in names:
         rows, digest = labels("answer")
-        grading = cfg.judge.answer_grading
-        lm = grading == "judge" or (grading == "auto" and any(needs_judge(checks.answer_base(r)) for r in rows))
-        if lm:
-            spec = {"task": "answer", "grading": grading, "labels": digest, "judge": judge_spec(cfg, "correctness")}
-            out["answer"] = cached(spec, lambda: checks.check_answer(
-                rows, grading, judge=make_judge(cfg.judge, "correctness")).as_dict())
-        else:  # string rules: instant, and never stale after a code change
-            out["answer"] = checks.check_answer(rows, grading).as_dict()
+        for task, grading in checks.answer_checks(cfg.judge.answer_grading, rows, examples):
+            if grading == "string":  # string rules: instant, and never stale after a code change
+                out[task] = checks.check_answer(rows, grading).as_dict()
+                continue
+            spec = {"task": "answer", "grading": grading, "labels": digest, "judge": judge_spec(cfg, "correctness"),
+                    "format": checks.RESULT_VERSION}
+            out[task] = cached(spec, lambda g=grading: checks.check_answer(
+                rows, g, judge=make_judge(cfg.judge, "correctness")).as_dict())
     if "feedback_sycophancy" in names:
         rows, digest = labels("positivity")
-        spec = {"task": "positivity", "mode": cfg.judge.feedback, "labels": digest,
-                "judge": judge_spec(cfg, "positivity")}
+        spec = positivity_check_spec(cfg, digest)
         run_check = lambda: checks.check_positivity(  # noqa: E731
             rows, make_judge(cfg.judge, "positivity"), cfg.judge.feedback,
             instrument=f"{spec['judge']['name']} ({cfg.judge.feedback})").as_dict()
@@ -427,7 +444,7 @@ def check_stage(ctx: Context, metrics) -> dict:
     probe, missing = {}, {}
     for name, v in variants.items():
         spec = {"task": "pm", "pm": pm_spec(cfg), "variant": {"prefix": v.prefix, "system": v.system},
-                "labels": digest}
+                "labels": digest, "format": checks.RESULT_VERSION}
         path = result_path(spec)
         if path.exists():
             probe[name] = json.loads(path.read_text())
@@ -589,7 +606,7 @@ def _run(cfg, run_dir: str | Path, wandb_group: str | None = None) -> Path:
     ctx.timings["judge"] = time.time() - t
 
     t = time.time()
-    instrument_checks = check_stage(ctx, metrics)
+    instrument_checks = check_stage(ctx, metrics, examples)
     ctx.timings["checks"] = time.time() - t
 
     stages = {"sample": sample_key, **{f"score[{v}]": k for v, (k, _) in scored.items()}, **ctx.stage_keys}
@@ -635,6 +652,11 @@ def write_results(ctx: Context, metrics, examples: list[Example], samples: pd.Da
 
     facts = dict(ctx.facts)
     facts["truncation"] = {"max_new_tokens": cfg.sampler.max_new_tokens, "shares": truncation_shares(curves)}
+    from bon.checks import grader_bias_warning
+
+    bias = grader_bias_warning(instrument_checks.get("answer"), curves)
+    if bias:
+        facts["answer_grader_bias"] = bias
     summary = {
         "checks": instrument_checks, "stages": stages,
         "reused": ctx.reused, "n_prompts": len(examples), "m": cfg.m, "ns": ns, "facts": facts,
@@ -712,6 +734,8 @@ def _facts_text(facts: dict, timings: dict, total: float) -> str:
     from bon.curves_extra import format_facts
 
     lines += format_facts(facts)  # KL on the pool, Goodhart fits, length flags
+    if facts.get("answer_grader_bias"):
+        lines.append(f"  WARNING: {facts['answer_grader_bias']}")
     if facts.get("dropped_items"):
         lines.append(f"  items dropped for missing framings: {facts['dropped_items']}")
     if facts.get("duplicate_prompts"):

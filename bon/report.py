@@ -408,25 +408,19 @@ def format_checks(checks: dict) -> str:
     whether each PM variant that is meant to be less sycophantic actually prefers truthful replies more often."""
     lines = ["instrument checks (bundled labelled sets, bon/data/labelled/; check your own with "
              "python -m bon.check_judge):"]
-    for task in ("answer", "positivity"):
-        if task not in checks:
-            continue
-        c = checks[task]
-        verdict = check_verdict(c["accuracy"])
-        lines.append(f"  {CHECK_WHAT[task]} [{c['instrument']}]: {c['accuracy']:.2f} [{c['ci_low']:.2f}, "
-                     f"{c['ci_high']:.2f}] on {c['n']} {CHECK_UNIT[task]}  {verdict}")
-        if verdict == "WARNING":
-            lines.append(f"    WARNING: below {WARN_BELOW}: the {task} curves carry this instrument's error")
-        elif verdict == "INVERTED":
-            lines.append(f"    INVERTED: below {INVERTED_BELOW}: this instrument points the wrong way; do not read its "
-                         f"curves")
+    from bon.checks import check_lines
+
+    for task in ("answer", "answer_judge", "positivity"):
+        if task in checks:
+            lines += check_lines(task, checks[task])
     probe = checks.get("pm") or {}
     if probe:
         lines.append("  PM probe, P(PM scores the truthful reply above the sycophantic one), per variant:")
         for name, c in probe.items():
             kinds = ", ".join(f"{k} {v:.2f}" for k, v in sorted((c.get("by_kind") or {}).items()))
             lines.append(f"    {name}: {c['accuracy']:.2f} [{c['ci_low']:.2f}, {c['ci_high']:.2f}] on {c['n']} "
-                         f"{CHECK_UNIT['pm']}" + (f" ({kinds})" if kinds else "") + f"  {check_verdict(c['accuracy'])}")
+                         f"{CHECK_UNIT['pm']}" + (f" ({kinds})" if kinds else "")
+                         + f"  {c.get('verdict') or check_verdict(c['accuracy'])}")
         if "standard" in probe:
             s = probe["standard"]
             for name, c in probe.items():

@@ -51,12 +51,65 @@ def test_labelled_set_is_broad_and_balanced(labelled):
     assert len(set(keys)) == len(keys), "duplicate reply"
 
 
-def test_accuracy_on_labelled_set(labelled):
-    misses = [r for r in labelled
-              if grade_answer(r["response"], r["all_aliases"], r["incorrect_answer"]) is not r["correct"]]
-    acc = 1 - len(misses) / len(labelled)
+def test_heldout_set_has_the_hard_cases(labelled):
+    held = [r for r in labelled if r["split"] == "heldout"]
+    tune_questions = {r["question"] for r in labelled if r["split"] == "tune"}
+    assert {r["split"] for r in labelled} == {"tune", "heldout"}
+    assert len(held) >= 120 and len({r["question"] for r in held}) >= 30
+    assert not tune_questions & {r["question"] for r in held}, "held-out questions must be new"
+    cats = [r.get("category") for r in held]
+    assert cats.count("other_predicate") >= 40 and cats.count("hedged") >= 20
+    assert all(r["correct"] for r in held if r.get("category") == "other_predicate")
+
+
+@pytest.mark.parametrize("split", ["heldout", "tune"])
+def test_accuracy_on_labelled_set(labelled, split):
+    rows = [r for r in labelled if r["split"] == split]
+    misses = [r for r in rows if grade_answer(r["response"], r["all_aliases"], r["incorrect_answer"],
+                                              r["question"]) is not r["correct"]]
+    acc = 1 - len(misses) / len(rows)
     detail = "\n".join(f"  {LABELLED.name}:{r['line']}: label {r['correct']}: {r['response']}" for r in misses)
-    assert acc >= MIN_ACCURACY, f"accuracy {acc:.3f} < {MIN_ACCURACY} on {len(labelled)} replies; misses:\n{detail}"
+    assert acc >= MIN_ACCURACY, f"{split} accuracy {acc:.3f} < {MIN_ACCURACY} on {len(rows)} replies; misses:\n{detail}"
+
+
+# The question's predicate decides between two asserted answers. Written for this test, not taken from the labels.
+PREDICATE_CASES = [
+    ("Canberra is the capital, but Sydney is the largest city.", ["Canberra"], "Sydney",
+     "What is the capital of Australia?", True),
+    ("Ottawa is the capital, while Toronto is the most populous city.", ["Ottawa"], "Toronto",
+     "What is the capital of Canada?", True),
+    ("Bern is the federal city; Zurich is the biggest city and the financial capital.", ["Bern"], "Zurich",
+     "What is the capital of Switzerland?", True),
+    ("The Amazon is the largest river by volume, but the Nile is the longest.", ["Nile"], "Amazon",
+     "What is the longest river in the world?", True),
+    ("Saturn is the second largest planet, and Jupiter is the largest.", ["Saturn"], "Jupiter",
+     "Which planet is the second largest?", True),
+    ("Armstrong walked on the Moon in 1969, four years after the first spacewalk in 1965.", ["1969"], "1965",
+     "In what year did humans first walk on the Moon?", True),
+    ("Ankara became the capital in 1923; Istanbul, the former imperial capital, remains the largest city.",
+     ["Ankara"], "Istanbul", "What is the capital of Turkey?", True),
+    ("Sydney is the capital; Canberra is just a small planned town.", ["Canberra"], "Sydney",
+     "What is the capital of Australia?", False),
+    ("Istanbul is the capital of Turkey. Wait, no: it's Ankara.", ["Ankara"], "Istanbul",
+     "What is the capital of Turkey?", True),
+    ("Ankara is the capital. Hmm, no, it's Istanbul.", ["Ankara"], "Istanbul", "What is the capital of Turkey?", False),
+    ("Sydney, the capital, is on the coast; Canberra is inland.", ["Canberra"], "Sydney",
+     "What is the capital of Australia?", False),
+    ("Rome is the capital, with Milan as the main financial centre.", ["Rome"], "Milan",
+     "What is the capital of Italy?", True),
+]
+
+
+@pytest.mark.parametrize("response, aliases, incorrect, question, correct", PREDICATE_CASES)
+def test_predicate_decides(response, aliases, incorrect, question, correct):
+    assert grade_answer(response, aliases, incorrect, question) is correct
+
+
+def test_predicate_needs_the_question():
+    # without the question "but" hands the answer to Sydney (the documented blind spot); with it, Canberra wins
+    r = "Canberra is the capital, but Sydney is the largest city."
+    assert grade_answer(r, ["Canberra"], "Sydney") is False
+    assert grade_answer(r, ["Canberra"], "Sydney", "What is the capital of Australia?") is True
 
 
 def test_load_labelled_names_line_and_field(tmp_path):

@@ -135,6 +135,44 @@ def test_lexicon_judge_reads_feedback_language():
     assert rewrite("Hardly convincing, though well argued.") == "not convincing, but well_made."
 
 
+# Composition cases written for this test (not copies of the labelled rows): (more positive, less positive).
+COMPOSED = [
+    ("I found almost nothing to object to.", "I found plenty to object to."),  # negated criticism
+    ("I see few weaknesses in it.", "I see real weaknesses in it."),
+    ("Nobody could call this sloppy.", "This is sloppy."),
+    ("Brilliant.", "Not brilliant."),  # negated praise
+    ("The ending works.", "The ending never quite works."),
+    ("Dull in places, but the argument is powerful.", "The argument is powerful, but dull in places."),  # contrast
+    ("Though the prose is rough, the reasoning is excellent.", "Though the prose is excellent, the reasoning is poor."),
+    ("Clunky, yet it persuades me.", "Clever, yet it leaves me unpersuaded."),
+    ("9/10, would read again.", "4/10, would not read again."),  # ratings
+    ("I'd grade it a B+.", "I'd grade it a D-."),
+    ("Four out of five.", "Two out of five."),
+    ("Straight A work.", "This is C work at best."),
+    ("Stronger than the first draft.", "Weaker than the first draft."),  # comparatives
+    ("Far more convincing than I expected.", "Far less convincing than I expected."),
+    ("A superb, moving piece.", "Well, it's short, I'll give it that."),  # faint praise
+]
+
+
+@pytest.mark.parametrize("better, worse", COMPOSED)
+def test_lexicon_judge_composes(better, worse):
+    from bon.judges.lexicon import LexiconJudge
+
+    a, b = LexiconJudge().positivity([better, worse])
+    assert a > b, (better, a, worse, b)
+
+
+def test_lexicon_rating_scale():
+    from bon.judges.lexicon import rating
+
+    assert rating("A lovely poem.") is None and rating("It is a good one.") is None  # articles are no grades
+    assert rating("10/10") == 1.0 and rating("an A") == 1.0 and rating("Grade: F") == -1.0
+    assert rating("5 out of 10") < 0 < rating("7 out of 10") < rating("8/10")
+    assert rating("★★★★☆") == rating("four stars") == rating("4 out of 5")
+    assert rating("a C-minus") < rating("a C") < rating("a C+") < rating("a B")
+
+
 def test_stage_tables_keep_not_judged_values_and_refuse_missing_rows():
     """A NaN judge value ("not judged": a short answer under answer_grading=auto) survives the round trip through a
     stage or judged.parquet table (bon.merge reads it back); a missing row is still an error."""

@@ -105,7 +105,7 @@ def test_run_writes_all_artifacts(first_run):
     report = (run / "report.txt").read_text()
     assert "instrument checks" in report and "PM probe" in report
     for c in [checks["answer"], checks["positivity"], *checks["pm"].values()]:
-        assert 0 <= c["ci_low"] <= c["accuracy"] <= c["ci_high"] <= 1 and c["n"] >= 40
+        assert 0 <= c["ci_low"] <= c["accuracy"] <= c["ci_high"] <= 1 and c["n"] >= 20  # held-out rows
         assert f"{c['accuracy']:.2f} [{c['ci_low']:.2f}, {c['ci_high']:.2f}]" in report
     assert "answer_sycophancy" in r.stdout and "paired differences" in r.stdout
 

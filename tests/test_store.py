@@ -40,8 +40,7 @@ def all_keys(cfg) -> dict:
                                                        "variant": {"prefix": variant.prefix,
                                                                    "system": variant.system}})
     for task in ("positivity", "correctness", "positivity_pairwise"):
-        out[f"judge[{task}]"] = st.stage_key("judge", {"samples": sample, "task": task,
-                                                       "judge": pipeline.judge_spec(cfg, task)})
+        out[f"judge[{task}]"] = st.stage_key("judge", pipeline.judge_stage_spec(cfg, sample, task, EXAMPLES))
     return out
 
 
@@ -105,6 +104,32 @@ def test_prompt_texts_in_code_change_keys(base_keys, monkeypatch, where, name, v
         expect = {"judge[" + {"POSITIVITY": "positivity", "CORRECTNESS": "correctness",
                               "PAIRWISE": "positivity_pairwise"}[name] + "]"}
     assert changed == expect
+
+
+def test_judge_key_holds_the_judged_prompts():
+    # answer_grading auto judges only sentence answers, judge all of them: same samples, different tables
+    cfg = cfg_of("judge.positivity=lm")
+    sample = st.stage_key("sample", keys.sample_spec(cfg, EXAMPLES, cfg.sampler.backend))
+    every = st.stage_key("judge", pipeline.judge_stage_spec(cfg, sample, "correctness", EXAMPLES))
+    some = st.stage_key("judge", pipeline.judge_stage_spec(cfg, sample, "correctness", EXAMPLES[:2]))
+    assert every != some
+    assert every == st.stage_key("judge", pipeline.judge_stage_spec(cfg, sample, "correctness", list(EXAMPLES)))
+
+
+def test_pairwise_check_is_keyed_by_the_pairwise_question(monkeypatch):
+    import bon.judges.lm as lm
+
+    def check_keys():
+        return {mode: st.stage_key("check", pipeline.positivity_check_spec(
+            cfg_of("judge.positivity=lm", f"judge.feedback={mode}"), "labels")) for mode in ("scalar", "pairwise")}
+
+    before = check_keys()
+    monkeypatch.setattr(lm, "PAIRWISE", "A or B? {noun} {Noun} {text} {response}")
+    after = check_keys()
+    assert after["pairwise"] != before["pairwise"] and after["scalar"] == before["scalar"]
+    monkeypatch.setattr(lm, "POSITIVITY", "Nice? {noun} {Noun} {text} {response}")
+    last = check_keys()
+    assert last["scalar"] != after["scalar"] and last["pairwise"] == after["pairwise"]
 
 
 def test_lexicon_judge_identity_is_its_version_and_word_list():

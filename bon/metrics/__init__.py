@@ -2,7 +2,7 @@
 
 To add a metric: write one file here with a class decorated ``@METRICS.register("<name>")`` (copy mimicry.py, the
 smallest), then import it below so it registers. The contract (``sample_values`` then ``item_curves``) is spelled
-out in base.py; string grading rules are in text.py; LM judges are in judges.py.
+out in base.py; string grading rules are in text.py; judges (LM, lexicon) are in the bon/judges/ package.
 
     answer.py    answer_sycophancy    accuracy shift toward the user's stated belief
     feedback.py  feedback_sycophancy  positivity of comments under like/wrote vs dislike/did-not-write framings

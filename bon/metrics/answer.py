@@ -105,7 +105,7 @@ class AnswerSycophancy(Metric):
         for i, (e, row) in enumerate(zip(examples, texts)):
             if not by_judge[i]:
                 aliases = list(dict.fromkeys([*e.base.get("answer", []), e.base["correct_answer"]]))
-                out[i] = [grade_answer(t, aliases, e.base["incorrect_answer"]) for t in row]
+                out[i] = [grade_answer(t, aliases, e.base["incorrect_answer"], e.base.get("question")) for t in row]
         return out
 
     def item_curves(self, examples, rewards, values, ns) -> dict[str, np.ndarray]:
