@@ -406,8 +406,8 @@ def title_suffix(cfg) -> str:
     b = run_biases(cfg)
     if not b:
         return ""
-    return " | PLANTED BIAS (not a trained PM): " + "; ".join(
-        f"{v} + " + " + ".join(f"{x:g}·s·{k}" for k, x in bs.items() if x != 0) for v, bs in b.items())
+    return "\nPLANTED BIAS (not a trained PM): " + "; ".join(
+        f"{v} = PM reward + " + " + ".join(f"{x:g}·s·{k}" for k, x in bs.items() if x != 0) for v, bs in b.items())
 
 
 def report_header(facts: dict, checks: dict | None = None) -> list[str]:
