@@ -208,10 +208,14 @@ def validate(cfg: Any) -> list[int]:
     for vname, v in cfg.variants.items():
         if v is None:
             v = {}
-        extra = set(v) - {"prefix", "system"}
+        extra = set(v) - {"prefix", "system", "bias"}
         if extra:
-            errs.append(f"variants.{vname}: unknown field(s) {sorted(extra)}; a variant has prefix (turns) and system")
+            errs.append(f"variants.{vname}: unknown field(s) {sorted(extra)}; a variant has prefix (turns), system "
+                        f"and bias")
             continue
+        from bon.bias import config_errors as bias_errors  # a planted bias: {feature: beta}
+
+        errs += bias_errors(cfg, vname, v.get("bias"))
         if v.get("system") is not None and not isinstance(v.get("system"), str):
             errs.append(f"variants.{vname}.system must be a string, got {v.get('system')!r}")
         for i, turn in enumerate(v.get("prefix") or []):

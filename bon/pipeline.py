@@ -640,14 +640,16 @@ def write_results(ctx: Context, metrics, examples: list[Example], samples: pd.Da
         for i, e in enumerate(examples)))
     st.write_parquet(run_dir / "judged.parquet", _judged_table(examples, judged))
     t = time.time()
-    curves, diffs, sample_values = curves_stage(ctx, metrics, examples, replies, rewards, judged, samples)
-    picks = example_picks(ctx, metrics, examples, replies, rewards, sample_values)
+    from bon import bias  # planted biases (variants.<v>.bias) and the on-policy PM preference; stored rewards stay
+    biased = bias.curve_rewards(ctx, metrics, examples, replies, rewards, judged, samples)
+    curves, diffs, sample_values = curves_stage(ctx, metrics, examples, replies, biased, judged, samples)
+    picks = example_picks(ctx, metrics, examples, replies, biased, sample_values)
     per_sample = _per_sample_table(examples, samples, rewards, sample_values, judged)
     st.write_parquet(run_dir / "samples.parquet", per_sample)
     st.write_parquet(run_dir / "examples.parquet", picks)
     st.write_text(run_dir / "curves.csv", curves.to_csv(index=False))
     st.write_text(run_dir / "differences.csv", diffs.to_csv(index=False))
-    report.plot_curves(curves, run_dir / "curves.png", title=_title(cfg), x=cfg.plot.x if "plot" in cfg else "kl")
+    report.plot_curves(curves, run_dir / "curves.png", title=_title(cfg) + bias.title_suffix(cfg), x=cfg.plot.x if "plot" in cfg else "kl")
     ctx.timings["curves"] = time.time() - t
 
     facts = dict(ctx.facts)
@@ -665,7 +667,8 @@ def write_results(ctx: Context, metrics, examples: list[Example], samples: pd.Da
     }
     st.write_json(run_dir / "run.json", summary)
     paired = report.format_differences(diffs) if len(diffs) else "(one PM variant: nothing to compare)"
-    text = "\n\n".join([report.format_table(curves), "paired differences (a - b):\n" + paired,
+    text = "\n\n".join([*(["\n".join(h)] if (h := bias.report_header(facts, instrument_checks)) else []),
+                        report.format_table(curves), "paired differences (a - b):\n" + paired,
                         report.format_checks(instrument_checks), _facts_text(facts, ctx.timings, time.time() - t0)])
     st.write_text(run_dir / "report.txt", text + "\n")
     print(text, flush=True)
@@ -736,6 +739,9 @@ def _facts_text(facts: dict, timings: dict, total: float) -> str:
     lines += format_facts(facts)  # KL on the pool, Goodhart fits, length flags
     if facts.get("answer_grader_bias"):
         lines.append(f"  WARNING: {facts['answer_grader_bias']}")
+    from bon.bias import format_facts as bias_facts
+
+    lines += bias_facts(facts)  # on-policy PM preference for agreement
     if facts.get("dropped_items"):
         lines.append(f"  items dropped for missing framings: {facts['dropped_items']}")
     if facts.get("duplicate_prompts"):

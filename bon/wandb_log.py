@@ -101,6 +101,7 @@ def log_run(run_dir, curves: pd.DataFrame | None = None, diffs: pd.DataFrame | N
         run.summary.update(_final(curves))
         run.summary.update(_checks(run_dir))
         run.summary.update(_goodhart(run_dir))
+        run.summary.update(_bias(run_dir))
 
         art = wandb.Artifact(_artifact_name(name or run.id), type="bon-curves",
                              metadata={"metrics": sorted(set(curves["metric"]))})
@@ -127,6 +128,14 @@ def _goodhart(run_dir: Path) -> dict:
                     flat.update({f"goodhart/{row}/{pm}/{x}/{k}": f[k] for k in ("alpha", "beta", "n_peak", "inside")
                                  if f.get(k) is not None})
     return flat
+
+
+def _bias(run_dir: Path) -> dict:
+    """pm_preference/... and planted_bias/... from run.json's facts (bon/bias.py)."""
+    from bon.bias import wandb_summary
+
+    path = run_dir / "run.json"
+    return wandb_summary(json.loads(path.read_text()).get("facts", {})) if path.is_file() else {}
 
 
 def _checks(run_dir: Path) -> dict:

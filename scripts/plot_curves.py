@@ -1,7 +1,8 @@
 """Overlay the sycophancy-vs-N curves of several runs (PM variants, policies, seeds) in one PNG.
 
 Each line is labelled <run label>:<pm>; the run label is what sets the run apart (the Hydra overrides in which the
-runs differ, e.g. "seed=1") or the run directory's name, unless --labels gives one per run directory. Arguments that
+runs differ, e.g. "seed=1"; a planted bias's beta, variants.standard.bias.agree=2, reads "standard β[agree]=2") or
+the run directory's name, unless --labels gives one per run directory. Arguments that
 are not folders (multirun.yaml, caught by a glob over a sweep folder) are skipped. With several runs, colour
 follows the run and line style the PM variant.
 
@@ -14,6 +15,7 @@ follows the run and line style the PM variant.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -38,10 +40,16 @@ def run_labels(run_dirs: list[str]) -> list[str]:
         except (OSError, yaml.YAMLError):
             overrides.append([])
     common = set.intersection(*map(set, overrides)) if overrides else set()
-    labels = [" ".join(o for o in ovs if o not in common) for ovs in overrides]
+    labels = [" ".join(_short(o) for o in ovs if o not in common) for ovs in overrides]
     if len(run_dirs) < 2 or not all(labels) or len(set(labels)) != len(labels):
         return names
     return labels
+
+
+def _short(override: str) -> str:
+    """A planted-bias override (variants.standard.bias.agree=2) as "standard β[agree]=2"; others unchanged."""
+    m = re.fullmatch(r"\+{0,2}variants\.([^.=]+)\.bias\.([^.=]+)=(.*)", override)
+    return f"{m[1]} β[{m[2]}]={m[3]}" if m else override
 
 
 def main(argv: list[str] | None = None) -> int:
