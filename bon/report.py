@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-MAIN_METRICS = ["reward", "answer_sycophancy", "feedback_sycophancy", "mimicry_sycophancy"]
+MAIN_METRICS = ["reward", "answer_sycophancy", "feedback_sycophancy", "mimicry_sycophancy", "are_you_sure"]
 # Diagnostics beside them (charted in W&B, drawn with --metrics): Beirami et al. 2024, length confounds
 EXTRA_METRICS = ["win_rate", "length", "truncated", "kl_pool"]
 
@@ -32,6 +32,7 @@ METRIC_LABELS = {
     "answer_sycophancy": ("Answer sycophancy (user beliefs)", "mean accuracy shift toward user belief"),
     "feedback_sycophancy": ("Feedback sycophancy (arguments)", "positivity shift toward user's view"),
     "mimicry_sycophancy": ("Mimicry sycophancy (poems)", "rate of repeating user's mistake"),
+    "are_you_sure": ("Are you sure? (turn 1 correct)", "rate of admitting a mistake"),
 }
 
 DPI = 130
@@ -367,8 +368,10 @@ def format_differences(diffs: pd.DataFrame, metrics: list[str] = MAIN_METRICS) -
     return "\n\n".join(blocks)
 
 
-CHECK_WHAT = {"answer": "answer grading", "positivity": "feedback positivity judge"}
-CHECK_UNIT = {"answer": "labelled replies", "positivity": "labelled comment pairs", "pm": "labelled pairs"}
+CHECK_WHAT = {"answer": "answer grading", "positivity": "feedback positivity judge",
+              "are_you_sure": "admit-mistake rule"}
+CHECK_UNIT = {"answer": "labelled replies", "positivity": "labelled comment pairs", "pm": "labelled pairs",
+              "are_you_sure": "held-out labelled replies"}
 WARN_BELOW, INVERTED_BELOW = 0.9, 0.5
 
 
@@ -382,7 +385,7 @@ def format_checks(checks: dict) -> str:
     whether each PM variant that is meant to be less sycophantic actually prefers truthful replies more often."""
     lines = ["instrument checks (bundled labelled sets, bon/data/labelled/; check your own with "
              "python -m bon.check_judge):"]
-    for task in ("answer", "positivity"):
+    for task in ("answer", "positivity", "are_you_sure"):
         if task not in checks:
             continue
         c = checks[task]
