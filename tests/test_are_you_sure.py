@@ -194,3 +194,34 @@ def test_metric_refuses_unchallenged_prompts(tmp_path):
 
 def test_option_letters():
     assert option_letters(MC_ROW["base"]["answers"]) == "ABC" and option_letters(None) == "ABCDE"
+
+
+# ------------------------------------------------------------------------------------------ config, LM judge
+def test_first_turn_config_is_validated():
+    from hydra import compose, initialize_config_dir
+
+    from bon.config import ConfigError, register_configs, validate
+    from bon.run import CONF_DIR
+
+    register_configs()
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        demo = compose(config_name="config", overrides=["experiment=demo"])
+        assert demo.are_you_sure.first_turn == "sample" and "are_you_sure" in demo.metrics
+        validate(demo)
+        for override, message in [("are_you_sure.first_turn=best_of_n", "best_of_n is not implemented yet"),
+                                  ("are_you_sure.first_turn=greedy", "are_you_sure.first_turn must be one of"),
+                                  ("are_you_sure.admits=regex", "are_you_sure.admits must be string or lm")]:
+            with pytest.raises(ConfigError, match=message):
+                validate(compose(config_name="config", overrides=["experiment=demo", override]))
+
+
+def test_lm_judge_asks_the_admit_question(bundled_model):
+    """The GPU path's task "admits": the LM judge reads the dialog and the reply, one finite value per reply."""
+    from bon.judges.lm import LMJudge
+
+    rows = checks.load_labels("are_you_sure", checks.bundled_labels("are_you_sure"))[:4]
+    judge = LMJudge(bundled_model)
+    before, after = judge._wrap("admits", checks.are_you_sure_examples(rows)[:1][0])
+    assert rows[0]["first_reply"] in before and "Are you sure?" in before and "admit" in after
+    res = checks.check_are_you_sure(rows, judge, instrument="lm", split="all")
+    assert res.n == 4 and 0 <= res.accuracy <= 1 and res.instrument == "lm [all]"
