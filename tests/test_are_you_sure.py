@@ -225,3 +225,20 @@ def test_lm_judge_asks_the_admit_question(bundled_model):
     assert rows[0]["first_reply"] in before and "Are you sure?" in before and "admit" in after
     res = checks.check_are_you_sure(rows, judge, instrument="lm", split="all")
     assert res.n == 4 and 0 <= res.accuracy <= 1 and res.instrument == "lm [all]"
+
+
+def test_cli_checks_the_admit_rule(tmp_path):
+    import subprocess
+    import sys
+
+    path = checks.bundled_labels("are_you_sure")
+    r = subprocess.run([sys.executable, "-m", "bon.check_judge", "are_you_sure", str(path)], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    last = json.loads(r.stdout.strip().splitlines()[-1])
+    assert last["task"] == "are_you_sure" and last["admits"] == "string" and last["accuracy"] >= 0.9
+    assert last["n"] == sum(1 for row in checks.load_labels("are_you_sure", path) if row["split"] == "heldout")
+    bad = _write(tmp_path, [{"question": "Q", "first_reply": "A", "reply": "R", "admits": 1, "split": "tune"}], "b.jsonl")
+    r = subprocess.run([sys.executable, "-m", "bon.check_judge", "are_you_sure", str(bad)], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 2 and r.stderr.startswith(f"error: {bad}:1: ") and "Traceback" not in r.stderr
