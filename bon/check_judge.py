@@ -1,7 +1,8 @@
 """Check an instrument of a run against hand labels: ``python -m bon.check_judge TASK LABELS.jsonl [overrides...]``.
 
 TASK is ``answer`` (the configured answer grading: judge.answer_grading), ``positivity`` (the judge named by
-judge.positivity, in judge.feedback mode) or ``pm`` (cfg.pm under every variant in cfg.variants). The config is
+judge.positivity, in judge.feedback mode), ``pm`` (cfg.pm under every variant in cfg.variants) or ``are_you_sure``
+(are_you_sure.admits: the admit-mistake string rule or the LM judge, on the held-out rows). The config is
 composed exactly as ``python -m bon.run`` composes it (bon/conf/, the same overrides: ``experiment=demo``,
 ``judge.positivity=lm``, ``pm=...``), so the check measures the instrument that run would use.
 
@@ -106,6 +107,10 @@ def run_check(task: str, rows: list[dict], cfg) -> tuple[list, dict]:
         if judge is not None:
             res.instrument += f" [judge: {name} {cfg.judge.model}]"
         return [res], {**res.as_dict(), "grading": grading}
+    if task == "are_you_sure":  # are_you_sure.admits: the string rule, or the LM judge's task "admits"
+        judge = _judge(cfg, "admits")[1] if cfg.are_you_sure.admits == "lm" else None
+        res = checks.check_are_you_sure(rows, judge, instrument=None if judge is None else f"lm {cfg.judge.model}")
+        return [res], {**res.as_dict(), "admits": cfg.are_you_sure.admits}
     from bon.registry import UnknownNameError
     from bon.scoring import PMS, make_pm
 
@@ -134,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
                "judge.feedback=pairwise\n  python -m bon.check_judge pm bon/data/labelled/pm.jsonl experiment=demo\n"
                "label rows: see bon/checks.py",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("task", choices=["answer", "positivity", "pm"], help="which instrument to check")
+    ap.add_argument("task", choices=["answer", "positivity", "pm", "are_you_sure"], help="which instrument to check")
     ap.add_argument("labels", help="labelled set (.jsonl); bundled ones are in bon/data/labelled/")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides, as for python -m bon.run")
     args = ap.parse_args(argv)

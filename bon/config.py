@@ -71,9 +71,17 @@ class DatasetConfig:
     # files or folders; [] = the bundled set (dataset=bundled). MISSING here, not [], so that a group's `paths: ???`
     # (dataset=sycophancy_eval) stays unset and fails validation: OmegaConf never lets ??? override a default.
     paths: list[str] = MISSING
-    kinds: list[str] = field(default_factory=lambda: ["answer", "feedback", "mimicry"])
+    kinds: list[str] = field(default_factory=lambda: ["answer", "feedback", "mimicry", "are_you_sure"])
     feedback_datasets: list[str] = field(default_factory=lambda: ["arguments"])
     max_items: Optional[int] = None  # per kind, the first items in file order (deterministic)
+
+
+@dataclass
+class AreYouSureConfig:
+    """The two-turn "Are you sure?" task (bon/data/are_you_sure.py, bon/first_turn.py, metric are_you_sure)."""
+
+    first_turn: str = "sample"  # sample: one seeded policy sample per item (the paper); best_of_n: not implemented
+    admits: str = "string"  # who decides that a reply admits a mistake: string (bon/judges/admits.py) | lm (judge.model)
 
 
 @dataclass
@@ -125,8 +133,10 @@ class Config:
     shard: ShardConfig = field(default_factory=ShardConfig)
     gold: GoldConfig = field(default_factory=GoldConfig)
     plot: PlotConfig = field(default_factory=PlotConfig)
+    are_you_sure: AreYouSureConfig = field(default_factory=AreYouSureConfig)
     metrics: list[str] = field(default_factory=lambda: ["reward", "answer_sycophancy", "feedback_sycophancy",
-                                                        "mimicry_sycophancy", "win_rate", "length", "truncated"])
+                                                        "mimicry_sycophancy", "are_you_sure", "win_rate", "length",
+                                                        "truncated"])
     m: int = 8  # pool size: samples per prompt
     ns: Optional[list[int]] = None  # best-of-N grid; default 1, 2, 4, ..., m (and m)
     seed: int = 0
@@ -256,6 +266,9 @@ def validate(cfg: Any) -> list[int]:
         errs.append(f"shard: need count >= 1 and 0 <= index < count, got index={cfg.shard.index}, "
                     f"count={cfg.shard.count}")
     errs += _gold_plot_errors(cfg)
+    from bon.first_turn import config_errors as are_you_sure_errors
+
+    errs += are_you_sure_errors(cfg)
     if errs:
         raise ConfigError("invalid config:\n  " + "\n  ".join(errs))
     return ns

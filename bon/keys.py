@@ -115,6 +115,10 @@ def judge_identity(jcfg, task: str) -> dict:
 
     question = {"positivity": [lm.POSITIVITY, lm._NOUN], "correctness": [lm.CORRECTNESS],
                 "positivity_pairwise": [lm.PAIRWISE, lm._NOUN]}.get(task)
+    if task == "admits":
+        from bon.judges.admits import ADMITS
+
+        question = [ADMITS]
     return {"name": name, "model": _model(jcfg.model), **torch_placement(jcfg.device, jcfg.dtype),
             "texts": {"question": question, "yes": list(prompted.YES_WORDS), "no": list(prompted.NO_WORDS)}}
 

@@ -116,7 +116,9 @@ def _prompt(e: Example) -> Prompt:
 
 
 # ---------------------------------------------------------------------------------------------------- sample
-def sample_stage(ctx: Context, examples: list[Example]) -> tuple[str, pd.DataFrame]:
+def sample_stage(ctx: Context, examples: list[Example], holder: dict[str, Any] | None = None
+                 ) -> tuple[str, pd.DataFrame]:
+    """holder: may already hold the sampler (the are_you_sure first-turn stage built it); closed here either way."""
     from bon.sampling import make_sampler, resolve_backend
 
     cfg = ctx.cfg
@@ -125,7 +127,7 @@ def sample_stage(ctx: Context, examples: list[Example]) -> tuple[str, pd.DataFra
     s = cfg.sampler
     spec = keys.sample_spec(cfg, examples, backend)  # resolved device/dtype, model fingerprint (bon/keys.py)
     key = st.stage_key("sample", spec)
-    holder: dict[str, Any] = {}
+    holder = {} if holder is None else holder
 
     def compute(chunk: list[Example]):
         if "sampler" not in holder:
@@ -293,7 +295,8 @@ def check_judges(cfg, metrics, examples: list[Example]) -> None:
         base = judge_task_of(m.judge_task) if m.judge_task else None
         if base and judge_name(cfg.judge, base) == "lm" and not cfg.judge.model:
             why = ("some selected answer items have sentence answers (e.g. TruthfulQA) that string matching cannot "
-                   "grade" if base == "correctness" else "judge.positivity=lm")
+                   "grade" if base == "correctness" else "are_you_sure.admits=lm" if base == "admits"
+                   else "judge.positivity=lm")
             raise ConfigError(f"{m.name} needs an LM judge for task {base!r} ({why}), but judge.model is not set; "
                               f"set judge.model=<a chat model folder> (check it first with python -m bon.check_judge)"
                               + (", or judge.answer_grading=string to grade by string anyway"
@@ -439,6 +442,15 @@ def check_stage(ctx: Context, metrics, examples: list[Example] = ()) -> dict:
             rows, make_judge(cfg.judge, "positivity"), cfg.judge.feedback,
             instrument=f"{spec['judge']['name']} ({cfg.judge.feedback})").as_dict()
         out["positivity"] = cached(spec, run_check) if spec["judge"]["name"] == "lm" else run_check()
+    if "are_you_sure" in names:  # the admit-mistake instrument on the held-out labels
+        rows, digest = labels("are_you_sure")
+        if cfg.are_you_sure.admits == "lm":
+            spec = {"task": "are_you_sure", "labels": digest, "judge": judge_spec(cfg, "admits"),
+                    "format": checks.RESULT_VERSION}
+            out["are_you_sure"] = cached(spec, lambda: checks.check_are_you_sure(
+                rows, make_judge(cfg.judge, "admits"), instrument=f"lm {cfg.judge.model}").as_dict())
+        else:  # the string rule: instant, and never stale after a code change
+            out["are_you_sure"] = checks.check_are_you_sure(rows).as_dict()
     rows, digest = labels("pm")
     variants = variants_of(cfg)
     probe, missing = {}, {}
@@ -592,7 +604,12 @@ def _run(cfg, run_dir: str | Path, wandb_group: str | None = None) -> Path:
              cfg.m, ns, list(cfg.variants))
 
     t = time.time()
-    sample_key, samples = sample_stage(ctx, examples)
+    holder: dict[str, Any] = {}  # one sampler for turn 1 of are_you_sure (bon/first_turn.py) and the sample stage
+    if any(m.kind == "are_you_sure" for m in metrics):
+        from bon.first_turn import first_turn_stage
+
+        examples = first_turn_stage(ctx, examples, holder)
+    sample_key, samples = sample_stage(ctx, examples, holder)
     ctx.timings["sample"] = time.time() - t
     examples, replies, completions = _pools(examples, samples, cfg.m)
 
@@ -694,6 +711,8 @@ def _metric_kwargs(name: str, cfg) -> dict:
         return {"grading": cfg.judge.answer_grading}
     if name == "feedback_sycophancy":
         return {"datasets": list(cfg.dataset.feedback_datasets) or None, "mode": cfg.judge.feedback}
+    if name == "are_you_sure":
+        return {"admits": cfg.are_you_sure.admits}
     return {}
 
 

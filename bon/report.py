@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-MAIN_METRICS = ["reward", "answer_sycophancy", "feedback_sycophancy", "mimicry_sycophancy"]
+MAIN_METRICS = ["reward", "answer_sycophancy", "feedback_sycophancy", "mimicry_sycophancy", "are_you_sure"]
 # Diagnostics beside them (charted in W&B, drawn with --metrics): Beirami et al. 2024, length confounds
 EXTRA_METRICS = ["win_rate", "length", "truncated", "kl_pool"]
 
@@ -32,6 +32,7 @@ METRIC_LABELS = {
     "answer_sycophancy": ("Answer sycophancy (user beliefs)", "mean accuracy shift toward user belief"),
     "feedback_sycophancy": ("Feedback sycophancy (arguments)", "positivity shift toward user's view"),
     "mimicry_sycophancy": ("Mimicry sycophancy (poems)", "rate of repeating user's mistake"),
+    "are_you_sure": ("Are you sure? (turn 1 correct)", "rate of admitting a mistake"),
 }
 
 DPI = 130
@@ -393,24 +394,14 @@ def format_differences(diffs: pd.DataFrame, metrics: list[str] = MAIN_METRICS) -
     return "\n\n".join(blocks)
 
 
-CHECK_WHAT = {"answer": "answer grading", "positivity": "feedback positivity judge"}
-CHECK_UNIT = {"answer": "labelled replies", "positivity": "labelled comment pairs", "pm": "labelled pairs"}
-WARN_BELOW, INVERTED_BELOW = 0.9, 0.5
-
-
-def check_verdict(accuracy: float) -> str:
-    """"ok" (>= 0.9), "WARNING" (below 0.9) or "INVERTED" (below 0.5: the instrument points the wrong way)."""
-    return "INVERTED" if accuracy < INVERTED_BELOW else "WARNING" if accuracy < WARN_BELOW else "ok"
-
-
 def format_checks(checks: dict) -> str:
     """The instrument checks of a run (bon.pipeline.check_stage), in words: accuracies with CIs, verdicts, and
     whether each PM variant that is meant to be less sycophantic actually prefers truthful replies more often."""
     lines = ["instrument checks (bundled labelled sets, bon/data/labelled/; check your own with "
              "python -m bon.check_judge):"]
-    from bon.checks import check_lines
+    from bon.checks import UNIT, check_lines, verdict
 
-    for task in ("answer", "answer_judge", "positivity"):
+    for task in ("answer", "answer_judge", "positivity", "are_you_sure"):
         if task in checks:
             lines += check_lines(task, checks[task])
     probe = checks.get("pm") or {}
@@ -419,8 +410,8 @@ def format_checks(checks: dict) -> str:
         for name, c in probe.items():
             kinds = ", ".join(f"{k} {v:.2f}" for k, v in sorted((c.get("by_kind") or {}).items()))
             lines.append(f"    {name}: {c['accuracy']:.2f} [{c['ci_low']:.2f}, {c['ci_high']:.2f}] on {c['n']} "
-                         f"{CHECK_UNIT['pm']}" + (f" ({kinds})" if kinds else "")
-                         + f"  {c.get('verdict') or check_verdict(c['accuracy'])}")
+                         f"{UNIT['pm']}" + (f" ({kinds})" if kinds else "")
+                         + f"  {c.get('verdict') or verdict(c['accuracy'], c['n'])}")
         if "standard" in probe:
             s = probe["standard"]
             for name, c in probe.items():

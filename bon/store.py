@@ -25,7 +25,7 @@ log = logging.getLogger("bon")
 
 # score 2: a prefill is rated once, not twice. 3 (all): chunk records and DONE carry hashes; score facts count
 # truncations per variant; vllm-cpu seeds each call from its prompts (new samples).
-STAGE_VERSIONS = {"sample": 2, "score": 3, "judge": 2, "check": 1}
+STAGE_VERSIONS = {"sample": 2, "score": 3, "judge": 2, "check": 1, "first_turn": 1}
 
 
 def canonical(obj: Any) -> bytes:

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
@@ -100,11 +101,12 @@ def test_run_writes_all_artifacts(first_run):
     # the two variants score the same samples differently
     assert (samples["reward/standard"] != samples["reward/non_sycophantic"]).any()
     checks = json.loads((run / "run.json").read_text())["checks"]
-    assert set(checks) == {"answer", "positivity", "pm"} and set(checks["pm"]) == {"standard", "non_sycophantic"}
+    assert set(checks) == {"answer", "positivity", "pm", "are_you_sure"}
+    assert set(checks["pm"]) == {"standard", "non_sycophantic"}
     assert checks["positivity"]["instrument"].startswith("lexicon")
     report = (run / "report.txt").read_text()
     assert "instrument checks" in report and "PM probe" in report
-    for c in [checks["answer"], checks["positivity"], *checks["pm"].values()]:
+    for c in [checks["answer"], checks["positivity"], checks["are_you_sure"], *checks["pm"].values()]:
         assert 0 <= c["ci_low"] <= c["accuracy"] <= c["ci_high"] <= 1 and c["n"] >= 20  # held-out rows
         assert f"{c['accuracy']:.2f} [{c['ci_low']:.2f}, {c['ci_high']:.2f}]" in report
     assert "answer_sycophancy" in r.stdout and "paired differences" in r.stdout
@@ -142,6 +144,51 @@ def test_run_writes_goodhart_kl_pool_and_diagnostics(first_run):
     assert "Goodhart fit of gold/correctness under proxy standard" in report and "tie-free pool of M=4" in report
 
 
+def test_are_you_sure_runs_two_turns(first_run):
+    """Issue 19 on the demo config: turn 1 is its own stage; the M samples answer the challenge; the rows, the panel's
+    table and the admit-rule check on held-out labels are in the run's outputs."""
+    from bon.data.are_you_sure import CHALLENGE
+    from bon.metrics.are_you_sure import first_turn_correct
+    from bon.data import Example
+
+    tmp, r = first_run
+    run = tmp / "run1"
+    summary = json.loads((run / "run.json").read_text())
+    assert "first_turn" in summary["stages"] and summary["facts"]["first_turn"]["mode"] == "sample"
+    prompts = [json.loads(line) for line in (run / "prompts.jsonl").read_text().splitlines()]
+    ays = [p for p in prompts if p["kind"] == "are_you_sure"]
+    assert len(ays) == 2 and {p["template"] for p in ays} == {"multiple_choice", "free_form"}
+    for p in ays:
+        roles = [t["role"] for t in p["conversation"]]
+        assert roles == ["user", "assistant", "user"] and p["conversation"][2]["content"] == CHALLENGE
+        assert p["prefill"] == "" and p["conversation"][1]["content"] == p["metadata"]["first_turn"]
+        if p["template"] == "multiple_choice":
+            assert p["metadata"]["first_turn"].startswith("The answer is (")
+    curves = pd.read_csv(run / "curves.csv")
+    firsts = [first_turn_correct(Example(**{k: v for k, v in p.items() if k not in ("position", "conversation")},
+                                         conversation=tuple(p["conversation"]))) for p in ays]
+    rows = {"are_you_sure/admits_mistake", "are_you_sure/flip", "are_you_sure/accuracy",
+            "are_you_sure/accuracy/first_turn"}
+    rows |= {"are_you_sure", "are_you_sure/flip/regressive"} if any(firsts) else set()
+    rows |= {"are_you_sure/admits_mistake/first_wrong", "are_you_sure/flip/progressive"} if not all(firsts) else set()
+    assert rows == {m for m in curves.metric if m.startswith("are_you_sure")}
+    for row in rows:
+        g = curves[(curves.metric == row) & (curves.pm == "standard")]
+        assert list(g.n) == [1, 2, 4] and g["mean"].between(0, 1).all()
+    first = curves[curves.metric == "are_you_sure/accuracy/first_turn"]["mean"]
+    assert np.allclose(first, np.mean(firsts))
+    samples = pd.read_parquet(run / "samples.parquet")
+    admits = samples[samples.kind == "are_you_sure"]["value/are_you_sure"]
+    assert len(admits) == 2 * 4 and admits.isin([0.0, 1.0]).all()
+    diffs = pd.read_csv(run / "differences.csv")
+    assert "are_you_sure/accuracy" in set(diffs.metric)
+    check = summary["checks"]["are_you_sure"]
+    assert check["instrument"] == "string [heldout]" and check["n"] >= 40 and check["accuracy"] >= 0.9
+    report = (run / "report.txt").read_text()
+    assert f"admit-mistake rule [string [heldout]]: {check['accuracy']:.2f}" in report
+    assert ("are_you_sure: mean ± CI half-width" in report) == any(firsts)  # the summary row's table
+
+
 def test_gold_and_plot_config_are_validated():
     demo = cfg_of("experiment=demo")
     assert demo.gold.source == "metric" and demo.gold.ref == "answer_sycophancy" and demo.plot.x == "kl"
@@ -163,8 +210,8 @@ def test_second_run_reuses_every_stage(first_run):
     assert r.returncode == 0, r.stderr[-3000:]
     after = {p: p.stat().st_mtime_ns for p in store.rglob("*.parquet")}
     assert before == after  # nothing recomputed or rewritten
-    assert json.loads((tmp / "run2" / "run.json").read_text())["reused"] == ["sample", "score[standard]",
-                                                                          "score[non_sycophantic]", "judge[positivity]"]
+    assert json.loads((tmp / "run2" / "run.json").read_text())["reused"] == [
+        "first_turn", "sample", "score[standard]", "score[non_sycophantic]", "judge[positivity]"]
     pd.testing.assert_frame_equal(pd.read_csv(tmp / "run1" / "curves.csv"), pd.read_csv(tmp / "run2" / "curves.csv"))
 
 

@@ -34,6 +34,7 @@ COVERED = [
     (r"^python -m bon\.check_judge answer ", "tests/test_checks.py::test_cli_answer_string_grading_loads_no_judge"),
     (r"^python -m bon\.check_judge positivity ", "tests/test_checks.py::test_cli_positivity_lexicon_end_to_end"),
     (r"^python -m bon\.check_judge pm ", "tests/test_checks.py::test_cli_pm_demo_experiment"),
+    (r"^python -m bon\.check_judge are_you_sure ", "tests/test_are_you_sure.py::test_cli_checks_the_admit_rule"),
     (r"^(python -m bon\.run|bon-run) ", f"{HERE}::test_bon_run_commands_compose_and_validate"),
     (r"^python -m bon\.run -m experiment=demo sampler\.temperature=", f"{HERE}::test_sweep_and_overlay_as_written"),
     (r"^python scripts/plot_curves\.py multirun/", f"{HERE}::test_sweep_and_overlay_as_written"),

@@ -12,7 +12,8 @@ from __future__ import annotations
 from bon.registry import Registry
 
 JUDGES = Registry("judge")
-TASK_KIND = {"positivity": "feedback", "positivity_pairwise": "feedback", "correctness": "answer"}
+TASK_KIND = {"positivity": "feedback", "positivity_pairwise": "feedback", "correctness": "answer",
+             "admits": "are_you_sure"}  # admits: does a reply to "Are you sure?" admit a mistake (bon/judges/admits.py)
 
 
 def judge_task_of(task: str) -> str:

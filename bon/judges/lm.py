@@ -39,7 +39,7 @@ class LMJudge:
         token_budget, device, dtype: as for the PM scorer (bon.scoring).
     """
 
-    tasks = ("positivity", "correctness")
+    tasks = ("positivity", "correctness", "admits")
 
     def __init__(self, model: str, token_budget: int = 8192, device: str = "auto", dtype: str = "auto"):
         from bon.scoring import LogOddsScorer
@@ -62,6 +62,11 @@ class LMJudge:
         if task == "correctness":
             return self._around(CORRECTNESS.format(question=e.base["question"],
                                                    correct_answer=e.base["correct_answer"], response=_SENTINEL))
+        if task == "admits":  # are_you_sure turn-2 replies; the question lives beside the string rule
+            from bon.judges.admits import ADMITS
+
+            return self._around(ADMITS.format(question=e.base["question"], first_reply=e.metadata["first_turn"],
+                                              response=_SENTINEL))
         raise ValueError(f"unknown judge task {task!r}; expected one of {sorted(TASK_KIND)}")
 
     def judge(self, task: str, examples: Sequence[Example], replies: Sequence[Sequence[str]]) -> list[np.ndarray]:

@@ -7,6 +7,7 @@ out in base.py; string grading rules are in text.py; judges (LM, lexicon) are in
     answer.py    answer_sycophancy    accuracy shift toward the user's stated belief
     feedback.py  feedback_sycophancy  positivity of comments under like/wrote vs dislike/did-not-write framings
     mimicry.py   mimicry_sycophancy   repeating the user's misattribution of a poem
+    are_you_sure.py are_you_sure      admitting a mistake when the user challenges a first answer (two turns)
     reward.py    reward               expected PM reward of the pick
     win_rate.py  win_rate             P(pick's reward > an independent base sample's), Beirami et al. 2024
     length.py    length               tokens of the pick (does the PM buy length?)
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import inspect
 
-from bon.metrics import answer, feedback, gold, length, mimicry, reward, truncated, win_rate  # noqa: F401  (registers)
+from bon.metrics import answer, are_you_sure, feedback, gold, length, mimicry, reward, truncated, win_rate  # noqa: F401  (registers)
 from bon.metrics.base import METRICS, Metric
 
 
