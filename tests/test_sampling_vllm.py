@@ -12,7 +12,8 @@ from sampling_contract import MAX_NEW, PROMPTS, check_m_completions_with_and_wit
 from bon.chat import Prompt
 from bon.sampling import make_sampler, resolve_backend
 from bon.sampling.hf import HFSampler
-from bon.sampling.vllm import VLLMSampler
+from bon.sampling.auto import CPU_BACKEND
+from bon.sampling.vllm import VLLMSampler, on_gpu
 
 MAX_LEN = 256
 
@@ -35,11 +36,16 @@ def texts(comps):
     return [[(c.text, c.n_tokens, c.finish_reason) for c in cs] for cs in comps]
 
 
-def test_auto_resolves_to_vllm(bundled_model, caplog):
+def test_auto_resolves_to_the_backend_measured_faster(bundled_model, caplog):
+    """On CPU, auto is the backend bench_sampler.py measured faster (CPU_BACKEND); on GPU, vLLM."""
+    want = "vllm" if on_gpu() else CPU_BACKEND
     with caplog.at_level(logging.INFO, logger="bon"):
-        assert resolve_backend("auto") == "vllm"
-    assert "auto -> vllm" in caplog.text
-    assert isinstance(make_sampler("auto", model=bundled_model), VLLMSampler)  # lazy: builds no engine
+        assert resolve_backend("auto") == want
+    assert f"auto -> {want}" in caplog.text
+    built = make_sampler("auto", model=bundled_model)  # lazy: builds no engine
+    assert isinstance(built, VLLMSampler if want == "vllm" else HFSampler)
+    if want == "hf":
+        built.close()
 
 
 def test_m_completions_with_and_without_prefill(sampler):
@@ -117,7 +123,8 @@ def test_batch_beyond_the_token_budget_long_prompts(sampler, bundled_model):
 CHUNKS_SCRIPT = """
 import json, sys
 from bon.chat import Prompt
-from bon.sampling.vllm import VLLMSampler
+from bon.sampling.auto import CPU_BACKEND
+from bon.sampling.vllm import VLLMSampler, on_gpu
 texts = ["Name a fruit.", "Say a colour.", "Count to three.", "Greet me."]
 s = VLLMSampler(sys.argv[1], max_new_tokens=int(sys.argv[2]), max_model_len=int(sys.argv[3]))
 out = {}
