@@ -150,6 +150,9 @@ def main() -> None:
     ratio_cpu = (our_tokens / best["ours"][1]) / (bare_tokens / best["bare"][1])
     seed_ratio = (bare_tokens / best["bare"][0]) / (unseeded_tokens / best["unseeded"][0])
     ours.close()
+    print(f"vLLM: ours {our_tokens} tokens in {best['ours'][0]:.2f}s, bare {bare_tokens} in {best['bare'][0]:.2f}s, "
+          f"unseeded {unseeded_tokens} in {best['unseeded'][0]:.2f}s: ours/bare {ours_tok_s / bare_tok_s:.3f} "
+          f"(CPU time {ratio_cpu:.3f}); identical samples {same}", file=sys.stderr, flush=True)
 
     hf = HFSampler(MODEL, temperature=1.0, top_p=1.0, max_new_tokens=MAX_TOKENS, prompts_per_batch=HF_BATCH)
     hf_prompts = prompts[:n_hf]
