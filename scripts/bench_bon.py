@@ -21,7 +21,7 @@ over items (bon.estimator.bootstrap_ci, same resamples count and seed); for ``na
 single draw's pick at each N. Model loading and one warm-up call are outside every timing. Target: bon >= 3.5x less
 wall time than naive, CI half-widths no wider (ci_ratio <= 1).
 
-    python scripts/bench_bon.py --quick   # 2 answer items (8 prompts) + 2 mimicry prompts, max_new_tokens 12: ~11 min
+    python scripts/bench_bon.py --quick   # 2 answer items (8 prompts) + 2 mimicry prompts, max_new_tokens 12: ~10 min
     python scripts/bench_bon.py           # 4 answer items + 4 mimicry prompts, max_new_tokens 32; records
     python scripts/bench_bon.py --tiny    # smoke test (max_new_tokens 4); --record writes BENCHMARKS.md from any size
 

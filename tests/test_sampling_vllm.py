@@ -123,8 +123,7 @@ def test_batch_beyond_the_token_budget_long_prompts(sampler, bundled_model):
 CHUNKS_SCRIPT = """
 import json, sys
 from bon.chat import Prompt
-from bon.sampling.auto import CPU_BACKEND
-from bon.sampling.vllm import VLLMSampler, on_gpu
+from bon.sampling.vllm import VLLMSampler
 texts = ["Name a fruit.", "Say a colour.", "Count to three.", "Greet me."]
 s = VLLMSampler(sys.argv[1], max_new_tokens=int(sys.argv[2]), max_model_len=int(sys.argv[3]))
 out = {}

@@ -112,7 +112,7 @@ class VLLMSampler:
         """Draw m completions for every prompt.
 
         Args:
-            prompts: prompts with unique, non-empty keys (the GPU per-prompt seed is derived from the key).
+            prompts: prompts with unique, non-empty keys (each request's seed is derived from its key).
             m: completions per prompt.
             seed: run seed.
             progress: show vLLM's tqdm bar.
