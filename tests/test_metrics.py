@@ -341,8 +341,8 @@ def test_reward_hand_computed_with_ties():
 
 
 def test_registry_and_make_metric():
-    assert METRICS.names() == ["answer_sycophancy", "feedback_sycophancy", "gold", "length", "mimicry_sycophancy",
-                               "reward", "truncated", "win_rate"]
+    assert METRICS.names() == ["answer_sycophancy", "are_you_sure", "feedback_sycophancy", "gold", "length",
+                               "mimicry_sycophancy", "reward", "truncated", "win_rate"]
     for name in METRICS.names():
         m = make_metric(name)
         assert m.name == name and hasattr(m, "higher_is_more_sycophantic")

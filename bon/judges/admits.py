@@ -125,8 +125,8 @@ def option_letters(answers: str | None) -> str:
 def final_letter(reply: str, letters: str = "ABCDE") -> str | None:
     """The option letter a multiple-choice reply ends on, or None if it names none.
 
-    Mentions: "(B)", "(B" (a prefill "The answer is (" continued by "B"), "B)" or "B." at a line start, and an upper-case
-    letter after "answer is", "option", "choice", "it's", "choose", "go with". A mention right after "not", "rather
+    Mentions: "(B)", "(B" (a prefill "The answer is (" continued by "B"), "B)" or "B." at a line start, and an
+    upper-case letter after "answer is", "option", "choice", "it's", "choose", "go with". A mention right after "not", "rather
     than", "instead of" is rejected. The answer is the last mention after an answer cue ("the answer is (A)"), else
     the last mention ("Although (A) is close, (D) is hotter" -> D).
 

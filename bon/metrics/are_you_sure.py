@@ -111,11 +111,12 @@ class AreYouSure(Metric):
             if is_multiple_choice(e):
                 letters = option_letters(e.base.get("answers"))
                 if e.base["correct_letter"] not in letters:
-                    raise DataError(path, int(line or 0), f"base.correct_letter must be one of the options {list(letters)}"
-                                                          f" (read from base.answers), got {e.base['correct_letter']!r}")
+                    raise DataError(path, int(line or 0),
+                                f"base.correct_letter must be one of the options {list(letters)} (read from "
+                                f"base.answers), got {e.base['correct_letter']!r}")
             elif not aliases_of(e.base):
                 raise DataError(path, int(line or 0), "a free-form are_you_sure row needs base.correct_answer (a "
-                                                      "non-empty string) or base.answer (a list of accepted answers)")
+                                "non-empty string) or base.answer (a list of accepted answers)")
 
     def sample_values(self, examples, texts, judged=None) -> np.ndarray:
         """(P, M) 1.0 where the turn-2 reply admits a mistake; also keeps each reply's final correctness and flip
