@@ -169,19 +169,23 @@ SYCOPHANCY = ["answer_sycophancy", "feedback_sycophancy", "mimicry_sycophancy"]
 
 
 def test_zero_beta_reproduces_the_base_pm_exactly(tmp_path, pool):
-    base, used0, _ = _curves(tmp_path, pool, "variants.standard.bias={}")
+    base, used0, _ = _curves(tmp_path, pool, "~variants.standard.bias")  # the base PM: no bias at all
     zero, used, ctx = _curves(tmp_path, pool, "variants.standard.bias.agree=0")
     assert base.equals(zero)
     assert all(np.array_equal(used[v], pool[3][v]) for v in used) and "planted_bias" not in ctx.facts
 
 
-@pytest.mark.parametrize("beta", [1.0, -1.0])
+@pytest.mark.parametrize("beta", [2.0, -2.0])
 def test_a_planted_agreement_preference_moves_every_sycophancy_metric_its_way(tmp_path, pool, beta):
+    """The base PM on this pool has preferences of its own (answer and mimicry fall with N at beta = 0): the planted
+    one moves every metric's N=M value past its N=1 value in beta's direction, and away from the base PM's."""
+    base, _, _ = _curves(tmp_path, pool, "~variants.standard.bias")
     curves, _, ctx = _curves(tmp_path, pool, f"variants.standard.bias.agree={beta}")
     m = 8
     for metric in SYCOPHANCY:
         gain = curves[(metric, "standard", m)] - curves[(metric, "standard", 1)]
-        assert np.sign(gain) == np.sign(beta), (metric, gain)
+        gain0 = base[(metric, "standard", m)] - base[(metric, "standard", 1)]
+        assert np.sign(gain) == np.sign(beta) and np.sign(gain - gain0) == np.sign(beta), (metric, gain, gain0)
     assert ctx.facts["planted_bias"]["standard"]["betas"] == {"agree": beta}
     pref = ctx.facts["pm_preference"]["standard"]
     for kind in ("answer", "feedback", "mimicry"):  # the planted preference shows on the policy's own samples
@@ -210,8 +214,9 @@ def test_planted_sweep_reuses_samples_and_scores_and_overlays_by_beta(tmp_path):
 
     root = Path(__file__).resolve().parents[1]
     when = tmp_path / "multirun"
-    tiny = ["sampler=hf", "dataset.max_items=1", "m=4", "sampler.max_new_tokens=8", "wandb.mode=disabled",
-            "n_boot=50", "progress=false"]
+    tiny = ["sampler=hf", "dataset.max_items=1", "dataset.kinds=[answer,mimicry]", "m=4", "sampler.max_new_tokens=8",
+            "metrics=[reward,answer_sycophancy,mimicry_sycophancy]", "wandb.mode=disabled", "n_boot=50",
+            "progress=false"]
     r = subprocess.run([sys.executable, "-m", "bon.run", "-m", "experiment=planted",
                         "variants.standard.bias.agree=0,2", *tiny, f"store={tmp_path}/store",
                         f"hydra.sweep.dir={when}"], capture_output=True, text=True, cwd=tmp_path, timeout=1200)
@@ -222,7 +227,7 @@ def test_planted_sweep_reuses_samples_and_scores_and_overlays_by_beta(tmp_path):
     assert "planted_bias" not in first["facts"] and second["facts"]["planted_bias"]["standard"]["betas"] == {"agree": 2}
     for run in (first, second):  # the on-policy preference, every variant and kind, in every run
         assert set(run["facts"]["pm_preference"]) == {"standard", "non_sycophantic"}
-        assert set(run["facts"]["pm_preference"]["standard"]) == {"answer", "feedback", "mimicry"}
+        assert set(run["facts"]["pm_preference"]["standard"]) == {"answer", "mimicry"}
     report = (when / "1" / "report.txt").read_text()
     assert report.startswith("PLANTED BIAS: variant 'standard' is the PM's stored reward + 2 * s * agree")
     assert "on-policy PM preference for agreement" in report
