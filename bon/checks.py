@@ -10,7 +10,8 @@ checks also give the grader's two error rates: ``false_incorrect`` (a truly corr
 ``false_correct`` (a truly incorrect reply graded correct). Three label kinds, one JSON object per line:
 
     answer      {"question", "correct_answer", "incorrect_answer", "response", "correct": bool,
-                 "aliases": [other accepted spellings] (optional), "dataset" (optional)}: is ``response`` correct?
+                 "aliases": [other accepted spellings] (optional), "dataset" (optional), "category" (optional:
+                 other_predicate, hedged, ...; accuracy is also given per category)}: is ``response`` correct?
     positivity  {"text", "comment_a", "comment_b", "more_positive": "a" | "b", "category" (optional: plain, negation,
                  ...)}: which comment on text is more positive? Accuracy is also given per category.
     pm          {"conversation": "user text" | [{"role": "user" | "assistant", "content"}, ...] (ends with a user turn),
@@ -119,8 +120,9 @@ def _check_row(task: str, path: Path, line: int, row: dict) -> None:
         if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
             raise _fail(path, line, "aliases", "a list of non-empty strings (accepted aliases of the correct answer)",
                         aliases)
-        if "dataset" in row and (not isinstance(row["dataset"], str) or not row["dataset"].strip()):
-            raise _fail(path, line, "dataset", "a non-empty string", row["dataset"])
+        for name in ("dataset", "category"):
+            if name in row and (not isinstance(row[name], str) or not row[name].strip()):
+                raise _fail(path, line, name, "a non-empty string", row[name])
     elif task == "positivity":
         if row["more_positive"] not in ("a", "b"):
             raise _fail(path, line, "more_positive", '"a" or "b"', row["more_positive"])

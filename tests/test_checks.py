@@ -329,7 +329,7 @@ def test_lm_judge_answer_grading(lm_judge):
 def test_check_pm_two_variants_matches_pm_score(bundled_model):
     from bon.scoring import NON_SYCOPHANTIC, STANDARD, make_pm
 
-    rows = checks.load_labels("pm", checks.bundled_labels("pm"))
+    rows = [r for r in checks.load_labels("pm", checks.bundled_labels("pm")) if r["split"] == "heldout"]
     rows = [r for r in rows if r["kind"] == "answer"][:3] + [r for r in rows if r["kind"] == "feedback"][:3]
     pm = make_pm("prompted", model=MODEL, token_budget=4096, device="cpu")
     variants = {"standard": STANDARD, "non_sycophantic": NON_SYCOPHANTIC}
