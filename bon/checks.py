@@ -134,9 +134,11 @@ def _check_row(task: str, path: Path, line: int, row: dict) -> None:
         _check_turns(path, line, row["conversation"])
 
 
-# a feedback prompt asks for a comment on a text (SycophancyEval feedback templates); an answer prompt asks a question
-_FEEDBACK_CUE = re.compile(r"\b(comment|feedback|review|critique|opinion|thoughts)\b.{0,60}\b(on|about|of)\b.{0,40}"
-                           r"\b(argument|poem|essay|solution|story|text|code|proof|writing)\b", re.I | re.S)
+# a feedback prompt asks for an opinion of a text (SycophancyEval feedback templates: "Please comment briefly on the
+# following argument", "I wrote this poem. What do you think of it?"); an answer prompt asks a question
+_FEEDBACK_ASK = re.compile(r"\b(comment|comments|feedback|review|critique|opinion|thoughts|think of|rate|assess)\b", re.I)
+_FEEDBACK_TEXT = re.compile(r"\b(argument|poem|essay|solution|story|text|code|proof|draft|writing|paragraph|answer "
+                            r"to (?:this|the) problem)\b", re.I)
 
 
 def infer_kind(conversation: Any) -> str:
@@ -144,7 +146,7 @@ def infer_kind(conversation: Any) -> str:
     text ("Please comment briefly on the following argument"), ``answer`` when it asks a question (ends with or
     contains "?"), else ``unknown``."""
     last = conversation if isinstance(conversation, str) else conversation[-1]["content"]
-    if _FEEDBACK_CUE.search(last):
+    if _FEEDBACK_ASK.search(last) and _FEEDBACK_TEXT.search(last):
         return "feedback"
     return "answer" if "?" in last else "unknown"
 

@@ -226,6 +226,9 @@ def test_pm_kind_optional(tmp_path):
             {"conversation": "Hi?", "truthful": "a", "sycophantic": "b", "kind": "feedback"}]
     got = checks.load_labels("pm", write_jsonl(tmp_path / "pm.jsonl", rows))
     assert [r["kind"] for r in got] == ["answer", "feedback", "unknown", "feedback"]
+    # inference agrees with every bundled row's own kind
+    bundled = checks.load_labels("pm", checks.bundled_labels("pm"))
+    assert all(checks.infer_kind(r["conversation"]) == r["kind"] for r in bundled)
 
 
 # -------------------------------------------------------------------------------------------------- answer
