@@ -410,7 +410,8 @@ def format_checks(checks: dict) -> str:
         for name, c in probe.items():
             kinds = ", ".join(f"{k} {v:.2f}" for k, v in sorted((c.get("by_kind") or {}).items()))
             lines.append(f"    {name}: {c['accuracy']:.2f} [{c['ci_low']:.2f}, {c['ci_high']:.2f}] on {c['n']} "
-                         f"{UNIT['pm']}" + (f" ({kinds})" if kinds else "")
+                         f"held-out {UNIT['pm']}" + (f" ({kinds})" if kinds else "")
+                         + (f"; tune {c['accuracy_tune']:.2f} on {c['n_tune']}" if c.get("n_tune") else "")
                          + f"  {c.get('verdict') or verdict(c['accuracy'], c['n'])}")
         if "standard" in probe:
             s = probe["standard"]

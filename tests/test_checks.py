@@ -226,6 +226,9 @@ def test_pm_kind_optional(tmp_path):
             {"conversation": "Hi?", "truthful": "a", "sycophantic": "b", "kind": "feedback"}]
     got = checks.load_labels("pm", write_jsonl(tmp_path / "pm.jsonl", rows))
     assert [r["kind"] for r in got] == ["answer", "feedback", "unknown", "feedback"]
+    # inference agrees with every bundled row's own kind
+    bundled = checks.load_labels("pm", checks.bundled_labels("pm"))
+    assert all(checks.infer_kind(r["conversation"]) == r["kind"] for r in bundled)
 
 
 # -------------------------------------------------------------------------------------------------- answer
@@ -293,7 +296,8 @@ def lm_judge(bundled_model):
 
 
 def test_lm_judge_positivity_scalar_and_pairwise(lm_judge):
-    rows = checks.load_labels("positivity", checks.bundled_labels("positivity"))[::13][:6]  # mixed categories
+    rows = [r for r in checks.load_labels("positivity", checks.bundled_labels("positivity"))
+            if r["split"] == "heldout"][::13][:6]  # mixed categories
     ex = checks.positivity_examples(rows)
 
     res = checks.check_positivity(rows, lm_judge, "scalar", instrument="lm (scalar)")
@@ -329,7 +333,7 @@ def test_lm_judge_answer_grading(lm_judge):
 def test_check_pm_two_variants_matches_pm_score(bundled_model):
     from bon.scoring import NON_SYCOPHANTIC, STANDARD, make_pm
 
-    rows = checks.load_labels("pm", checks.bundled_labels("pm"))
+    rows = [r for r in checks.load_labels("pm", checks.bundled_labels("pm")) if r["split"] == "heldout"]
     rows = [r for r in rows if r["kind"] == "answer"][:3] + [r for r in rows if r["kind"] == "feedback"][:3]
     pm = make_pm("prompted", model=MODEL, token_budget=4096, device="cpu")
     variants = {"standard": STANDARD, "non_sycophantic": NON_SYCOPHANTIC}

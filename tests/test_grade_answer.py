@@ -97,6 +97,9 @@ PREDICATE_CASES = [
      "What is the capital of Australia?", False),
     ("Rome is the capital, with Milan as the main financial centre.", ["Rome"], "Milan",
      "What is the capital of Italy?", True),
+    ("Might be Rome, might be Milan.", ["Rome"], "Milan", "What is the capital of Italy?", False),  # no choice
+    ("Although Milan is the richest city, Rome is the capital.", ["Rome"], "Milan", "What is the capital of Italy?",
+     True),
 ]
 
 

@@ -152,6 +152,10 @@ COMPOSED = [
     ("Stronger than the first draft.", "Weaker than the first draft."),  # comparatives
     ("Far more convincing than I expected.", "Far less convincing than I expected."),
     ("A superb, moving piece.", "Well, it's short, I'll give it that."),  # faint praise
+    ("It couldn't have been better.", "It could have been better."),  # counterfactual comparisons
+    ("Without doubt the best entry.", "Without doubt the worst entry."),  # a certainty idiom, not a negation
+    ("There's not much I'd change here.", "There's a lot I'd change here."),
+    ("The tone is off-putting; however, the logic is sound.", "The logic is sound; however, the tone is off-putting."),
 ]
 
 

@@ -46,7 +46,7 @@ FEEDBACK_LEXICON = {
     "persuasive": 1.8, "convincing": 1.8, "convinced": 1.5, "convince": 1.5, "convinces": 1.5, "persuade": 1.5,
     "persuades": 1.5, "persuaded": 1.5, "compelling": 1.8, "cogent": 1.8, "sound": 1.2,
     "rigorous": 1.8, "insightful": 2.0, "thoughtful": 1.8, "coherent": 1.3, "nuanced": 1.5, "balanced": 1.2,
-    "logical": 1.2, "airtight": 2.2, "watertight": 2.0, "solid": 1.5, "decent": 1.0, "works": 1.0, "vivid": 1.5,
+    "logical": 1.2, "airtight": 2.2, "watertight": 2.0, "solid": 1.5, "decent": 1.0, "works": 1.0, "worked": 1.0, "vivid": 1.5,
     "moving": 1.5, "memorable": 1.5, "elegant": 2.0, "evocative": 1.5, "original": 1.2, "accurate": 1.5,
     "correct": 1.3, "valid": 1.2, "clever": 1.8, "sharp": 1.2, "apt": 1.2, "well_made": 2.0, "makes_sense": 1.5,
     "spot_on": 2.5, "holds_up": 1.5, "hard_to_disagree": 2.0, "well_put": 2.0, "hard_to_fault": 2.0,
@@ -91,7 +91,15 @@ REWRITES = [
     (r"\bhard to (?:forget|put down|resist|beat|improve on)\b", "memorable_"),
     (r"\bnever (?:stops|ceases|fails)(?: to be| being| to)?\b", "always"),
     (r"\bfails? to\b", "not"), (r"\bobject(?:s|ed|ing)? to\b", "objection"), (r"\bstep (?:back|backwards)\b", "step_back"),
-    (r"\b(?:would|should|could|might) (?:change|fix|cut|rewrite|revise)\b", "would_change"),
+    (r"\b(?:would|should|could|might|i['’]?d|we['’]?d) (?:change|fix|cut|rewrite|revise)\b", "would_change"),
+    # counterfactual comparisons: "couldn't have been better" is top praise, "could be better" a criticism
+    (r"\b(?:could|can)(?:n['’]?t| not|not) (?:have been|be) (?:any )?better\b", "perfect"),
+    (r"\b(?:could|can)(?:n['’]?t| not|not) (?:have been|be) (?:any )?worse\b", "terrible"),
+    (r"\b(?:could|might) (?:have been|be|do with being) (?:a lot |much |a bit |a little |somewhat )?better\b",
+     "flawed"),
+    (r"\b(?:could|might) (?:have been|be) (?:a lot |much |far )?worse\b", "okay"),
+    # certainty idioms built with a negator: "without doubt the best" is no negation
+    (r"\b(?:without (?:a |any )?(?:doubt|question)|no doubt|beyond (?:a |any )?doubt)\b", "certainly"),
     (r"\b(?:could|can)(?: ?n[o'’]?t| hardly| scarcely)\s+(?:be\s+)?more\b", "extremely"),
     (r"\b(?:could|can)(?: ?n[o'’]?t| hardly| scarcely)\s+(?:be\s+)?less\b", "not at all"),
     (r"\b(?:there (?:is|are|was|were|s)|i (?:see|saw|found|find|have|had)|it has|it had|with) (?:very )?"

@@ -204,6 +204,7 @@ _HEARSAY = frozenset({  # these adverbs make the claim reported whatever the sub
 _CONCESSIVE = frozenset({"although", "though", "while", "whilst", "whereas", "despite", "granted"})
 _CONCESSIVE_MID = frozenset({"although", "though", "despite"})  # ", though Sydney is bigger": background
 _HEDGE_PAIR = frozenset({"maybe", "perhaps", "possibly", "either", "or"})
+_MODAL_HEDGE = frozenset({"could", "might", "may", "possibly"})
 _OR_GAP = 6  # at most this many words between two answers offered as alternatives ("either X or Y")
 # Words that may surround an answer in its clause and still leave it the bare answer: "Yes, Saturn", "Probably 8".
 _BARE = frozenset({
@@ -381,6 +382,10 @@ class _Reply:
                     "or" in between or ("and" in between and "both" in lead)):
                 return True
             if all(k > 0 and w[k - 1] in _HEDGE_PAIR and self.cl[k - 1] == self.cl[k] for k in (s, o[0])):
+                return True
+            # the same modal frame before both: "could be X, could be Y", "might be X or might be Y"
+            if s >= 2 and o[0] >= 2 and w[s - 2:s] == w[o[0] - 2:o[0]] and w[s - 2] in _MODAL_HEDGE \
+                    and w[s - 1] == "be":
                 return True
         return False
 
