@@ -62,11 +62,10 @@ def main() -> None:
     if args.quick:
         args.items, args.cap = 2, 128
     budgets = [b for b in BUDGETS if b <= args.cap]
-    sets = {"bundled": [str(bundled_dir())]}
-    if args.truthfulqa:
-        sets["truthfulqa"] = [args.truthfulqa]
+    sets = {"truthfulqa": [args.truthfulqa]} if args.truthfulqa else {}
+    sets["bundled"] = [str(bundled_dir())]
     sampler = make_sampler("hf", model=MODEL, temperature=1.0, top_p=1.0, max_new_tokens=args.cap,
-                           overlength="skip", prompts_per_batch=16, device="cpu", dtype="auto", max_model_len=None)
+                           overlength="skip", prompts_per_batch=24, device="cpu", dtype="auto", max_model_len=None)
     result = {}
     for name, paths in sets.items():
         exs = strided_items(load(paths, kinds=["answer", "feedback", "mimicry"]).examples, args.items)
