@@ -673,9 +673,9 @@ def write_results(ctx: Context, metrics, examples: list[Example], samples: pd.Da
     facts["truncation"] = {"max_new_tokens": cfg.sampler.max_new_tokens, "shares": truncation_shares(curves)}
     from bon.checks import grader_bias_warning
 
-    bias = grader_bias_warning(instrument_checks.get("answer"), curves)
-    if bias:
-        facts["answer_grader_bias"] = bias
+    grader_bias = grader_bias_warning(instrument_checks.get("answer"), curves)
+    if grader_bias:
+        facts["answer_grader_bias"] = grader_bias
     summary = {
         "checks": instrument_checks, "stages": stages,
         "reused": ctx.reused, "n_prompts": len(examples), "m": cfg.m, "ns": ns, "facts": facts,
