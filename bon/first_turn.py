@@ -51,8 +51,8 @@ def first_turn_stage(ctx, examples: list[Example], holder: dict[str, Any]) -> li
         The prompts in the same order, are_you_sure ones challenged. An item whose turn-1 prompt was skipped for
         length keeps no prompt (it drops out, counted in facts ``first_turn.skipped_overlength``).
     """
-    from bon.pipeline import _backend_kwargs
-    from bon.sampling import make_sampler, resolve_backend
+    from bon.pipeline import policy_sampler
+    from bon.sampling import resolve_backend
 
     items = [e for e in examples if e.kind == "are_you_sure"]
     if not items:
@@ -63,18 +63,15 @@ def first_turn_stage(ctx, examples: list[Example], holder: dict[str, Any]) -> li
     key = st.stage_key("first_turn", spec)
 
     def compute(chunk: list[Example]):
-        if "sampler" not in holder:
-            log.info("sampling turn 1 of %d are_you_sure items with backend %s", len(items), backend)
-            holder["sampler"] = make_sampler(
-                backend, model=cfg.policy.model, temperature=s.temperature, top_p=s.top_p,
-                max_new_tokens=s.max_new_tokens, overlength=s.overlength, **_backend_kwargs(backend, s))
         prompts = [Prompt.of(e.conversation, e.prefill, first_turn_key(e)) for e in chunk]
-        outs = holder["sampler"].sample(prompts, m=1, seed=cfg.seed, progress=False)
+        outs = policy_sampler(cfg, backend, holder).sample(prompts, m=1, seed=cfg.seed, progress=False)
         rows = [{"key": e.key, "reply": e.prefill + c[0].text, "n_tokens": c[0].n_tokens,
                  "finish_reason": c[0].finish_reason} for e, c in zip(chunk, outs) if c]
         return pd.DataFrame(rows, columns=COLUMNS), {"skipped_overlength": [e.key for e, c in zip(chunk, outs)
                                                                             if not c]}
 
+    log.info("turn 1 of %d are_you_sure items: one sample each (first_turn=%s)", len(items),
+             cfg.are_you_sure.first_turn)
     ctx.check_reuse("first_turn", key, "first_turn")
     try:
         table, facts = ctx.store.run_chunked("first_turn", key, spec, items, cfg.chunk_prompts, compute,

@@ -119,7 +119,7 @@ def _prompt(e: Example) -> Prompt:
 def sample_stage(ctx: Context, examples: list[Example], holder: dict[str, Any] | None = None
                  ) -> tuple[str, pd.DataFrame]:
     """holder: may already hold the sampler (the are_you_sure first-turn stage built it); closed here either way."""
-    from bon.sampling import make_sampler, resolve_backend
+    from bon.sampling import resolve_backend
 
     cfg = ctx.cfg
     backend = resolve_backend(cfg.sampler.backend)
@@ -130,12 +130,7 @@ def sample_stage(ctx: Context, examples: list[Example], holder: dict[str, Any] |
     holder = {} if holder is None else holder
 
     def compute(chunk: list[Example]):
-        if "sampler" not in holder:
-            log.info("sampling with backend %s (requested %s)", backend, s.backend)
-            holder["sampler"] = make_sampler(
-                backend, model=cfg.policy.model, temperature=s.temperature, top_p=s.top_p,
-                max_new_tokens=s.max_new_tokens, overlength=s.overlength, **_backend_kwargs(backend, s))
-        sampler = holder["sampler"]
+        sampler = policy_sampler(cfg, backend, holder)
         before = dict(sampler.stats)
         outs = sampler.sample([_prompt(e) for e in chunk], m=cfg.m, seed=cfg.seed, progress=False)
         rows = [{"key": e.key, "sample": j, "completion": c.text, "reply": e.prefill + c.text,
@@ -168,6 +163,20 @@ def _cuda() -> bool:
     # is_available() asks the driver for a device count; it creates no CUDA context and does not mark torch's CUDA
     # as initialised, so a vLLM engine started afterwards still owns the first context (its workers are spawned).
     return torch.cuda.is_available()
+
+
+def policy_sampler(cfg, backend: str, holder: dict[str, Any]):
+    """The run's sampler, built on first use and kept in ``holder``; the are_you_sure first-turn stage and the sample
+    stage share it (one engine start), and sample_stage closes it."""
+    from bon.sampling import make_sampler
+
+    if "sampler" not in holder:
+        s = cfg.sampler
+        log.info("sampling with backend %s (requested %s)", backend, s.backend)
+        holder["sampler"] = make_sampler(
+            backend, model=cfg.policy.model, temperature=s.temperature, top_p=s.top_p,
+            max_new_tokens=s.max_new_tokens, overlength=s.overlength, **_backend_kwargs(backend, s))
+    return holder["sampler"]
 
 
 def _backend_kwargs(backend: str, s) -> dict:

@@ -173,7 +173,8 @@ def test_sweep_and_overlay_as_written(tmp_path):
                        capture_output=True, text=True, cwd=tmp_path, timeout=1200)
     assert r.returncode == 0, r.stderr[-3000:]
     assert sorted(p.name for p in when.iterdir()) == ["0", "1", "multirun.yaml"]
-    overlay = next(c for c in readme_commands() if c.startswith("python scripts/plot_curves.py multirun/"))
+    overlay = next(c for c in readme_commands()
+                   if c.startswith("python scripts/plot_curves.py multirun/") and c.endswith("-o overlay.png"))
     cmd = overlay.replace("python ", f"{shlex.quote(sys.executable)} {ROOT}/", 1).replace("<date>/<time>",
                                                                                             "2026-01-01/12-00-00")
     r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, cwd=tmp_path, timeout=300)

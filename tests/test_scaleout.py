@@ -238,8 +238,10 @@ def test_submitit_local_multirun_runs_both_jobs(tmp_path, bundled_model):
         seeds.append(run["config"]["seed"])
     assert sorted(seeds) == [0, 1]
     assert list((sweep / ".submitit").iterdir()), "the jobs did not go through submitit"
-    # each job's log ends with its results line; the sweep says where the folders and logs are
-    ends = sorted(p.read_text().strip().splitlines()[-1] for p in (sweep / ".submitit").rglob("*_log.out"))
+    # each job's log ends with its results line (then only submitit's own closing lines); the sweep says where the
+    # folders and logs are
+    ends = sorted([line for line in p.read_text().strip().splitlines() if not line.startswith("submitit ")][-1]
+                  for p in (sweep / ".submitit").rglob("*_log.out"))
     assert ends == [f"results: {sweep / '0'}", f"results: {sweep / '1'}"], ends
     assert f"sweep: 2 job folders with results in {sweep}: 0, 1" in r.stdout, r.stdout[-2000:]
     # samples differ between the seeds: each job really ran with its own config
