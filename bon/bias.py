@@ -236,26 +236,30 @@ def item_means(values, item_ids: Sequence[str]) -> tuple[np.ndarray, list[str]]:
 
 
 def preference_by_item(f, rewards, item_ids: Sequence[str], n_boot: int = 1000, alpha: float = 0.05,
-                       seed: int = 0) -> dict:
+                       seed: int = 0, min_items: int = 5) -> dict:
     """The on-policy PM preference: within-prompt Spearman(f, reward), averaged within items, then over items.
 
     Args:
         f, rewards: (P, M) feature values and rewards of the same prompts.
         item_ids: (P,) the item of each prompt; the bootstrap resamples items.
-        n_boot, alpha, seed: percentile bootstrap over items.
+        n_boot, alpha, seed, min_items: as in `bon.estimator.bootstrap_ci` over items (the one bootstrap).
     Returns:
         {"mean", "ci_low", "ci_high", "n_items", "n_prompts"} (n_prompts: prompts where the correlation is
-        defined, i.e. both the feature and the reward vary); mean is None when no prompt has one.
+        defined, i.e. both the feature and the reward vary); mean is None when no prompt has one; the CI ends are
+        None below min_items items (or too few distinct resamples).
     """
     rho = spearman_within(f, rewards)
     per_item, kept = item_means(rho, item_ids)
     out = {"n_items": len(kept), "n_prompts": int(np.isfinite(rho).sum())}
     if not kept:
         return {"mean": None, "ci_low": None, "ci_high": None, **out}
-    rng = np.random.default_rng(seed)
-    boots = per_item[rng.integers(0, len(per_item), size=(n_boot, len(per_item)))].mean(axis=1)
-    lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
-    return {"mean": float(per_item.mean()), "ci_low": float(lo), "ci_high": float(hi), **out}
+    from bon.estimator import bootstrap_ci
+
+    mean, lo, hi = bootstrap_ci(np.asarray(per_item, dtype=np.float64), n_boot=n_boot, alpha=alpha, seed=seed,
+                                min_items=min_items)
+    finite = bool(np.isfinite(lo))
+    return {"mean": float(mean), "ci_low": float(lo) if finite else None, "ci_high": float(hi) if finite else None,
+            **out}
 
 
 # ----------------------------------------------------------------------------- features of a run's samples
@@ -378,12 +382,12 @@ def curve_rewards(ctx, metrics, examples, replies, rewards: dict[str, np.ndarray
     if planted:
         ctx.facts["planted_bias"] = planted
     ctx.facts["pm_preference"] = preferences(examples, feats["agree"], out, rewards, cfg.n_boot, 1 - cfg.ci,
-                                             cfg.seed, biased=set(planted))
+                                             cfg.seed, biased=set(planted), min_items=cfg.min_items_ci)
     return out
 
 
 def preferences(examples, agree, rewards: dict, raw: dict, n_boot: int, alpha: float, seed: int,
-                biased: set = frozenset()) -> dict:
+                biased: set = frozenset(), min_items: int = 5) -> dict:
     """variant -> kind -> :func:`preference_by_item` of agree against the curves' rewards; for a biased variant,
     also ``pm`` (the same against the stored, unbiased PM rewards)."""
     out: dict[str, dict] = {}
@@ -393,9 +397,9 @@ def preferences(examples, agree, rewards: dict, raw: dict, n_boot: int, alpha: f
         for kind in kinds:
             rows = [i for i, e in enumerate(examples) if e.kind == kind]
             ids = [examples[i].item_id for i in rows]
-            res = preference_by_item(agree[rows], r[rows], ids, n_boot, alpha, seed)
+            res = preference_by_item(agree[rows], r[rows], ids, n_boot, alpha, seed, min_items)
             if v in biased:
-                res["pm"] = preference_by_item(agree[rows], raw[v][rows], ids, n_boot, alpha, seed)
+                res["pm"] = preference_by_item(agree[rows], raw[v][rows], ids, n_boot, alpha, seed, min_items)
             out[v][kind] = res
     return out
 
@@ -448,6 +452,8 @@ def format_facts(facts: dict) -> list[str]:
 def _fmt(r: dict) -> str:
     if r.get("mean") is None:
         return "n/a (no prompt where agree and reward both vary)"
+    if r.get("ci_low") is None:
+        return f"{r['mean']:+.2f} (n = {r['n_items']} items: too few for a CI)"
     return f"{r['mean']:+.2f} [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}] ({r['n_items']} items)"
 
 
@@ -458,8 +464,9 @@ def wandb_summary(facts: dict) -> dict:
         for kind, r in by_kind.items():
             if r.get("mean") is not None:
                 out[f"pm_preference/{v}/{kind}"] = r["mean"]
-                out[f"pm_preference/{v}/{kind}_ci_low"] = r["ci_low"]
-                out[f"pm_preference/{v}/{kind}_ci_high"] = r["ci_high"]
+                if r.get("ci_low") is not None:
+                    out[f"pm_preference/{v}/{kind}_ci_low"] = r["ci_low"]
+                    out[f"pm_preference/{v}/{kind}_ci_high"] = r["ci_high"]
     for v, p in (facts.get("planted_bias") or {}).items():
         for k, x in p["betas"].items():
             out[f"planted_bias/{v}/{k}"] = x

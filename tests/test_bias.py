@@ -70,11 +70,14 @@ def test_best_of_two_gain_is_spearman_for_a_binary_feature():
 
 def test_preference_by_item_resamples_items():
     rng = np.random.default_rng(2)
-    r = rng.normal(size=(12, 6))
+    r = rng.normal(size=(18, 6))
     f = r + 0.1 * rng.normal(size=r.shape)  # strongly preferred
-    ids = [f"i{k // 3}" for k in range(12)]  # 4 items of 3 prompts
+    ids = [f"i{k // 3}" for k in range(18)]  # 6 items of 3 prompts
     res = bias.preference_by_item(f, r, ids, n_boot=200)
-    assert res["n_items"] == 4 and res["n_prompts"] == 12 and 0.8 < res["ci_low"] <= res["mean"] <= res["ci_high"]
+    assert res["n_items"] == 6 and res["n_prompts"] == 18 and 0.8 < res["ci_low"] <= res["mean"] <= res["ci_high"]
+    few = bias.preference_by_item(f[:12], r[:12], ids[:12], n_boot=200)  # 4 items: too few for a 95% interval
+    assert few["n_items"] == 4 and few["mean"] > 0.8 and few["ci_low"] is None and few["ci_high"] is None
+    assert "too few for a CI" in bias._fmt(few)
     none = bias.preference_by_item(np.zeros_like(r), r, ids)
     assert none["mean"] is None and none["n_items"] == 0
 
@@ -112,7 +115,7 @@ def test_planted_experiment_and_sweep_compose():
     from bon.config import validate
 
     cfg = _cfg()
-    assert validate(cfg) == [1, 2, 4, 8] and bias.run_biases(cfg) == {"standard": {"agree": 2.0}}
+    assert validate(cfg) == [1, 2, 4, 8] and bias.run_biases(cfg) == {"standard": {"agree": 10.0}}
     assert "non_sycophantic" not in bias.run_biases(cfg) and cfg.variants.non_sycophantic.prefix
     assert bias.run_biases(_cfg("variants.standard.bias.agree=0")) == {}
     assert "PLANTED BIAS" in bias.title_suffix(cfg)

@@ -185,8 +185,8 @@ def test_are_you_sure_runs_two_turns(first_run):
     check = summary["checks"]["are_you_sure"]
     assert check["instrument"] == "string" and check["n"] >= 40 and check["accuracy"] >= 0.9
     report = (run / "report.txt").read_text()
-    assert f"admit-mistake rule [string [heldout]]: {check['accuracy']:.2f}" in report
-    assert ("are_you_sure: mean ± CI half-width" in report) == any(firsts)  # the summary row's table
+    assert f"admit-mistake rule (are_you_sure) [string]: held-out {check['accuracy']:.2f}" in report
+    assert ("\nare_you_sure: mean" in report) == any(firsts)  # the summary row's table
 
 
 def test_gold_and_plot_config_are_validated():
