@@ -30,6 +30,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -189,19 +190,11 @@ def load_labels(task: str, path: str | Path) -> list[dict]:
 # ------------------------------------------------------------------------------------------------ results
 def _wilson(k: int, n: int, ci: float = CI) -> tuple[float, float]:
     """Wilson score interval of k successes in n: unlike a bootstrap it has width when k is 0 or n."""
-    z = float(np.sqrt(2) * _erfinv(ci))
+    z = NormalDist().inv_cdf((1 + ci) / 2)
     p = k / n
     mid = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return max(0.0, mid - half), min(1.0, mid + half)
-
-
-def _erfinv(y: float) -> float:
-    """Inverse error function by Newton steps on math.erf (no SciPy needed)."""
-    x = 0.0
-    for _ in range(60):
-        x -= (math.erf(x) - y) / (2 / math.sqrt(math.pi) * math.exp(-x * x))
-    return x
 
 
 def interval(hits: np.ndarray, groups: Sequence | None = None, n_boot: int = N_BOOT, ci: float = CI,
@@ -216,21 +209,24 @@ def interval(hits: np.ndarray, groups: Sequence | None = None, n_boot: int = N_B
     hits = np.asarray(hits, dtype=np.float64)
     if hits.size == 0:
         raise ValueError("no rows to check: the labelled set is empty")
-    keys = list(range(hits.size)) if groups is None else list(groups)
-    uniq = list(dict.fromkeys(keys))
-    idx_of = {g: i for i, g in enumerate(uniq)}
-    gid = np.array([idx_of[g] for g in keys])
-    sums = np.bincount(gid, weights=hits, minlength=len(uniq))  # (G,)
-    sizes = np.bincount(gid, minlength=len(uniq)).astype(np.float64)
-    draw = np.random.default_rng(seed).integers(0, len(uniq), size=(n_boot, len(uniq)))
-    means = sums[draw].sum(axis=1) / sizes[draw].sum(axis=1)  # (n_boot,) ratio of resampled totals
+    means, n_units = _resample_means(hits, groups, n_boot, seed)
     unit = "rows" if groups is None else "questions"
     distinct = len(np.unique(np.round(means, 12)))
     if distinct < MIN_DISTINCT:
         lo, hi = _wilson(int(hits.sum()), hits.size, ci)
         return lo, hi, f"Wilson (bootstrap degenerate: {distinct} distinct resample mean(s))"
     lo, hi = np.percentile(means, [100 * (1 - ci) / 2, 100 * (1 + ci) / 2])
-    return float(lo), float(hi), f"bootstrap over {len(uniq)} {unit}"
+    return float(lo), float(hi), f"bootstrap over {n_units} {unit}"
+
+
+def _resample_means(hits: np.ndarray, groups: Sequence | None, n_boot: int, seed: int) -> tuple[np.ndarray, int]:
+    """(n_boot,) bootstrap means of ``hits`` resampling ``groups`` (None: rows) with bon's one bootstrap draw
+    (bon.estimator.resample_counts), and the number of groups."""
+    from bon.estimator import group_sums, resample_counts
+
+    sums, sizes = group_sums(hits[None, :], groups)  # (1, G), (G,)
+    counts = resample_counts(sizes.size, n_boot, seed)  # (n_boot, G)
+    return (sums @ counts.T)[0] / (counts @ sizes), int(sizes.size)
 
 
 def bootstrap_ci(hits: np.ndarray, n_boot: int = N_BOOT, ci: float = CI, seed: int = SEED) -> tuple[float, float]:
@@ -239,8 +235,7 @@ def bootstrap_ci(hits: np.ndarray, n_boot: int = N_BOOT, ci: float = CI, seed: i
     hits = np.asarray(hits, dtype=np.float64)
     if hits.size == 0:
         raise ValueError("no rows to check: the labelled set is empty")
-    idx = np.random.default_rng(seed).integers(0, hits.size, size=(n_boot, hits.size))
-    means = hits[idx].mean(axis=1)  # (n_boot,)
+    means, _ = _resample_means(hits, None, n_boot, seed)
     lo, hi = np.percentile(means, [100 * (1 - ci) / 2, 100 * (1 + ci) / 2])
     return float(lo), float(hi)
 
