@@ -28,7 +28,7 @@ from bon.data import bundled_dir, load  # noqa: E402
 from bon.sampling import make_sampler  # noqa: E402
 
 MODEL = "bundled:smollm2-135m-instruct"
-BUDGETS = (40, 64, 96, 128, 160, 192, 256, 320, 384, 512)
+BUDGETS = (40, 64, 96, 128, 160, 192, 256, 320, 384, 512, 768, 1024)
 
 
 def strided_items(examples, per_kind: int):
