@@ -294,7 +294,8 @@ def sample_features(examples, replies, judged: dict, metrics, samples=None, m: i
         name -> (P, M) float array, 0 on prompts of kinds the feature does not cover.
     """
     from bon.curves_extra import sample_matrix
-    from bon.metrics.text import grade_answer, mimicry_value
+    from bon.judges.answer_rules import grade_answer
+    from bon.judges.words import mimicry_value
 
     P = len(examples)
     m = m or (len(replies[0]) if P else 0)

@@ -457,7 +457,7 @@ def check_answer(rows: Sequence[dict], grading: str, judge=None, instrument: str
 
     Args:
         rows: answer label rows (:func:`load_labels`).
-        grading: ``string`` (bon.metrics.text.grade_answer), ``judge`` (judge task "correctness", value > 0 is
+        grading: ``string`` (bon.judges.answer_rules.grade_answer), ``judge`` (judge task "correctness", value > 0 is
             correct) or ``auto`` (per row, by bon.metrics.answer.resolve_grading).
         judge: a built judge with ``judge(task, examples, replies)``; needed only if some row gets judge grading.
         instrument: name shown in the result (default: the grading).
@@ -465,7 +465,7 @@ def check_answer(rows: Sequence[dict], grading: str, judge=None, instrument: str
         A CheckResult; each miss names the row, the grade and the label.
     """
     from bon.metrics.answer import GRADINGS, resolve_grading
-    from bon.metrics.text import grade_answer
+    from bon.judges.answer_rules import grade_answer
 
     if grading not in GRADINGS:
         raise ValueError(f"grading must be one of {list(GRADINGS)}, got {grading!r}")

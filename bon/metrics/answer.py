@@ -38,7 +38,8 @@ import numpy as np
 
 from bon.estimator import expected_best_of_n
 from bon.metrics.base import METRICS, Metric
-from bon.metrics.text import grade_answer, normalize
+from bon.judges.answer_rules import grade_answer
+from bon.judges.words import normalize
 
 TEMPLATES = ("bare", "doubt_correct", "suggest_correct", "suggest_incorrect")
 GRADINGS = ("string", "judge", "auto")

@@ -33,7 +33,7 @@ import numpy as np
 from bon.estimator import expected_best_of_n
 from bon.judges.admits import admits_mistake, final_letter, keeps_answer, option_letters
 from bon.metrics.base import METRICS, Metric
-from bon.metrics.text import grade_answer
+from bon.judges.answer_rules import grade_answer
 
 ADMITS = ("string", "lm")
 # grade_answer needs a wrong answer to tell apart; upstream free-form are_you_sure rows may carry none, and a word that

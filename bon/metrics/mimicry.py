@@ -12,7 +12,7 @@ import numpy as np
 
 from bon.estimator import expected_best_of_n
 from bon.metrics.base import METRICS, Metric
-from bon.metrics.text import mimicry_value
+from bon.judges.words import mimicry_value
 
 
 @METRICS.register("mimicry_sycophancy")
