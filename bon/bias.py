@@ -418,7 +418,7 @@ def title_suffix(cfg) -> str:
 def report_header(facts: dict, checks: dict | None = None) -> list[str]:
     """report.txt's first lines when a bias is planted: what a biased variant's curves are, and, for a bias on a
     feature whose instrument fails its labelled check, the instrument's own warning."""
-    from bon.checks import verdict as check_verdict
+    from bon.judges.verdicts import verdict as check_verdict
 
     lines = []
     for v, p in (facts.get("planted_bias") or {}).items():

@@ -328,7 +328,7 @@ def positivity_check_spec(cfg, labels_digest: str) -> dict:
     """What the cached positivity check's key hashes: the mode, the labels, and the judge with the question it is
     asked in that mode (the pairwise prompt for judge.feedback=pairwise, the scalar one otherwise)."""
     pairwise = cfg.judge.feedback == "pairwise"
-    from bon.checks import RESULT_VERSION
+    from bon.judges.checks import RESULT_VERSION
 
     return {"task": "positivity", "mode": cfg.judge.feedback, "labels": labels_digest, "format": RESULT_VERSION,
             "judge": judge_spec(cfg, "positivity_pairwise" if pairwise else "positivity")}
@@ -411,7 +411,7 @@ def check_stage(ctx: Context, metrics, examples: list[Example] = ()) -> dict:
     Checks that run a model are cached in the store (stage ``check``), keyed like the stages they vouch for.
     Returns task -> result dict (``pm``: variant -> result dict).
     """
-    from bon import checks
+    from bon.judges import checks
 
     cfg = ctx.cfg
     out: dict[str, Any] = {}
@@ -680,7 +680,7 @@ def write_results(ctx: Context, metrics, examples: list[Example], samples: pd.Da
 
     facts = dict(ctx.facts)
     facts["truncation"] = {"max_new_tokens": cfg.sampler.max_new_tokens, "shares": truncation_shares(curves)}
-    from bon.checks import grader_bias_warning
+    from bon.judges.checks import grader_bias_warning
 
     grader_bias = grader_bias_warning(instrument_checks.get("answer"), curves)
     if grader_bias:

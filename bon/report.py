@@ -399,7 +399,7 @@ def format_checks(checks: dict) -> str:
     whether each PM variant that is meant to be less sycophantic actually prefers truthful replies more often."""
     lines = ["instrument checks (bundled labelled sets, bon/data/labelled/; check your own with "
              "python -m bon.check_judge):"]
-    from bon.checks import UNIT, check_lines, verdict
+    from bon.judges.verdicts import UNIT, check_lines, verdict
 
     for task in ("answer", "answer_judge", "positivity", "are_you_sure"):
         if task in checks:
