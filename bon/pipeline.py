@@ -657,7 +657,7 @@ def write_results(ctx: Context, metrics, examples: list[Example], samples: pd.Da
     """
     from bon import report
     from bon.coverage import truncation_shares
-    from bon.wandb_log import log_run
+    from bon.report import log_run
 
     cfg, ns, run_dir = ctx.cfg, ctx.ns, ctx.run_dir
     # What bon.merge needs besides samples.parquet: the prompts (with their unsharded order) and the raw judge values.

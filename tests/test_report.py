@@ -1,4 +1,4 @@
-"""bon.report (PNG, tables), scripts/plot_curves.py and bon.wandb_log (offline run, read back from its .wandb file)."""
+"""bon.report (PNG, tables), scripts/plot_curves.py and bon.report.wandb_log (offline run, read back from its .wandb file)."""
 import json
 import struct
 import subprocess
@@ -10,18 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bon.report import (
-    MAIN_METRICS,
-    _kl_axis,
-    _kl_axis_inverse,
-    _kl_top_axis,
-    format_differences,
-    format_table,
-    plot_curves,
-    read_curves,
-    read_differences,
-)
-from bon.wandb_log import EXAMPLE_COLUMNS, _examples_frame, log_run
+from bon.report import format_differences, format_table, plot_curves, read_curves, read_differences
+from bon.report.plot import _kl_axis, _kl_axis_inverse, _kl_top_axis
+from bon.report.titles import MAIN_METRICS
+from bon.report.wandb_log import EXAMPLE_COLUMNS, _examples_frame, log_run
 
 ROOT = Path(__file__).resolve().parents[1]
 NS = [1, 2, 4, 8, 16, 32]

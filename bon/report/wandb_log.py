@@ -10,7 +10,7 @@ What a run holds:
   charts/   one line_series chart per main metric, win_rate, length, truncated, kl_pool and gold/<name>
             (a line per PM vs N); every curves.csv row, new metrics included, is in the history above
   tables    example_picks, curves_table, differences_table
-  media     curves.png (drawn by bon.report if the run directory lacks it)
+  media     curves.png (drawn by bon.report.plot if the run directory lacks it)
   artifact  type "bon-curves": curves.csv, differences.csv
   summary   final/{metric}/{pm}{,_ci_low,_ci_high} at the largest N; checks/{task}/{accuracy,ci_low,ci_high,n}
             (the instrument checks of run.json; checks/pm/{variant}/... for the PM probe);
@@ -25,7 +25,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from bon.report import EXTRA_METRICS, MAIN_METRICS, plot_curves, read_curves, read_differences
+from bon.report.files import read_curves, read_differences
+from bon.report.plot import plot_curves
+from bon.report.titles import EXTRA_METRICS, MAIN_METRICS
 
 MODES = ("disabled", "offline", "online")
 EXAMPLE_COLUMNS = ["n", "pm", "metric_kind", "prompt", "response", "reward", "values"]
