@@ -293,7 +293,7 @@ def sample_features(examples, replies, judged: dict, metrics, samples=None, m: i
     Returns:
         name -> (P, M) float array, 0 on prompts of kinds the feature does not cover.
     """
-    from bon.curves_extra import sample_matrix
+    from bon.metrics.inputs import sample_matrix
     from bon.judges.answer_rules import grade_answer
     from bon.judges.words import mimicry_value
 

@@ -491,16 +491,17 @@ def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np
                  judged: dict[str, np.ndarray], samples: pd.DataFrame | None = None):
     """Per-item curves per (metric row, variant) -> bootstrap CIs; paired differences between variants.
 
-    Also (bon/curves_extra.py): gold/<name> rows when the gold node is set, kl_pool rows, and the Goodhart fits and
-    length shifts in ctx.facts. samples: the sample stage's table (n_tokens, finish_reason for length/truncated).
+    Also (bon/curve_stats.py, bon/metrics/inputs.py): gold/<name> rows when the gold node is set, kl_pool rows, and
+    the Goodhart fits and length shifts in ctx.facts. samples: the sample stage's table (n_tokens, finish_reason for length/truncated).
     """
-    from bon import curves_extra as extra
+    from bon import curve_stats as extra
+    from bon.metrics.inputs import gold_metric, metric_input
 
     cfg, ns = ctx.cfg, ctx.ns
     kl = bon_kl(np.array(ns))
     alpha = 1 - cfg.ci
     curve_rows, diff_rows, per_item, sample_values, groups = [], [], {}, {}, {}
-    gold = extra.gold_metric(cfg, metrics, lambda name: make_metric(name, **_metric_kwargs(name, cfg)))
+    gold = gold_metric(cfg, metrics, lambda name: make_metric(name, **_metric_kwargs(name, cfg)))
     for metric in [*metrics, *([gold] if gold else [])]:
         sel = [i for i, e in enumerate(examples) if metric.applies(e)]
         exs = [examples[i] for i in sel]
@@ -510,7 +511,7 @@ def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np
             log.warning("metric %s has no prompts of kind %s in the selected data; skipped", metric.name, metric.kind)
             continue
         texts = [replies[i] for i in sel]
-        judged_vals = extra.metric_input(cfg, metric, sel, examples, replies, judged, samples, rewards, sample_values)
+        judged_vals = metric_input(cfg, metric, sel, examples, replies, judged, samples, rewards, sample_values)
         values = metric.sample_values(exs, texts, judged_vals)
         sample_values[metric.name] = (sel, values)
         for vname, r in rewards.items():
@@ -762,7 +763,7 @@ def _facts_text(facts: dict, timings: dict, total: float) -> str:
             lines.append(f"  {k}: {v['truncated']} PM inputs truncated to the PM's context")
         if k.startswith(("score[", "judge[")) and isinstance(v, dict) and v.get("oom_retries"):
             lines.append(f"  {k}: {v['oom_retries']} out-of-memory retries with a halved batch")
-    from bon.curves_extra import format_facts
+    from bon.report.facts import format_facts
 
     lines += format_facts(facts)  # KL on the pool, Goodhart fits, length flags
     if facts.get("answer_grader_bias"):

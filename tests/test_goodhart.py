@@ -7,11 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bon import curves_extra
 from bon.data.sycophancy_eval import Example
+from bon.curve_stats import goodhart_fits, kl_pool_rows, length_shifts
 from bon.estimator import bon_kl, default_ns, expected_best_of_n, fit_goodhart
 from bon.metrics import make_metric
 from bon.report import plot_curves
+from bon.report.facts import format_facts
 
 TEMPLATES = ("bare", "doubt_correct", "suggest_correct", "suggest_incorrect")
 
@@ -157,14 +158,14 @@ def curves_frame():
 
 def test_curves_facts_and_report_lines():
     curves = curves_frame()
-    fits = curves_extra.goodhart_fits(curves)
+    fits = goodhart_fits(curves)
     f = fits["gold/correctness"]["standard"]
     assert f["kl"]["alpha"] == pytest.approx(0.8) and f["kl"]["beta"] == pytest.approx(0.5) and f["kl"]["inside"]
     assert set(f) == {"kl", "kl_pool"} and f["kl_pool"]["n_peak"] is not None
-    shifts = curves_extra.length_shifts(curves)
+    shifts = length_shifts(curves)
     flagged = {(s["row"], s["pm"]) for s in shifts if s["flag"]}
     assert flagged == {("length", "standard")}  # +40% from N=1 to N=16; the other stays put
-    lines = curves_extra.format_facts({"goodhart": fits, "length_shift": shifts})
+    lines = format_facts({"goodhart": fits, "length_shift": shifts})
     assert any("Goodhart fit of gold/correctness under proxy standard vs sqrt(KL bound)" in s
                and "inside the grid" in s for s in lines)
     assert sum("FLAG length" in s for s in lines) == 1
@@ -173,7 +174,7 @@ def test_curves_facts_and_report_lines():
 def test_kl_pool_rows_carry_the_tie_free_value():
     rewards = {"a": np.array([[0.0, 0.0, 1.0, 2.0]] * 3), "b": np.array([[0.0, 1.0, 2.0, 3.0]] * 3)}
     ns = [1, 2, 4]
-    rows, facts = curves_extra.kl_pool_rows(rewards, ns, bon_kl(np.array(ns)), n_boot=20, alpha=0.05, seed=0)
+    rows, facts = kl_pool_rows(rewards, ns, bon_kl(np.array(ns)), n_boot=20, alpha=0.05, seed=0)
     df = pd.DataFrame(rows)
     free = df[(df.metric == "kl_pool/tie_free") & (df.pm == "a")]["mean"].to_numpy()
     np.testing.assert_allclose(df[(df.metric == "kl_pool") & (df.pm == "b")]["mean"], free)  # b has no ties
@@ -225,12 +226,12 @@ def test_goodhart_fits_never_raise_and_resample_items():
         rows += [{"metric": "gold/correctness", **base, "mean": per_prompt[k].mean(), "ci_low": 0, "ci_high": 1},
                  {"metric": "kl_pool", **base, "mean": np.nan if n == 4 else kl[k], "ci_low": 0, "ci_high": 1}]
     curves = pd.DataFrame(rows).iloc[::-1]  # row order must not matter
-    fits = curves_extra.goodhart_fits(curves, {("gold/correctness", "standard"): per_prompt[::-1]},
+    fits = goodhart_fits(curves, {("gold/correctness", "standard"): per_prompt[::-1]},
                                       {"gold/correctness": groups}, n_boot=200)["gold/correctness"]["standard"]
     assert fits["kl_pool"]["skipped"].startswith("no fit: d must be finite")
     f = fits["kl"]
     assert f["n_items"] == 6 and f["verdict"] == "not shown" and not f["overoptimized"]
     assert f["drop"] == pytest.approx(0.0, abs=0.02) and f["ci"]["drop"][0] == 0.0
     assert json.dumps(fits)  # strict JSON: no inf
-    lines = curves_extra.format_facts({"goodhart": {"gold/correctness": {"standard": fits}}})
+    lines = format_facts({"goodhart": {"gold/correctness": {"standard": fits}}})
     assert any("no overoptimization shown" in s for s in lines) and any("no fit" in s for s in lines)
