@@ -659,6 +659,7 @@ def write_results(ctx: Context, metrics, examples: list[Example], samples: pd.Da
     from bon import report
     from bon.coverage import truncation_shares
     from bon.report import log_run
+    from bon.report.facts import bias_header, bias_title
 
     cfg, ns, run_dir = ctx.cfg, ctx.ns, ctx.run_dir
     # What bon.merge needs besides samples.parquet: the prompts (with their unsharded order) and the raw judge values.
@@ -676,7 +677,7 @@ def write_results(ctx: Context, metrics, examples: list[Example], samples: pd.Da
     st.write_parquet(run_dir / "examples.parquet", picks)
     st.write_text(run_dir / "curves.csv", curves.to_csv(index=False))
     st.write_text(run_dir / "differences.csv", diffs.to_csv(index=False))
-    report.plot_curves(curves, run_dir / "curves.png", title=_title(cfg) + bias.title_suffix(cfg), x=cfg.plot.x if "plot" in cfg else "kl")
+    report.plot_curves(curves, run_dir / "curves.png", title=_title(cfg) + bias_title(cfg), x=cfg.plot.x if "plot" in cfg else "kl")
     ctx.timings["curves"] = time.time() - t
 
     facts = dict(ctx.facts)
@@ -694,7 +695,7 @@ def write_results(ctx: Context, metrics, examples: list[Example], samples: pd.Da
     }
     st.write_json(run_dir / "run.json", summary)
     paired = report.format_differences(diffs) if len(diffs) else "(one PM variant: nothing to compare)"
-    text = "\n\n".join([*(["\n".join(h)] if (h := bias.report_header(facts, instrument_checks)) else []),
+    text = "\n\n".join([*(["\n".join(h)] if (h := bias_header(facts, instrument_checks)) else []),
                         report.format_table(curves), "paired differences (a - b):\n" + paired,
                         report.format_checks(instrument_checks), _facts_text(facts, ctx.timings, time.time() - t0)])
     st.write_text(run_dir / "report.txt", text + "\n")
@@ -768,7 +769,7 @@ def _facts_text(facts: dict, timings: dict, total: float) -> str:
     lines += format_facts(facts)  # KL on the pool, Goodhart fits, length flags
     if facts.get("answer_grader_bias"):
         lines.append(f"  WARNING: {facts['answer_grader_bias']}")
-    from bon.bias import format_facts as bias_facts
+    from bon.report.facts import preference_lines as bias_facts
 
     lines += bias_facts(facts)  # on-policy PM preference for agreement
     if facts.get("dropped_items"):

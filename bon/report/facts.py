@@ -1,6 +1,9 @@
-"""report.txt's "run facts" lines for what the curves stage stored: the KL measured on the pool, the Goodhart fits
-with their verdicts, and the length flags (bon/curve_stats.py computed them; nothing is refitted here)."""
+"""report.txt's lines for what the curves stage stored: the KL measured on the pool, the Goodhart fits with their
+verdicts and the length flags (bon/curve_stats.py computed them; nothing is refitted here), and a planted bias with
+the on-policy PM preference (bon/bias.py)."""
 from __future__ import annotations
+
+from bon.bias import FEATURE_CHECKS, run_biases
 
 def format_facts(facts: dict) -> list[str]:
     """report.txt lines (indented, under "run facts") for the facts this module adds."""
@@ -56,3 +59,56 @@ def goodhart_line(row: str, pm: str, x: str, f: dict) -> str:
     return (line + f"; drop from the best N to the largest {f['drop']:.3g} [{ci['drop'][0]:.3g}, "
             f"{ci['drop'][1]:.3g}] over {f['n_items']} items: {verdict}; beta [{ci['beta'][0]:.3g}, "
             f"{ci['beta'][1]:.3g}]")
+
+
+# ----------------------------------------------------------------------------- planted bias, PM preference
+def bias_title(cfg) -> str:
+    """Figure title addition naming the planted biases ("" when none)."""
+    b = run_biases(cfg)
+    if not b:
+        return ""
+    return "\nPLANTED BIAS (not a trained PM): " + "; ".join(
+        f"{v} = PM reward + " + " + ".join(f"{x:g}·s·{k}" for k, x in bs.items() if x != 0) for v, bs in b.items())
+
+
+def bias_header(facts: dict, checks: dict | None = None) -> list[str]:
+    """report.txt's first lines when a bias is planted: what a biased variant's curves are, and, for a bias on a
+    feature whose instrument fails its labelled check, the instrument's own warning."""
+    from bon.judges.verdicts import verdict as check_verdict
+
+    lines = []
+    for v, p in (facts.get("planted_bias") or {}).items():
+        terms = " + ".join(f"{x:g} * s * {k}" for k, x in p["betas"].items() if x != 0)
+        lines.append(f"PLANTED BIAS: variant {v!r} is the PM's stored reward + {terms} (s = {p['s']:.3g}, its "
+                     f"within-prompt reward spread). Its curves show what best-of-N buys from a PM that values this "
+                     f"feature this much; the bias is planted by bon, not learned by the PM.")
+        for k, x in p["betas"].items():
+            for task in FEATURE_CHECKS[k] if x != 0 else ():
+                c = (checks or {}).get(task)
+                verdict = (c.get("verdict") or check_verdict(c["accuracy"], c["n"])) if c else "ok"
+                if verdict != "ok":
+                    lines.append(f"  WARNING ({verdict}): the bias on {k} reads the {task} instrument, which scores "
+                                 f"{c['accuracy']:.2f} on its labelled check; the planted preference carries its error")
+    return lines
+
+
+def preference_lines(facts: dict) -> list[str]:
+    """report.txt lines (under "run facts"): the on-policy PM preference for agreement, per variant and kind."""
+    pref = facts.get("pm_preference") or {}
+    if not pref:
+        return []
+    lines = ["  on-policy PM preference for agreement, Spearman(agree, reward) within prompt, mean over items "
+             "[95% CI by item]:"]
+    for v, by_kind in pref.items():
+        cells = [f"{kind} {_fmt(r)}" + (f" (PM alone {_fmt(r['pm'])})" if "pm" in r else "")
+                 for kind, r in by_kind.items()]
+        lines.append(f"    {v}: " + ", ".join(cells))
+    return lines
+
+
+def _fmt(r: dict) -> str:
+    if r.get("mean") is None:
+        return "n/a (no prompt where agree and reward both vary)"
+    if r.get("ci_low") is None:
+        return f"{r['mean']:+.2f} (n = {r['n_items']} items: too few for a CI)"
+    return f"{r['mean']:+.2f} [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}] ({r['n_items']} items)"

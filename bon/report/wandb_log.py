@@ -134,10 +134,25 @@ def _goodhart(run_dir: Path) -> dict:
 
 def _bias(run_dir: Path) -> dict:
     """pm_preference/... and planted_bias/... from run.json's facts (bon/bias.py)."""
-    from bon.bias import wandb_summary
-
     path = run_dir / "run.json"
-    return wandb_summary(json.loads(path.read_text()).get("facts", {})) if path.is_file() else {}
+    return bias_summary(json.loads(path.read_text()).get("facts", {})) if path.is_file() else {}
+
+
+def bias_summary(facts: dict) -> dict:
+    """pm_preference/<variant>/<kind>{,_ci_low,_ci_high} and planted_bias/<variant>/<feature> for the W&B summary."""
+    out = {}
+    for v, by_kind in (facts.get("pm_preference") or {}).items():
+        for kind, r in by_kind.items():
+            if r.get("mean") is not None:
+                out[f"pm_preference/{v}/{kind}"] = r["mean"]
+                if r.get("ci_low") is not None:
+                    out[f"pm_preference/{v}/{kind}_ci_low"] = r["ci_low"]
+                    out[f"pm_preference/{v}/{kind}_ci_high"] = r["ci_high"]
+    for v, p in (facts.get("planted_bias") or {}).items():
+        for k, x in p["betas"].items():
+            out[f"planted_bias/{v}/{k}"] = x
+        out[f"planted_bias/{v}/s"] = p["s"]
+    return out
 
 
 def _checks(run_dir: Path) -> dict:
