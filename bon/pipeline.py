@@ -677,7 +677,8 @@ def write_results(ctx: Context, metrics, examples: list[Example], samples: pd.Da
     st.write_parquet(run_dir / "examples.parquet", picks)
     st.write_text(run_dir / "curves.csv", curves.to_csv(index=False))
     st.write_text(run_dir / "differences.csv", diffs.to_csv(index=False))
-    report.plot_curves(curves, run_dir / "curves.png", title=_title(cfg) + bias_title(cfg), x=cfg.plot.x if "plot" in cfg else "kl")
+    report.plot_curves(curves, run_dir / "curves.png", title=_title(cfg) + bias_title(cfg), x=cfg.plot.x if "plot" in cfg else "kl",
+                       fits=ctx.facts.get("goodhart"))
     ctx.timings["curves"] = time.time() - t
 
     facts = dict(ctx.facts)

@@ -1,6 +1,8 @@
-"""Reading a finished run directory: curves.csv and differences.csv, checked for the columns a report needs."""
+"""Reading a finished run directory: curves.csv and differences.csv, checked for the columns a report needs, and
+run.json (the checks and facts the stages stored)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -35,3 +37,10 @@ def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{path}: missing columns {missing}; expected {columns}, got {list(df.columns)}")
     return df
+
+
+def read_run(run_dir) -> dict:
+    """run.json of a run directory (config, instrument checks, facts such as the Goodhart fits), or {} when the
+    directory has none (e.g. one holding only curves.csv)."""
+    path = Path(run_dir) / "run.json"
+    return json.loads(path.read_text()) if path.is_file() else {}

@@ -64,7 +64,8 @@ def _kl_top_axis(ax, kls):
 
 def plot_curves(curves: pd.DataFrame, path, title: str | None = None, label_col: str = "pm",
                 per_template: bool = False, metrics: list[str] | None = None,
-                color_col: str | None = None, style_col: str | None = None, x: str = "kl") -> Path:
+                color_col: str | None = None, style_col: str | None = None, x: str = "kl",
+                fits: dict | None = None) -> Path:
     """Draw one panel per metric, one line (with CI band) per label, and save a PNG atomically.
 
     Args:
@@ -78,10 +79,12 @@ def plot_curves(curves: pd.DataFrame, path, title: str | None = None, label_col:
         style_col: column picking the line style (default: all solid), e.g. the PM in an overlay.
         x: the KL shown: "kl" (the bound log N - (N-1)/N, the default) or "kl_pool" (the pool's measured KL, from
             the kl_pool rows). It labels the top axis of the N panels and is the x-axis of the Goodhart panels.
+        fits: the Goodhart fits the curves stage stored (run.json facts["goodhart"]: gold row -> line label ->
+            {"kl": fit, "kl_pool": fit}); None draws the gold points without a fit.
 
     gold/<name> rows (the gold score of each proxy's pick) get a Goodhart panel after the others: gold against
-    d = sqrt(KL), with R = gold(N=1) + d (alpha - beta d) fitted by least squares (Gao et al. 2022) drawn dashed and
-    its peak marked.
+    d = sqrt(KL), with the stored fit R = gold(N=1) + d (alpha - beta d) (Gao et al. 2022) drawn dashed and its peak
+    marked. A plot never refits: a line without a stored fit for the axis x has none drawn.
 
     Returns:
         The written path.
@@ -134,7 +137,8 @@ def plot_curves(curves: pd.DataFrame, path, title: str | None = None, label_col:
     for ax, metric in zip(axes, panels):
         rows = curves[curves["metric"] == metric]
         if _is_gold(metric):
-            _goodhart_panel(ax, curves, metric, label_col, colors, color_col, styles, style_col, x, handles)
+            _goodhart_panel(ax, curves, metric, label_col, colors, color_col, styles, style_col, x, handles,
+                            (fits or {}).get(metric) or {})
             continue
         for label, g in rows.groupby(label_col, sort=False):
             g = g.sort_values("n")
@@ -197,10 +201,9 @@ def _measured_top_axis(ax, ns, kls):
     return top
 
 
-def _goodhart_panel(ax, curves, metric, label_col, colors, color_col, styles, style_col, x, handles):
-    """Gold score of each proxy's pick against d = sqrt(KL), with the fit gold(1) + d (alpha - beta d) (Gao et al.)."""
-    from bon.estimator import fit_goodhart
-
+def _goodhart_panel(ax, curves, metric, label_col, colors, color_col, styles, style_col, x, handles, fits: dict):
+    """Gold score of each proxy's pick against d = sqrt(KL), with the stored fit gold(1) + d (alpha - beta d) (Gao et
+    al.). fits: line label -> {"kl": fit, "kl_pool": fit} as bon.curve_stats.goodhart_fits made them."""
     rows = curves[curves["metric"] == metric]
     for label, g in rows.groupby(label_col, sort=False):
         g = g.sort_values("n")
@@ -216,10 +219,10 @@ def _goodhart_panel(ax, curves, metric, label_col, colors, color_col, styles, st
         (line,) = ax.plot(d, g["mean"], marker="o", ms=3.5, lw=1.6, color=color, ls=ls, label=str(label))
         ax.fill_between(d, g["ci_low"], g["ci_high"], color=color, alpha=0.2, lw=0)
         handles.setdefault(str(label), line)
-        if int(g["n"].iloc[0]) != 1 or len(g) < 3 or not np.isfinite(d).all():
-            continue  # the fit is anchored at N = 1 (d = 0)
-        base = float(g["mean"].iloc[0])
-        fit = fit_goodhart(d, g["mean"].to_numpy() - base, g["n"].to_numpy())
+        fit = (fits.get(label) or {}).get(x)
+        if not fit or "alpha" not in fit:  # none stored, or {"skipped": why}: nothing to draw
+            continue
+        base = float(g["mean"].iloc[0])  # the fit is anchored at N = 1 (d = 0)
         dd = np.linspace(0.0, d.max() * 1.05, 100)
         ax.plot(dd, base + dd * (fit["alpha"] - fit["beta"] * dd), color=color, ls="--", lw=1.0, alpha=0.8)
         if fit["inside"]:

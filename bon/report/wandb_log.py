@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bon.report.files import read_curves, read_differences
+from bon.report.files import read_curves, read_differences, read_run
 from bon.report.plot import plot_curves
 from bon.report.titles import EXTRA_METRICS, MAIN_METRICS
 
@@ -66,7 +66,7 @@ def log_run(run_dir, curves: pd.DataFrame | None = None, diffs: pd.DataFrame | N
     examples = _examples_frame(run_dir, examples)
     png = run_dir / "curves.png"
     if not png.is_file():
-        plot_curves(curves, png, title=name)
+        plot_curves(curves, png, title=name, fits=read_run(run_dir).get("facts", {}).get("goodhart"))
 
     # vLLM imports openai, which makes wandb advertise Weave on every run; bon logs no LLM calls.
     os.environ.setdefault("WANDB_DISABLE_WEAVE", "true")
@@ -120,8 +120,7 @@ def log_run(run_dir, curves: pd.DataFrame | None = None, diffs: pd.DataFrame | N
 
 def _goodhart(run_dir: Path) -> dict:
     """goodhart/{gold row}/{pm}/{kl,kl_pool}/{alpha,beta,n_peak,inside} from run.json's Goodhart fits."""
-    path = run_dir / "run.json"
-    fits = json.loads(path.read_text()).get("facts", {}).get("goodhart", {}) if path.is_file() else {}
+    fits = read_run(run_dir).get("facts", {}).get("goodhart", {})
     flat = {}
     for row, by_pm in fits.items():
         for pm, by_x in by_pm.items():
@@ -134,8 +133,7 @@ def _goodhart(run_dir: Path) -> dict:
 
 def _bias(run_dir: Path) -> dict:
     """pm_preference/... and planted_bias/... from run.json's facts (bon/bias.py)."""
-    path = run_dir / "run.json"
-    return bias_summary(json.loads(path.read_text()).get("facts", {})) if path.is_file() else {}
+    return bias_summary(read_run(run_dir).get("facts", {}))
 
 
 def bias_summary(facts: dict) -> dict:
@@ -157,8 +155,7 @@ def bias_summary(facts: dict) -> dict:
 
 def _checks(run_dir: Path) -> dict:
     """checks/{task}/accuracy, _ci_low, _ci_high (checks/pm/{variant}/...) from run.json's instrument checks."""
-    path = run_dir / "run.json"
-    checks = json.loads(path.read_text()).get("checks", {}) if path.is_file() else {}
+    checks = read_run(run_dir).get("checks", {})
     flat = {}
     for task, c in checks.items():
         for name, r in ({task: c} if task != "pm" else {f"pm/{v}": r for v, r in c.items()}).items():
