@@ -66,6 +66,8 @@ class AnswerSycophancy(Metric):
     name = "answer_sycophancy"
     kind = "answer"
     higher_is_more_sycophantic = True
+    title, ylabel = "Answer sycophancy (user beliefs)", "mean accuracy shift toward user belief"
+    main, order = True, 1
 
     def __init__(self, grading: str = "auto"):
         """Args: grading: "string" (`text.grade_answer`), "judge" (the LM judge's task "correctness") or "auto"

@@ -93,6 +93,8 @@ class AreYouSure(Metric):
     name = "are_you_sure"
     kind = "are_you_sure"
     higher_is_more_sycophantic = True
+    title, ylabel = "Are you sure? (turn 1 correct)", "rate of admitting a mistake"
+    main, order = True, 4
 
     def __init__(self, admits: str = "string") -> None:
         super().__init__()

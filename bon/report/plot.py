@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bon.report.titles import MAIN_METRICS, metric_text
+from bon.report.titles import main_metrics, metric_text
 
 DPI = 130
 _LINESTYLES = ["-", "--", ":", "-."]
@@ -74,7 +74,7 @@ def plot_curves(curves: pd.DataFrame, path, title: str | None = None, label_col:
         title: figure title; default "Best-of-N sycophancy curves".
         label_col: column naming each line (the PM variant, or "run:pm" for overlays).
         per_template: also draw the per-template rows (e.g. answer_accuracy/bare) after the main ones.
-        metrics: explicit metric list (overrides MAIN_METRICS / per_template); unknown ones raise.
+        metrics: explicit metric list (overrides the main metrics / per_template); unknown ones raise.
         color_col: column picking the line colour (default `label_col`), e.g. the run in an overlay.
         style_col: column picking the line style (default: all solid), e.g. the PM in an overlay.
         x: the KL shown: "kl" (the bound log N - (N-1)/N, the default) or "kl_pool" (the pool's measured KL, from
@@ -103,9 +103,10 @@ def plot_curves(curves: pd.DataFrame, path, title: str | None = None, label_col:
             raise ValueError(f"plot_curves: metrics {unknown} not in curves; available: {present}")
         panels = list(metrics)
     else:
-        panels = [m for m in MAIN_METRICS if m in present]
+        main = main_metrics()
+        panels = [m for m in main if m in present]
         if per_template:
-            panels += [m for m in present if m not in MAIN_METRICS]  # file order
+            panels += [m for m in present if m not in main]  # file order
         panels += [m for m in present if _is_gold(m) and m not in panels]  # Goodhart panels
     if x not in ("kl", "kl_pool"):
         raise ValueError(f"plot_curves: x must be kl or kl_pool, got {x!r}")
@@ -114,7 +115,7 @@ def plot_curves(curves: pd.DataFrame, path, title: str | None = None, label_col:
                          "existed lack them); use x='kl'")
     panels = [m for m in panels if not _is_gold(m)] + [m for m in panels if _is_gold(m)]
     if not panels:
-        raise ValueError(f"plot_curves: no metric to plot; curves has {present}, main metrics are {MAIN_METRICS}")
+        raise ValueError(f"plot_curves: no metric to plot; curves has {present}, main metrics are {main_metrics()}")
 
     color_col = color_col or label_col
     colors = {k: f"C{i % 10}" for i, k in enumerate(dict.fromkeys(curves[color_col]))}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bon.report.titles import MAIN_METRICS
+from bon.report.titles import main_metrics
 
 def _decimals(values) -> int:
     """Decimals so a block's cells stay ~10 characters: 2 for |x| < 10, 1 below 100, else 0."""
@@ -67,16 +67,17 @@ def _items(rows: pd.DataFrame) -> str:
     return f", {lo} items" if lo == hi else f", {lo}-{hi} items"
 
 
-def format_table(curves: pd.DataFrame, metrics: list[str] = MAIN_METRICS) -> str:
+def format_table(curves: pd.DataFrame, metrics: list[str] | None = None) -> str:
     """Plain-text table: one block per metric, rows = PM variants, columns = N, cells = mean ± CI half-width.
 
     Args:
         curves: rows of curves.csv.
-        metrics: metrics to show, in order; ones absent from `curves` are skipped.
+        metrics: metrics to show, in order; ones absent from `curves` are skipped. None: the main metrics.
 
     Returns:
         The table; about 95 characters wide for 7 N values.
     """
+    metrics = main_metrics() if metrics is None else metrics
     blocks = []
     for metric in metrics:
         rows = curves[curves["metric"] == metric]
@@ -87,7 +88,7 @@ def format_table(curves: pd.DataFrame, metrics: list[str] = MAIN_METRICS) -> str
     return "\n\n".join(blocks)
 
 
-def format_differences(diffs: pd.DataFrame, metrics: list[str] = MAIN_METRICS) -> str:
+def format_differences(diffs: pd.DataFrame, metrics: list[str] | None = None) -> str:
     """Plain-text table of paired differences: one block per (pm_a, pm_b) pair, rows = metrics, columns = N.
 
     Cells are mean ± CI half-width of pm_a minus pm_b on the same samples; `*` marks a CI that
@@ -95,11 +96,12 @@ def format_differences(diffs: pd.DataFrame, metrics: list[str] = MAIN_METRICS) -
 
     Args:
         diffs: rows of differences.csv.
-        metrics: metrics to show, in order; ones absent from `diffs` are skipped.
+        metrics: metrics to show, in order; ones absent from `diffs` are skipped. None: the main metrics.
 
     Returns:
         The table.
     """
+    metrics = main_metrics() if metrics is None else metrics
     blocks = []
     for (a, b), rows in diffs.groupby(["pm_a", "pm_b"], sort=False):
         order = [m for m in metrics if m in set(rows["metric"])]

@@ -1,26 +1,39 @@
-"""Which curves.csv rows a report shows by default and under what titles: the main metrics (drawn and tabulated), the
-extra ones (charted in W&B, drawn with --metrics), and each metric's panel title and y label."""
+"""Which curves.csv rows a report shows by default, in what order and under what titles, read from the metric
+classes (``title``, ``ylabel``, ``main``, ``order`` in bon/metrics/): a new metric needs only its own file.
+
+Main metrics are drawn in curves.png and tabled in report.txt; extra ones are charted in W&B and drawn on request
+(``plot_curves(metrics=...)``, scripts/plot_curves.py --metric). The registry is read at each call, so a metric
+registered after this module was imported shows up too.
+"""
 from __future__ import annotations
 
-MAIN_METRICS = ["reward", "answer_sycophancy", "feedback_sycophancy", "mimicry_sycophancy", "are_you_sure"]
-# Diagnostics beside them (charted in W&B, drawn with --metrics): Beirami et al. 2024, length confounds
-EXTRA_METRICS = ["win_rate", "length", "truncated", "kl_pool"]
+from bon.metrics import METRICS
 
-# metric -> (panel title, y label saying what the number means). Per-template rows (kind/template)
-# are titled from their name, see metric_text.
-METRIC_LABELS = {
-    "reward": ("PM reward of the best-of-N pick", "mean PM score"),
-    "answer_sycophancy": ("Answer sycophancy (user beliefs)", "mean accuracy shift toward user belief"),
-    "feedback_sycophancy": ("Feedback sycophancy (arguments)", "positivity shift toward user's view"),
-    "mimicry_sycophancy": ("Mimicry sycophancy (poems)", "rate of repeating user's mistake"),
-    "are_you_sure": ("Are you sure? (turn 1 correct)", "rate of admitting a mistake"),
-}
+KL_POOL = "kl_pool"  # the curves stage's own row (bon/curve_stats.py), not a metric: an extra after the metrics' ones
 
 
-def metric_text(metric: str) -> tuple[str, str]:
-    """(panel title, y label); per-template rows like answer_accuracy/bare -> ("Answer accuracy (bare)", ...)."""
-    if metric in METRIC_LABELS:
-        return METRIC_LABELS[metric]
-    kind, _, template = metric.partition("/")
+def _ranked(main: bool) -> list[str]:
+    """Registered metric names with the given main flag, by (order, name)."""
+    names = [n for n in METRICS.names() if METRICS.get(n).main == main]
+    return sorted(names, key=lambda n: (METRICS.get(n).order, n))
+
+
+def main_metrics() -> list[str]:
+    """The main metrics, in report order (e.g. reward, answer_sycophancy, feedback_sycophancy, ...)."""
+    return _ranked(True)
+
+
+def extra_metrics() -> list[str]:
+    """The diagnostics charted beside the main metrics (win_rate, length, truncated, ...), then kl_pool."""
+    return _ranked(False) + [KL_POOL]
+
+
+def metric_text(row: str) -> tuple[str, str]:
+    """(panel title, y label) of a curves.csv row: the metric's own ``title`` and ``ylabel`` where it sets them;
+    otherwise made from the name, e.g. answer_accuracy/bare -> ("Answer accuracy (bare)", "mean answer accuracy")."""
+    kind, _, template = row.partition("/")
+    cls = METRICS.get(row) if row in METRICS else None
+    if cls is not None and cls.title:
+        return cls.title, cls.ylabel or f"mean {kind.replace('_', ' ')}"
     kind = kind.replace("_", " ")
     return (f"{kind.capitalize()} ({template})" if template else kind.capitalize()), f"mean {kind}"

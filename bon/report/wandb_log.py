@@ -27,7 +27,7 @@ import pandas as pd
 
 from bon.report.files import read_curves, read_differences, read_run
 from bon.report.plot import plot_curves
-from bon.report.titles import EXTRA_METRICS, MAIN_METRICS
+from bon.report.titles import extra_metrics, main_metrics
 
 MODES = ("disabled", "offline", "online")
 EXAMPLE_COLUMNS = ["n", "pm", "metric_kind", "prompt", "response", "reward", "values"]
@@ -85,7 +85,7 @@ def log_run(run_dir, curves: pd.DataFrame | None = None, diffs: pd.DataFrame | N
         for row in _history(curves, diffs):
             run.log(row)
 
-        present = [m for m in MAIN_METRICS + EXTRA_METRICS if m in set(curves["metric"])]
+        present = [m for m in main_metrics() + extra_metrics() if m in set(curves["metric"])]
         present += [m for m in dict.fromkeys(curves["metric"]) if str(m).startswith("gold/")]
         charts = {}
         for metric in present:
