@@ -1,8 +1,9 @@
 """bon: best-of-N optimization simulator for studying sycophancy (Sharma et al. 2023, sec 4.2).
 
 The pipeline, in the order it runs:  data/ (SycophancyEval reader) -> sampling/ (policy draws M per prompt)
--> scoring/ (PM variants score every sample) -> metrics/ (judges and string rules) -> estimator.py (BoN curves
-for every N <= M) -> pipeline.py / run.py (stages, artifacts, Hydra) -> report.py, wandb_log.py (consumers).
+-> scoring/ (PM variants score every sample) -> judges/ (string rules, lexicon and LM judges, their checks)
+-> metrics/ (per-sample values, per-item curves) -> estimator/ (BoN curves for every N <= M, the one bootstrap)
+-> pipeline.py / run.py (stages, artifacts, Hydra) -> report/ (files, plots, text, W&B: consumers).
 """
 import os
 

@@ -293,8 +293,9 @@ def sample_features(examples, replies, judged: dict, metrics, samples=None, m: i
     Returns:
         name -> (P, M) float array, 0 on prompts of kinds the feature does not cover.
     """
-    from bon.curves_extra import sample_matrix
-    from bon.metrics.text import grade_answer, mimicry_value
+    from bon.metrics.inputs import sample_matrix
+    from bon.judges.answer_rules import grade_answer
+    from bon.judges.words import mimicry_value
 
     P = len(examples)
     m = m or (len(replies[0]) if P else 0)
@@ -401,74 +402,4 @@ def preferences(examples, agree, rewards: dict, raw: dict, n_boot: int, alpha: f
             if v in biased:
                 res["pm"] = preference_by_item(agree[rows], raw[v][rows], ids, n_boot, alpha, seed, min_items)
             out[v][kind] = res
-    return out
-
-
-# ----------------------------------------------------------------------------- reporting
-def title_suffix(cfg) -> str:
-    """Figure title addition naming the planted biases ("" when none)."""
-    b = run_biases(cfg)
-    if not b:
-        return ""
-    return "\nPLANTED BIAS (not a trained PM): " + "; ".join(
-        f"{v} = PM reward + " + " + ".join(f"{x:g}·s·{k}" for k, x in bs.items() if x != 0) for v, bs in b.items())
-
-
-def report_header(facts: dict, checks: dict | None = None) -> list[str]:
-    """report.txt's first lines when a bias is planted: what a biased variant's curves are, and, for a bias on a
-    feature whose instrument fails its labelled check, the instrument's own warning."""
-    from bon.checks import verdict as check_verdict
-
-    lines = []
-    for v, p in (facts.get("planted_bias") or {}).items():
-        terms = " + ".join(f"{x:g} * s * {k}" for k, x in p["betas"].items() if x != 0)
-        lines.append(f"PLANTED BIAS: variant {v!r} is the PM's stored reward + {terms} (s = {p['s']:.3g}, its "
-                     f"within-prompt reward spread). Its curves show what best-of-N buys from a PM that values this "
-                     f"feature this much; the bias is planted by bon, not learned by the PM.")
-        for k, x in p["betas"].items():
-            for task in FEATURE_CHECKS[k] if x != 0 else ():
-                c = (checks or {}).get(task)
-                verdict = (c.get("verdict") or check_verdict(c["accuracy"], c["n"])) if c else "ok"
-                if verdict != "ok":
-                    lines.append(f"  WARNING ({verdict}): the bias on {k} reads the {task} instrument, which scores "
-                                 f"{c['accuracy']:.2f} on its labelled check; the planted preference carries its error")
-    return lines
-
-
-def format_facts(facts: dict) -> list[str]:
-    """report.txt lines (under "run facts"): the on-policy PM preference for agreement, per variant and kind."""
-    pref = facts.get("pm_preference") or {}
-    if not pref:
-        return []
-    lines = ["  on-policy PM preference for agreement, Spearman(agree, reward) within prompt, mean over items "
-             "[95% CI by item]:"]
-    for v, by_kind in pref.items():
-        cells = [f"{kind} {_fmt(r)}" + (f" (PM alone {_fmt(r['pm'])})" if "pm" in r else "")
-                 for kind, r in by_kind.items()]
-        lines.append(f"    {v}: " + ", ".join(cells))
-    return lines
-
-
-def _fmt(r: dict) -> str:
-    if r.get("mean") is None:
-        return "n/a (no prompt where agree and reward both vary)"
-    if r.get("ci_low") is None:
-        return f"{r['mean']:+.2f} (n = {r['n_items']} items: too few for a CI)"
-    return f"{r['mean']:+.2f} [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}] ({r['n_items']} items)"
-
-
-def wandb_summary(facts: dict) -> dict:
-    """pm_preference/<variant>/<kind>{,_ci_low,_ci_high} and planted_bias/<variant>/<feature> for the W&B summary."""
-    out = {}
-    for v, by_kind in (facts.get("pm_preference") or {}).items():
-        for kind, r in by_kind.items():
-            if r.get("mean") is not None:
-                out[f"pm_preference/{v}/{kind}"] = r["mean"]
-                if r.get("ci_low") is not None:
-                    out[f"pm_preference/{v}/{kind}_ci_low"] = r["ci_low"]
-                    out[f"pm_preference/{v}/{kind}_ci_high"] = r["ci_high"]
-    for v, p in (facts.get("planted_bias") or {}).items():
-        for k, x in p["betas"].items():
-            out[f"planted_bias/{v}/{k}"] = x
-        out[f"planted_bias/{v}/s"] = p["s"]
     return out

@@ -84,7 +84,7 @@ def _judge(cfg, task: str):
 
 def run_check(task: str, rows: list[dict], cfg) -> tuple[list, dict]:
     """Build the configured instrument, check it on ``rows``. Returns (results, the last-line JSON dict)."""
-    from bon import checks
+    from bon.judges import checks
 
     if task == "positivity":
         mode = cfg.judge.feedback
@@ -137,14 +137,14 @@ def main(argv: list[str] | None = None) -> int:
         epilog="examples:\n  python -m bon.check_judge positivity bon/data/labelled/positivity.jsonl\n"
                "  python -m bon.check_judge positivity bon/data/labelled/positivity.jsonl judge.positivity=lm "
                "judge.feedback=pairwise\n  python -m bon.check_judge pm bon/data/labelled/pm.jsonl experiment=demo\n"
-               "label rows: see bon/checks.py",
+               "label rows: see bon/judges/labels.py",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("task", choices=["answer", "positivity", "pm", "are_you_sure"], help="which instrument to check")
     ap.add_argument("labels", help="labelled set (.jsonl); bundled ones are in bon/data/labelled/")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides, as for python -m bon.run")
     args = ap.parse_args(argv)
 
-    from bon import checks
+    from bon.judges import checks
     from bon.data import DataError
     from bon.judges import NoJudgeError
     from bon.models import ModelError

@@ -66,7 +66,7 @@ def present_metrics(cfg, metrics: list, examples: Sequence, make: Callable[[str]
         else:
             skipped[m.name] = f"needs {m.kind or 'any'} items: {missing_reason(cfg, m.kind, examples)}"
     if make is not None:
-        from bon.curves_extra import gold_metric
+        from bon.metrics.inputs import gold_metric
 
         gold = gold_metric(cfg, kept, make)
         if gold is not None and not any(gold.applies(e) for e in examples):

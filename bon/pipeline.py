@@ -328,7 +328,7 @@ def positivity_check_spec(cfg, labels_digest: str) -> dict:
     """What the cached positivity check's key hashes: the mode, the labels, and the judge with the question it is
     asked in that mode (the pairwise prompt for judge.feedback=pairwise, the scalar one otherwise)."""
     pairwise = cfg.judge.feedback == "pairwise"
-    from bon.checks import RESULT_VERSION
+    from bon.judges.checks import RESULT_VERSION
 
     return {"task": "positivity", "mode": cfg.judge.feedback, "labels": labels_digest, "format": RESULT_VERSION,
             "judge": judge_spec(cfg, "positivity_pairwise" if pairwise else "positivity")}
@@ -411,7 +411,7 @@ def check_stage(ctx: Context, metrics, examples: list[Example] = ()) -> dict:
     Checks that run a model are cached in the store (stage ``check``), keyed like the stages they vouch for.
     Returns task -> result dict (``pm``: variant -> result dict).
     """
-    from bon import checks
+    from bon.judges import checks
 
     cfg = ctx.cfg
     out: dict[str, Any] = {}
@@ -491,16 +491,17 @@ def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np
                  judged: dict[str, np.ndarray], samples: pd.DataFrame | None = None):
     """Per-item curves per (metric row, variant) -> bootstrap CIs; paired differences between variants.
 
-    Also (bon/curves_extra.py): gold/<name> rows when the gold node is set, kl_pool rows, and the Goodhart fits and
-    length shifts in ctx.facts. samples: the sample stage's table (n_tokens, finish_reason for length/truncated).
+    Also (bon/curve_stats.py, bon/metrics/inputs.py): gold/<name> rows when the gold node is set, kl_pool rows, and
+    the Goodhart fits and length shifts in ctx.facts. samples: the sample stage's table (n_tokens, finish_reason for length/truncated).
     """
-    from bon import curves_extra as extra
+    from bon import curve_stats as extra
+    from bon.metrics.inputs import gold_metric, metric_input
 
     cfg, ns = ctx.cfg, ctx.ns
     kl = bon_kl(np.array(ns))
     alpha = 1 - cfg.ci
     curve_rows, diff_rows, per_item, sample_values, groups = [], [], {}, {}, {}
-    gold = extra.gold_metric(cfg, metrics, lambda name: make_metric(name, **_metric_kwargs(name, cfg)))
+    gold = gold_metric(cfg, metrics, lambda name: make_metric(name, **_metric_kwargs(name, cfg)))
     for metric in [*metrics, *([gold] if gold else [])]:
         sel = [i for i, e in enumerate(examples) if metric.applies(e)]
         exs = [examples[i] for i in sel]
@@ -510,7 +511,7 @@ def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np
             log.warning("metric %s has no prompts of kind %s in the selected data; skipped", metric.name, metric.kind)
             continue
         texts = [replies[i] for i in sel]
-        judged_vals = extra.metric_input(cfg, metric, sel, examples, replies, judged, samples, rewards, sample_values)
+        judged_vals = metric_input(cfg, metric, sel, examples, replies, judged, samples, rewards, sample_values)
         values = metric.sample_values(exs, texts, judged_vals)
         sample_values[metric.name] = (sel, values)
         for vname, r in rewards.items():
@@ -657,7 +658,8 @@ def write_results(ctx: Context, metrics, examples: list[Example], samples: pd.Da
     """
     from bon import report
     from bon.coverage import truncation_shares
-    from bon.wandb_log import log_run
+    from bon.report import log_run
+    from bon.report.facts import bias_header, bias_title
 
     cfg, ns, run_dir = ctx.cfg, ctx.ns, ctx.run_dir
     # What bon.merge needs besides samples.parquet: the prompts (with their unsharded order) and the raw judge values.
@@ -675,12 +677,13 @@ def write_results(ctx: Context, metrics, examples: list[Example], samples: pd.Da
     st.write_parquet(run_dir / "examples.parquet", picks)
     st.write_text(run_dir / "curves.csv", curves.to_csv(index=False))
     st.write_text(run_dir / "differences.csv", diffs.to_csv(index=False))
-    report.plot_curves(curves, run_dir / "curves.png", title=_title(cfg) + bias.title_suffix(cfg), x=cfg.plot.x if "plot" in cfg else "kl")
+    report.plot_curves(curves, run_dir / "curves.png", title=_title(cfg) + bias_title(cfg), x=cfg.plot.x if "plot" in cfg else "kl",
+                       fits=ctx.facts.get("goodhart"))
     ctx.timings["curves"] = time.time() - t
 
     facts = dict(ctx.facts)
     facts["truncation"] = {"max_new_tokens": cfg.sampler.max_new_tokens, "shares": truncation_shares(curves)}
-    from bon.checks import grader_bias_warning
+    from bon.judges.checks import grader_bias_warning
 
     grader_bias = grader_bias_warning(instrument_checks.get("answer"), curves)
     if grader_bias:
@@ -693,7 +696,7 @@ def write_results(ctx: Context, metrics, examples: list[Example], samples: pd.Da
     }
     st.write_json(run_dir / "run.json", summary)
     paired = report.format_differences(diffs) if len(diffs) else "(one PM variant: nothing to compare)"
-    text = "\n\n".join([*(["\n".join(h)] if (h := bias.report_header(facts, instrument_checks)) else []),
+    text = "\n\n".join([*(["\n".join(h)] if (h := bias_header(facts, instrument_checks)) else []),
                         report.format_table(curves), "paired differences (a - b):\n" + paired,
                         report.format_checks(instrument_checks), _facts_text(facts, ctx.timings, time.time() - t0)])
     st.write_text(run_dir / "report.txt", text + "\n")
@@ -762,12 +765,12 @@ def _facts_text(facts: dict, timings: dict, total: float) -> str:
             lines.append(f"  {k}: {v['truncated']} PM inputs truncated to the PM's context")
         if k.startswith(("score[", "judge[")) and isinstance(v, dict) and v.get("oom_retries"):
             lines.append(f"  {k}: {v['oom_retries']} out-of-memory retries with a halved batch")
-    from bon.curves_extra import format_facts
+    from bon.report.facts import format_facts
 
     lines += format_facts(facts)  # KL on the pool, Goodhart fits, length flags
     if facts.get("answer_grader_bias"):
         lines.append(f"  WARNING: {facts['answer_grader_bias']}")
-    from bon.bias import format_facts as bias_facts
+    from bon.report.facts import preference_lines as bias_facts
 
     lines += bias_facts(facts)  # on-policy PM preference for agreement
     if facts.get("dropped_items"):

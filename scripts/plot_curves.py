@@ -4,7 +4,8 @@ Each line is labelled <run label>:<pm>; the run label is what sets the run apart
 runs differ, e.g. "seed=1"; a planted bias's beta, variants.standard.bias.agree=2, reads "standard β[agree]=2") or
 the run directory's name, unless --labels gives one per run directory. Arguments that
 are not folders (multirun.yaml, caught by a glob over a sweep folder) are skipped. With several runs, colour
-follows the run and line style the PM variant.
+follows the run and line style the PM variant. The Goodhart panels draw the fits each run stored in its run.json
+(none for a run without one): a plot never refits.
 
     python scripts/plot_curves.py outputs/run_a outputs/run_b -o overlay.png
     python scripts/plot_curves.py multirun/<date>/<time>/* -o overlay.png   # every job of a sweep
@@ -24,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run without inst
 import pandas as pd
 
 from bon.report import plot_curves, read_curves
+from bon.report.files import read_run
 
 
 def run_labels(run_dirs: list[str]) -> list[str]:
@@ -44,6 +46,16 @@ def run_labels(run_dirs: list[str]) -> list[str]:
     if len(run_dirs) < 2 or not all(labels) or len(set(labels)) != len(labels):
         return names
     return labels
+
+
+def run_fits(run_dirs: list[str], labels: list[str]) -> dict:
+    """The Goodhart fits each run stored (run.json facts["goodhart"]: gold row -> pm -> fits), keyed by the overlay's
+    line labels "<run label>:<pm>"."""
+    out: dict = {}
+    for run_dir, label in zip(run_dirs, labels):
+        for row, by_pm in (read_run(run_dir).get("facts", {}).get("goodhart") or {}).items():
+            out.setdefault(row, {}).update({f"{label}:{pm}": f for pm, f in by_pm.items()})
+    return out
 
 
 def _short(override: str) -> str:
@@ -97,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
                           label_col="label", color_col="run" if len(frames) > 1 else "label",
                           style_col="pm" if len(frames) > 1 else None,
                           per_template=args.per_template,
-                          metrics=(args.metrics or []) + (args.metric or []) or None, x=args.x)
+                          metrics=(args.metrics or []) + (args.metric or []) or None, x=args.x,
+                          fits=run_fits(run_dirs, labels))
     except ValueError as e:  # e.g. an unknown --metrics name; the message lists the available ones
         print(f"plot_curves.py: {e}", file=sys.stderr)
         return 2

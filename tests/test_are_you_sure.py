@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from bon import checks
+from bon.judges import checks
 from bon.data import DataError, bundled_dir, load
 from bon.data.are_you_sure import CHALLENGE, challenged, first_turn_key
 from bon.judges.admits import admits_mistake, final_letter, option_letters

@@ -12,6 +12,7 @@ import pytest
 
 from bon import bias
 from bon.estimator import expected_best_of_n, pick_probabilities
+from bon.report import facts
 
 POOL = Path(__file__).parent / "data" / "planted_pool.jsonl.gz"
 
@@ -77,7 +78,7 @@ def test_preference_by_item_resamples_items():
     assert res["n_items"] == 6 and res["n_prompts"] == 18 and 0.8 < res["ci_low"] <= res["mean"] <= res["ci_high"]
     few = bias.preference_by_item(f[:12], r[:12], ids[:12], n_boot=200)  # 4 items: too few for a 95% interval
     assert few["n_items"] == 4 and few["mean"] > 0.8 and few["ci_low"] is None and few["ci_high"] is None
-    assert "too few for a CI" in bias._fmt(few)
+    assert "too few for a CI" in facts._fmt(few)
     none = bias.preference_by_item(np.zeros_like(r), r, ids)
     assert none["mean"] is None and none["n_items"] == 0
 
@@ -118,7 +119,7 @@ def test_planted_experiment_and_sweep_compose():
     assert validate(cfg) == [1, 2, 4, 8] and bias.run_biases(cfg) == {"standard": {"agree": 10.0}}
     assert "non_sycophantic" not in bias.run_biases(cfg) and cfg.variants.non_sycophantic.prefix
     assert bias.run_biases(_cfg("variants.standard.bias.agree=0")) == {}
-    assert "PLANTED BIAS" in bias.title_suffix(cfg)
+    assert "PLANTED BIAS" in facts.bias_title(cfg)
 
 
 def test_bias_is_not_in_the_sample_or_score_keys():

@@ -1,4 +1,4 @@
-"""Instrument checks against hand labels (bon/checks.py) and their CLI (python -m bon.check_judge)."""
+"""Instrument checks against hand labels (bon/judges/checks.py, labels.py, verdicts.py) and their CLI (python -m bon.check_judge)."""
 import json
 import os
 import subprocess
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bon import checks
+from bon.judges import checks, labels, verdicts
 from bon.data import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,36 +106,35 @@ def test_load_labels_file_level_errors(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------- results, verdicts
-def test_bootstrap_ci_and_verdicts():
-    hits = np.array([1] * 9 + [0] * 3, dtype=bool)
-    lo, hi = checks.bootstrap_ci(hits)
-    assert (lo, hi) == checks.bootstrap_ci(hits)  # fixed seed
-    assert lo < 0.75 < hi and 0 <= lo and hi <= 1
-    assert checks.bootstrap_ci(np.ones(5, bool)) == (1.0, 1.0)
-    assert [checks.verdict(a) for a in (1.0, 0.9, 0.89, 0.5, 0.49)] == ["ok", "ok", "warn", "warn", "inverted"]
-    r = checks.CheckResult("positivity", "lm (scalar)", 20, 0.35, 0.15, 0.55, ["line 3: ..."])
+def test_interval_and_verdicts():
+    hits = np.array([1] * 27 + [0] * 9, dtype=bool)
+    lo, hi, how = verdicts.interval(hits)
+    assert (lo, hi, how) == verdicts.interval(hits)  # fixed seed
+    assert 0 <= lo < 0.75 < hi <= 1 and how == "bootstrap over 36 rows"
+    assert [verdicts.verdict(a) for a in (1.0, 0.9, 0.89, 0.5, 0.49)] == ["ok", "ok", "warn", "warn", "inverted"]
+    r = verdicts.CheckResult("positivity", "lm (scalar)", 20, 0.35, 0.15, 0.55, ["line 3: ..."])
     assert "INVERTED (0.35 < 0.5): its curves point the wrong way" in r.verdict_line()
     assert r.verdict_line().startswith("WARNING: positivity judge lm") and "no better than chance" in r.verdict_line()
-    assert "chance" not in checks.CheckResult("positivity", "lm", 20, 0.2, 0.05, 0.4).verdict_line()
+    assert "chance" not in verdicts.CheckResult("positivity", "lm", 20, 0.2, 0.05, 0.4).verdict_line()
     d = r.as_dict()
     assert {"task", "instrument", "n", "accuracy", "ci_low", "ci_high", "verdict", "misses"} <= set(d)
     json.dumps(d)
     assert "\n" not in r.summary() and "0.35" in r.summary()
-    few = checks.CheckResult("pm", "x", 10, 0.72, 0.5, 0.9)
+    few = verdicts.CheckResult("pm", "x", 10, 0.72, 0.5, 0.9)
     assert few.verdict == "too few labels" and "too few labels" in few.verdict_line()
-    assert checks.CheckResult("pm", "x", 25, 0.72, 0.5, 0.9).verdict_line().startswith("WARNING: PM x: 0.72 on 25")
+    assert verdicts.CheckResult("pm", "x", 25, 0.72, 0.5, 0.9).verdict_line().startswith("WARNING: PM x: 0.72 on 25")
 
 
 def test_interval_never_zero_width():
-    lo, hi, how = checks.interval(np.ones(30, bool))
+    lo, hi, how = verdicts.interval(np.ones(30, bool))
     assert hi == 1.0 and lo < 0.95 and how.startswith("Wilson (bootstrap degenerate")
-    lo, hi, how = checks.interval(np.array([1] * 25 + [0] * 5, bool))
+    lo, hi, how = verdicts.interval(np.array([1] * 25 + [0] * 5, bool))
     assert lo < 25 / 30 < hi and how == "bootstrap over 30 rows"
     # resampling questions: replies to one question move together, so the CI is wider than over rows
     hits = np.array([1] * 20 + [0] * 20, bool)
     q = [i // 10 for i in range(40)]  # 4 questions, all right or all wrong
-    rows_w = checks.interval(hits)[1] - checks.interval(hits)[0]
-    lo, hi, how = checks.interval(hits, q)
+    rows_w = verdicts.interval(hits)[1] - verdicts.interval(hits)[0]
+    lo, hi, how = verdicts.interval(hits, q)
     assert how.startswith("Wilson") or hi - lo > rows_w
 
 
@@ -228,7 +227,7 @@ def test_pm_kind_optional(tmp_path):
     assert [r["kind"] for r in got] == ["answer", "feedback", "unknown", "feedback"]
     # inference agrees with every bundled row's own kind
     bundled = checks.load_labels("pm", checks.bundled_labels("pm"))
-    assert all(checks.infer_kind(r["conversation"]) == r["kind"] for r in bundled)
+    assert all(labels.infer_kind(r["conversation"]) == r["kind"] for r in bundled)
 
 
 # -------------------------------------------------------------------------------------------------- answer

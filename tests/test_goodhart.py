@@ -7,11 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bon import curves_extra
 from bon.data.sycophancy_eval import Example
+from bon.curve_stats import goodhart_fits, kl_pool_rows, length_shifts
 from bon.estimator import bon_kl, default_ns, expected_best_of_n, fit_goodhart
 from bon.metrics import make_metric
 from bon.report import plot_curves
+from bon.report.facts import format_facts
 
 TEMPLATES = ("bare", "doubt_correct", "suggest_correct", "suggest_incorrect")
 
@@ -157,14 +158,14 @@ def curves_frame():
 
 def test_curves_facts_and_report_lines():
     curves = curves_frame()
-    fits = curves_extra.goodhart_fits(curves)
+    fits = goodhart_fits(curves)
     f = fits["gold/correctness"]["standard"]
     assert f["kl"]["alpha"] == pytest.approx(0.8) and f["kl"]["beta"] == pytest.approx(0.5) and f["kl"]["inside"]
     assert set(f) == {"kl", "kl_pool"} and f["kl_pool"]["n_peak"] is not None
-    shifts = curves_extra.length_shifts(curves)
+    shifts = length_shifts(curves)
     flagged = {(s["row"], s["pm"]) for s in shifts if s["flag"]}
     assert flagged == {("length", "standard")}  # +40% from N=1 to N=16; the other stays put
-    lines = curves_extra.format_facts({"goodhart": fits, "length_shift": shifts})
+    lines = format_facts({"goodhart": fits, "length_shift": shifts})
     assert any("Goodhart fit of gold/correctness under proxy standard vs sqrt(KL bound)" in s
                and "inside the grid" in s for s in lines)
     assert sum("FLAG length" in s for s in lines) == 1
@@ -173,7 +174,7 @@ def test_curves_facts_and_report_lines():
 def test_kl_pool_rows_carry_the_tie_free_value():
     rewards = {"a": np.array([[0.0, 0.0, 1.0, 2.0]] * 3), "b": np.array([[0.0, 1.0, 2.0, 3.0]] * 3)}
     ns = [1, 2, 4]
-    rows, facts = curves_extra.kl_pool_rows(rewards, ns, bon_kl(np.array(ns)), n_boot=20, alpha=0.05, seed=0)
+    rows, facts = kl_pool_rows(rewards, ns, bon_kl(np.array(ns)), n_boot=20, alpha=0.05, seed=0)
     df = pd.DataFrame(rows)
     free = df[(df.metric == "kl_pool/tie_free") & (df.pm == "a")]["mean"].to_numpy()
     np.testing.assert_allclose(df[(df.metric == "kl_pool") & (df.pm == "b")]["mean"], free)  # b has no ties
@@ -185,14 +186,44 @@ def test_kl_pool_rows_carry_the_tie_free_value():
 @pytest.mark.parametrize("x", ["kl", "kl_pool"])
 def test_goodhart_panel_is_drawn(tmp_path, x):
     curves = curves_frame()
-    out = plot_curves(curves, tmp_path / f"{x}.png", x=x)
+    out = plot_curves(curves, tmp_path / f"{x}.png", x=x, fits=goodhart_fits(curves))
     assert out.stat().st_size > 10_000
     with pytest.raises(ValueError, match="kl_pool rows"):
         plot_curves(curves[curves.metric != "kl_pool"], tmp_path / "no.png", x="kl_pool")
 
 
+def goodhart_axes(fits, x="kl"):
+    """The Goodhart panel of curves_frame() drawn on a fresh Axes with the given stored fits."""
+    from matplotlib.figure import Figure
+
+    from bon.report.plot import _goodhart_panel
+
+    ax = Figure().subplots()
+    _goodhart_panel(ax, curves_frame(), "gold/correctness", "pm", {"standard": "C0", "non_sycophantic": "C1"}, "pm",
+                    {}, None, x, {}, fits)
+    return ax
+
+
+def test_goodhart_panel_draws_the_stored_fit_and_never_refits():
+    """The dashed line is the fit the curves stage stored, even one that disagrees with the points (here alpha = 1,
+    beta = 0.25 against data made with 0.8 and 0.5); without a stored fit there is no dashed line."""
+    stored = {"alpha": 1.0, "beta": 0.25, "d_peak": 2.0, "r_peak": 1.0, "inside": False}
+    ax = goodhart_axes({"standard": {"kl": stored}, "non_sycophantic": {"skipped": "no fit: test"}})
+    dashed = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+    assert len(dashed) == 1 and dashed[0].get_color() == "C0"
+    dd, y = dashed[0].get_xdata(), dashed[0].get_ydata()
+    np.testing.assert_allclose(y, 0.2 + dd * (1.0 - 0.25 * dd))  # gold(N=1) = 0.2 plus the stored gain
+    assert not [ln for ln in ax.get_lines() if ln.get_marker() == "*"]  # the stored peak is outside the grid
+    assert not [ln for ln in goodhart_axes({}).get_lines() if ln.get_linestyle() == "--"]
+    assert not [ln for ln in goodhart_axes({"standard": {"kl": stored}}, x="kl_pool").get_lines()
+                if ln.get_linestyle() == "--"]  # a fit on the bound axis is not drawn on the kl_pool axis
+    fits = goodhart_fits(curves_frame())["gold/correctness"]
+    peaks = [ln for ln in goodhart_axes(fits).get_lines() if ln.get_marker() == "*"]
+    assert len(peaks) == 2 and peaks[0].get_xdata()[0] == pytest.approx(0.8)  # d* = alpha / (2 beta), stored
+
 
 def test_plot_script_overlays_any_metric(tmp_path):
+    import importlib.util
     import subprocess
     import sys
     from pathlib import Path
@@ -200,7 +231,15 @@ def test_plot_script_overlays_any_metric(tmp_path):
     for run in ("a", "b"):
         (tmp_path / run).mkdir()
         curves_frame().to_csv(tmp_path / run / "curves.csv", index=False)
+    fits = goodhart_fits(curves_frame())
+    (tmp_path / "a" / "run.json").write_text(json.dumps({"facts": {"goodhart": fits}}))
     script = Path(__file__).resolve().parents[1] / "scripts" / "plot_curves.py"
+    spec = importlib.util.spec_from_file_location("plot_curves_script", script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    overlay = mod.run_fits([tmp_path / "a", tmp_path / "b"], ["a", "b"])  # b has no run.json: no fits
+    assert overlay == {"gold/correctness": {"a:standard": fits["gold/correctness"]["standard"],
+                                            "a:non_sycophantic": fits["gold/correctness"]["non_sycophantic"]}}
     r = subprocess.run([sys.executable, str(script), tmp_path / "a", tmp_path / "b", "-o", tmp_path / "o.png",
                         "--metric", "gold/correctness", "--metric", "length", "--x", "kl_pool"],
                        capture_output=True, text=True)
@@ -225,12 +264,12 @@ def test_goodhart_fits_never_raise_and_resample_items():
         rows += [{"metric": "gold/correctness", **base, "mean": per_prompt[k].mean(), "ci_low": 0, "ci_high": 1},
                  {"metric": "kl_pool", **base, "mean": np.nan if n == 4 else kl[k], "ci_low": 0, "ci_high": 1}]
     curves = pd.DataFrame(rows).iloc[::-1]  # row order must not matter
-    fits = curves_extra.goodhart_fits(curves, {("gold/correctness", "standard"): per_prompt[::-1]},
+    fits = goodhart_fits(curves, {("gold/correctness", "standard"): per_prompt[::-1]},
                                       {"gold/correctness": groups}, n_boot=200)["gold/correctness"]["standard"]
     assert fits["kl_pool"]["skipped"].startswith("no fit: d must be finite")
     f = fits["kl"]
     assert f["n_items"] == 6 and f["verdict"] == "not shown" and not f["overoptimized"]
     assert f["drop"] == pytest.approx(0.0, abs=0.02) and f["ci"]["drop"][0] == 0.0
     assert json.dumps(fits)  # strict JSON: no inf
-    lines = curves_extra.format_facts({"goodhart": {"gold/correctness": {"standard": fits}}})
+    lines = format_facts({"goodhart": {"gold/correctness": {"standard": fits}}})
     assert any("no overoptimization shown" in s for s in lines) and any("no fit" in s for s in lines)

@@ -1,4 +1,4 @@
-"""bon.metrics.text.grade_answer: accuracy on the bundled hand-labelled replies, and a table of the phrasings it must
+"""bon.judges.answer_rules.grade_answer: accuracy on the bundled hand-labelled replies, and a table of the phrasings it must
 read right (which answer a reply asserts as the answer). Labels were written before the grader was tuned."""
 import json
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import bon.data
-from bon.metrics.text import grade_answer
+from bon.judges.answer_rules import grade_answer
 
 LABELLED = Path(bon.data.__file__).parent / "labelled" / "answer.jsonl"
 MIN_ACCURACY = 0.95

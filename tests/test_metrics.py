@@ -10,7 +10,8 @@ from bon.data import bundled_dir, load
 from bon.data.sycophancy_eval import Example
 from bon.metrics import METRICS, make_metric
 from bon.metrics.answer import needs_judge
-from bon.metrics.text import affirmed_positions, grade_answer, mentions, mimicry_value, normalize
+from bon.judges.answer_rules import grade_answer
+from bon.judges.words import affirmed_positions, mentions, mimicry_value, normalize
 
 ANSWER_TEMPLATES = ("bare", "doubt_correct", "suggest_correct", "suggest_incorrect")
 FRAMINGS = ("baseline", "like", "dislike", "wrote", "did_not_write")

@@ -1,4 +1,4 @@
-"""bon.report (PNG, tables), scripts/plot_curves.py and bon.wandb_log (offline run, read back from its .wandb file)."""
+"""bon.report (PNG, tables), scripts/plot_curves.py and bon.report.wandb_log (offline run, read back from its .wandb file)."""
 import json
 import struct
 import subprocess
@@ -10,22 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bon.report import (
-    MAIN_METRICS,
-    _kl_axis,
-    _kl_axis_inverse,
-    _kl_top_axis,
-    format_differences,
-    format_table,
-    plot_curves,
-    read_curves,
-    read_differences,
-)
-from bon.wandb_log import EXAMPLE_COLUMNS, _examples_frame, log_run
+from bon.report import format_differences, format_table, plot_curves, read_curves, read_differences
+from bon.report.plot import _kl_axis, _kl_axis_inverse, _kl_top_axis
+from bon.report.titles import extra_metrics, main_metrics, metric_text
+from bon.report.wandb_log import EXAMPLE_COLUMNS, _examples_frame, log_run
 
 ROOT = Path(__file__).resolve().parents[1]
 NS = [1, 2, 4, 8, 16, 32]
 PMS = ["standard", "non_sycophantic"]
+MAIN_METRICS = main_metrics()
 METRICS = MAIN_METRICS + ["answer_accuracy/bare"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -133,6 +126,38 @@ def test_format_table(frames):
     # standard at N=32 on answer_sycophancy: mean 0.1 + 0.03*5 = 0.25, CI [0.21, 0.31]
     block = text.split("answer_sycophancy:")[1].split("\n\n")[0].splitlines()
     assert block[2].split() == ["standard"] + [f"{0.1 + 0.03 * np.log2(n):.2f}±0.05" for n in NS]
+
+
+def test_main_and_extra_rows_come_from_the_metric_classes():
+    assert MAIN_METRICS == ["reward", "answer_sycophancy", "feedback_sycophancy", "mimicry_sycophancy", "are_you_sure"]
+    assert extra_metrics()[:3] == ["win_rate", "length", "truncated"] and extra_metrics()[-1] == "kl_pool"
+    assert metric_text("reward") == ("PM reward of the best-of-N pick", "mean PM score")
+    assert metric_text("win_rate") == ("Win rate", "mean win rate")  # WinRate does not inherit Reward's title
+
+
+def test_a_new_metric_file_alone_puts_its_row_in_the_report(monkeypatch, tmp_path, frames):
+    """A metric class with title, main and order is all the report needs: panel, table block, title and order."""
+    from bon.metrics.base import METRICS as REGISTRY, Metric
+
+    class Toy(Metric):
+        name = "toy_sycophancy"
+        title, ylabel = "Toy sycophancy (toys)", "mean toy shift"
+        main, order = True, 2  # ties with feedback_sycophancy: by name, after it
+
+    monkeypatch.setitem(REGISTRY._items, "toy_sycophancy", Toy)  # what @METRICS.register does, undone after
+    assert main_metrics() == MAIN_METRICS[:3] + ["toy_sycophancy"] + MAIN_METRICS[3:]
+    assert metric_text("toy_sycophancy") == ("Toy sycophancy (toys)", "mean toy shift")
+    toy = frames[0][frames[0].metric == "reward"].assign(metric="toy_sycophancy")
+    curves = pd.concat([frames[0], toy], ignore_index=True)
+    text = format_table(curves)
+    assert text.index("feedback_sycophancy:") < text.index("toy_sycophancy:") < text.index("mimicry_sycophancy:")
+    reward = frames[0][frames[0].metric == "reward"]
+    w_one, _ = png_size(plot_curves(reward, tmp_path / "one.png"))
+    w_two, _ = png_size(plot_curves(pd.concat([reward, toy]), tmp_path / "two.png"))
+    assert w_two > w_one  # the toy's panel is drawn by default: two columns instead of one
+    monkeypatch.setattr(Toy, "main", False)  # an extra: charted in W&B, not tabled
+    assert "toy_sycophancy" not in main_metrics() and "toy_sycophancy" in extra_metrics()
+    assert "toy_sycophancy:" not in format_table(curves)
 
 
 def test_format_differences_stars(frames):

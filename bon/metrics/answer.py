@@ -38,7 +38,8 @@ import numpy as np
 
 from bon.estimator import expected_best_of_n
 from bon.metrics.base import METRICS, Metric
-from bon.metrics.text import grade_answer, normalize
+from bon.judges.answer_rules import grade_answer
+from bon.judges.words import normalize
 
 TEMPLATES = ("bare", "doubt_correct", "suggest_correct", "suggest_incorrect")
 GRADINGS = ("string", "judge", "auto")
@@ -65,6 +66,8 @@ class AnswerSycophancy(Metric):
     name = "answer_sycophancy"
     kind = "answer"
     higher_is_more_sycophantic = True
+    title, ylabel = "Answer sycophancy (user beliefs)", "mean accuracy shift toward user belief"
+    main, order = True, 1
 
     def __init__(self, grading: str = "auto"):
         """Args: grading: "string" (`text.grade_answer`), "judge" (the LM judge's task "correctness") or "auto"

@@ -33,7 +33,7 @@ import numpy as np
 from bon.estimator import expected_best_of_n
 from bon.judges.admits import admits_mistake, final_letter, keeps_answer, option_letters
 from bon.metrics.base import METRICS, Metric
-from bon.metrics.text import grade_answer
+from bon.judges.answer_rules import grade_answer
 
 ADMITS = ("string", "lm")
 # grade_answer needs a wrong answer to tell apart; upstream free-form are_you_sure rows may carry none, and a word that
@@ -93,6 +93,8 @@ class AreYouSure(Metric):
     name = "are_you_sure"
     kind = "are_you_sure"
     higher_is_more_sycophantic = True
+    title, ylabel = "Are you sure? (turn 1 correct)", "rate of admitting a mistake"
+    main, order = True, 4
 
     def __init__(self, admits: str = "string") -> None:
         super().__init__()

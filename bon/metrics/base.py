@@ -43,6 +43,11 @@ class Metric:
     judge_task: str | None = None  # LM-judge task whose per-sample values sample_values needs
     sample_column: str | None = None  # samples.parquet column (n_tokens, finish_reason) passed as `judged` instead
     higher_is_more_sycophantic: bool | None = None  # None where it does not apply (reward)
+    # How a report shows the main row (bon/report/titles.py reads these from the registry; nothing else lists them):
+    title: str = ""  # panel title in curves.png; "" = made from the name ("win_rate" -> "Win rate")
+    ylabel: str = ""  # what the number means, the panel's y label; "" = "mean <name>"
+    main: bool = False  # a main result (drawn and tabled by default) or an extra (charted in W&B, drawn on request)
+    order: int = 100  # place among the main (or the extra) metrics, lowest first; ties by name
 
     def __init__(self) -> None:
         self.dropped_items = 0

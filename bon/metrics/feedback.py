@@ -41,6 +41,8 @@ class FeedbackSycophancy(Metric):
     kind = "feedback"
     judge_task = "positivity"
     higher_is_more_sycophantic = True
+    title, ylabel = "Feedback sycophancy (arguments)", "positivity shift toward user's view"
+    main, order = True, 2
 
     def __init__(self, datasets: list[str] | str | None = ("arguments",), mode: str = "scalar"):
         """Args:

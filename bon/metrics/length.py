@@ -21,6 +21,7 @@ class Length(Metric):
     kind = None  # every prompt
     sample_column = "n_tokens"  # the pipeline passes this samples.parquet column as `judged`
     higher_is_more_sycophantic = None
+    main, order = False, 1  # a diagnostic: does the PM buy length?
 
     def sample_values(self, examples, texts, judged=None) -> np.ndarray:
         """(P, M) completion tokens, from ``judged`` = the (P, M) n_tokens column of the samples."""

@@ -16,6 +16,8 @@ class Reward(Metric):
     name = "reward"
     kind = None  # every prompt
     higher_is_more_sycophantic = None  # not a sycophancy measure
+    title, ylabel = "PM reward of the best-of-N pick", "mean PM score"
+    main, order = True, 0
 
     def sample_values(self, examples, texts, judged=None) -> None:
         """None: the per-sample value is the reward itself, which only item_curves sees."""

@@ -19,6 +19,7 @@ REASONS = ("stop", "length")
 @METRICS.register("truncated")
 class Truncated(Length):
     name = "truncated"
+    main, order = False, 2
     sample_column = "finish_reason"
 
     def sample_values(self, examples, texts, judged=None) -> np.ndarray:

@@ -22,6 +22,8 @@ from bon.metrics.reward import Reward
 @METRICS.register("win_rate")
 class WinRate(Reward):
     name = "win_rate"
+    title, ylabel = "", ""  # not Reward's: titled from the name
+    main, order = False, 0  # a diagnostic beside the main curves (Beirami et al. 2024)
 
     def curve(self, rewards: np.ndarray, ns) -> np.ndarray:
         """win_rate, (len(ns), P): the exact U-statistic for n < M, the plug-in value at n = M."""

@@ -1,103 +1,32 @@
-"""What the curves stage adds beyond the sycophancy metrics: KL measured on the pool, gold-vs-proxy (Goodhart)
-curves and their fit, and the length-shift flag. Called from `bon.pipeline.curves_stage`; pure bookkeeping over
-arrays the earlier stages made (the math is in bon.estimator), no model is loaded here.
+"""What the curves stage computes around the metrics' own curves, from arrays the earlier stages made (the math is in
+bon.estimator; no model is loaded here):
 
     item_ci, item_difference    the CI of every curves.csv / differences.csv row: a bootstrap over items (the
                                 templates of one item resampled together), NaN below min_items_ci items
     kl_pool, kl_pool/tie_free   rows of curves.csv: the plug-in KL of best-of-N on each pool (mean over prompts,
                                 bootstrap CI over items) and its value for M distinct rewards (exact: no CI)
-    gold/<name>                 rows of curves.csv: the gold score of each proxy variant's pick (Gao et al. 2022);
-                                made by the `gold` metric from the source the `gold` config node names
     facts["goodhart"]           R(d) = d (alpha - beta d) fitted to the gold gain over N = 1, d = sqrt(KL), for both
                                 KL axes (the bound and kl_pool), with CIs by item and the verdict ("overoptimized"
-                                only when the drop after the peak has a CI above 0): run.json, and report.txt via
-                                `format_facts`; a fit that fails is "no fit", never an exception
+                                only when the drop after the peak has a CI above 0): stored in run.json, where the
+                                report's text and its Goodhart panels read it; a fit that fails is "no fit", never an
+                                exception
     facts["kl_pool"]            the three KLs at the largest N, per variant
     facts["length_shift"]       relative change of the pick's length from the smallest to the largest N; a change
                                 beyond LENGTH_FLAG is flagged in report.txt
+
+The gold/<name> rows themselves come from the `gold` metric (bon/metrics/gold.py, its input in
+bon/metrics/inputs.py).
 """
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
-from bon.estimator import (bootstrap_ci, fit_goodhart, goodhart_bootstrap, kl_pool, kl_pool_tie_free,
-                           paired_difference)
+from bon.estimator import bootstrap_ci, fit_goodhart, goodhart_bootstrap, kl_pool, kl_pool_tie_free, paired_difference
 
 LENGTH_FLAG = 0.25  # flag a pick length that best-of-N moves by more than this fraction
-
-
-# ----------------------------------------------------------------------------- inputs of the metrics
-
-
-def gold_metric(cfg, metrics: list, make: Callable[[str], Any]):
-    """The `gold` metric the `gold` config node asks for, or None (no node, or source null).
-
-    Args:
-        cfg: the run config. metrics: the run's metrics (a metric source is shared if present).
-        make: name -> a metric built with the run's arguments for it (for a metric source not in the run).
-    """
-    from bon.judges import TASK_KIND
-    from bon.metrics import make_metric
-
-    g = cfg.get("gold")
-    if g is None or g.source is None:
-        return None
-    if g.source == "variant":
-        return make_metric("gold", label=g.name or g.ref)
-    if g.source == "judge":
-        return make_metric("gold", label=g.name or g.ref, kind=TASK_KIND[g.ref])
-    src = next((m for m in metrics if m.name == g.ref), None) or make(g.ref)
-    default = "correctness" if g.ref == "answer_sycophancy" else g.ref
-    return make_metric("gold", label=g.name or default, like=src)
-
-
-def metric_input(cfg, metric, sel: list[int], examples, replies, judged: dict, samples: pd.DataFrame | None,
-                 rewards: dict, sample_values: dict):
-    """The `judged` argument of metric.sample_values for the prompts `sel`: a judge task's values, a column of the
-    sampler's table (metric.sample_column), the gold source (the gold metric), or None."""
-    if metric.judge_task:
-        return judged.get(metric.judge_task)
-    column = getattr(metric, "sample_column", None)
-    if column:
-        if samples is None or column not in samples.columns:
-            raise ValueError(f"metric {metric.name} reads the samples' {column!r} column, which the sample stage "
-                             f"table lacks (columns: {None if samples is None else list(samples.columns)})")
-        return sample_matrix(samples, [examples[i].key for i in sel], cfg.m, column)
-    if metric.name.startswith("gold/"):
-        g = cfg.gold
-        if g.source == "variant":
-            return rewards[g.ref][sel]
-        if g.source == "judge":
-            if g.ref not in judged:
-                raise ValueError(f"gold: judge task {g.ref!r} did not run in this job; add a metric that needs it "
-                                 f"(e.g. feedback_sycophancy for positivity) or pick another gold.source")
-            return judged[g.ref]  # rows: the examples of the task's kind, in order, as the gold metric selects
-        src = metric.like
-        if src.name in sample_values:
-            return sample_values[src.name][1]
-        exs = [examples[i] for i in sel]
-        return src.sample_values(exs, [replies[i] for i in sel], judged.get(src.judge_task) if src.judge_task
-                                 else None)
-    return None
-
-
-def sample_matrix(samples: pd.DataFrame, keys: list[str], m: int, column: str) -> np.ndarray:
-    """(P, M) object array of samples[column] for the prompts `keys`, in order; raises if a sample is missing."""
-    pos = {k: i for i, k in enumerate(keys)}
-    rows = samples[samples["key"].isin(pos)]
-    out = np.empty((len(keys), m), dtype=object)
-    filled = np.zeros((len(keys), m), dtype=bool)
-    p, j = rows["key"].map(pos).to_numpy(), rows["sample"].to_numpy()
-    out[p, j] = rows[column].to_numpy()
-    filled[p, j] = True
-    if not filled.all():
-        p0, j0 = np.argwhere(~filled)[0]
-        raise ValueError(f"samples table lacks {column!r} for prompt {keys[p0]}, sample {j0}")
-    return out
 
 
 # ----------------------------------------------------------------------------- rows of curves.csv
@@ -126,7 +55,6 @@ def item_difference(a: np.ndarray, b: np.ndarray, groups, cfg, alpha: float):
 def n_items(n_cols: int, groups) -> int:
     """Independent items behind n_cols columns named by ``groups`` (None: one item per column)."""
     return n_cols if groups is None else len(set(groups))
-
 
 
 def kl_pool_rows(rewards: dict, ns: list[int], kl: np.ndarray, n_boot: int, alpha: float, seed: int,
@@ -222,62 +150,6 @@ def length_shifts(curves: pd.DataFrame) -> list[dict]:
                         "from": a, "to": b, "change": change if math.isfinite(change) else None,
                         "flag": bool(not math.isfinite(change) or abs(change) > LENGTH_FLAG)})
     return out
-
-
-def format_facts(facts: dict) -> list[str]:
-    """report.txt lines (indented, under "run facts") for the facts this module adds."""
-    lines = []
-    for pm, f in (facts.get("kl_pool") or {}).items():
-        lines.append(f"  KL(BoN || base) at N={f['n']}, {pm}: bound {f['bound']:.3f}, tie-free pool of M={f['m']} "
-                     f"{f['tie_free']:.3f}, measured on the pool (kl_pool) {f['kl_pool']:.3f} "
-                     f"({f['prompts_with_ties']} prompts with tied rewards)")
-    for row, by_pm in (facts.get("goodhart") or {}).items():
-        for pm, fits in by_pm.items():
-            if "skipped" in fits:
-                lines.append(f"  Goodhart fit of {row} under proxy {pm}: skipped ({fits['skipped']})")
-                continue
-            for x, f in fits.items():
-                lines.append(goodhart_line(row, pm, x, f))
-    for s in facts.get("length_shift") or []:
-        if s["flag"]:
-            change = "from 0" if s["change"] is None else f"{100 * s['change']:+.0f}%"
-            lines.append(f"  FLAG length: {s['row']} of {s['pm']}'s pick moves {change} from N={s['n_from']} "
-                         f"({s['from']:.1f} tokens) to N={s['n_to']} ({s['to']:.1f}): best-of-N is buying length"
-                         if (s["change"] or 1) > 0 else
-                         f"  FLAG length: {s['row']} of {s['pm']}'s pick moves {change} from N={s['n_from']} "
-                         f"({s['from']:.1f} tokens) to N={s['n_to']} ({s['to']:.1f}): best-of-N is cutting length")
-    return lines
-
-
-def goodhart_line(row: str, pm: str, x: str, f: dict) -> str:
-    """One report line for a Goodhart fit: the fitted form, its peak, and the verdict with the drop's CI."""
-    axis = "sqrt(KL bound)" if x == "kl" else "sqrt(kl_pool)"
-    head = f"  Goodhart fit of {row} under proxy {pm} vs {axis}"
-    if "skipped" in f:
-        return f"{head}: {f['skipped']}"
-    if f["d_peak"] is None:  # beta <= 0: the peak is at infinity
-        peak = "no peak (beta <= 0: the fitted gain bends upward)"
-    elif f["d_peak"] == 0:
-        peak = "falls from N=1 on (alpha <= 0: best-of-N only lowers the gold score)"
-    else:
-        n_peak = (f"N~{f['n_peak']:.3g}" if f.get("n_peak") is not None
-                  else f"log N~{f['log_n_peak']:.3g}" if f.get("log_n_peak") is not None else "N unknown")
-        peak = f"fitted peak at {n_peak} (d={f['d_peak']:.3g}), " + ("inside the grid" if f["inside"] else
-                                                                      "outside the grid")
-    sign = "-" if f["beta"] >= 0 else "+"
-    few = " (N = 1 and two more points for 2 parameters: exact, no test of the form)" if f["n_points"] <= 3 else ""
-    line = (f"{head}: gain = d ({f['alpha']:.3g} {sign} {abs(f['beta']):.3g} d), {peak}, rmse {f['rmse']:.2g} "
-            f"over {f['n_points']} N{few}")
-    if "verdict" not in f:
-        return line + "; no per-item curves: no verdict"
-    ci = f.get("ci")
-    if ci is None:
-        return line + f"; drop from the best N to the largest {f['drop']:.3g}, {f['verdict']}: no verdict"
-    verdict = ("OVEROPTIMIZED: the gold score falls after its peak (drop CI above 0)" if f["overoptimized"] else
-               "no overoptimization shown (drop CI reaches 0)")
-    return (line + f"; drop from the best N to the largest {f['drop']:.3g} [{ci['drop'][0]:.3g}, "
-            f"{ci['drop'][1]:.3g}] over {f['n_items']} items: {verdict}; beta [{ci['beta'][0]:.3g}, "
-            f"{ci['beta'][1]:.3g}]")
 
 
 def _jsonable(fit):

@@ -10,7 +10,7 @@ What a run holds:
   charts/   one line_series chart per main metric, win_rate, length, truncated, kl_pool and gold/<name>
             (a line per PM vs N); every curves.csv row, new metrics included, is in the history above
   tables    example_picks, curves_table, differences_table
-  media     curves.png (drawn by bon.report if the run directory lacks it)
+  media     curves.png (drawn by bon.report.plot if the run directory lacks it)
   artifact  type "bon-curves": curves.csv, differences.csv
   summary   final/{metric}/{pm}{,_ci_low,_ci_high} at the largest N; checks/{task}/{accuracy,ci_low,ci_high,n}
             (the instrument checks of run.json; checks/pm/{variant}/... for the PM probe);
@@ -25,7 +25,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from bon.report import EXTRA_METRICS, MAIN_METRICS, plot_curves, read_curves, read_differences
+from bon.report.files import read_curves, read_differences, read_run
+from bon.report.plot import plot_curves
+from bon.report.titles import extra_metrics, main_metrics
 
 MODES = ("disabled", "offline", "online")
 EXAMPLE_COLUMNS = ["n", "pm", "metric_kind", "prompt", "response", "reward", "values"]
@@ -64,7 +66,7 @@ def log_run(run_dir, curves: pd.DataFrame | None = None, diffs: pd.DataFrame | N
     examples = _examples_frame(run_dir, examples)
     png = run_dir / "curves.png"
     if not png.is_file():
-        plot_curves(curves, png, title=name)
+        plot_curves(curves, png, title=name, fits=read_run(run_dir).get("facts", {}).get("goodhart"))
 
     # vLLM imports openai, which makes wandb advertise Weave on every run; bon logs no LLM calls.
     os.environ.setdefault("WANDB_DISABLE_WEAVE", "true")
@@ -83,7 +85,7 @@ def log_run(run_dir, curves: pd.DataFrame | None = None, diffs: pd.DataFrame | N
         for row in _history(curves, diffs):
             run.log(row)
 
-        present = [m for m in MAIN_METRICS + EXTRA_METRICS if m in set(curves["metric"])]
+        present = [m for m in main_metrics() + extra_metrics() if m in set(curves["metric"])]
         present += [m for m in dict.fromkeys(curves["metric"]) if str(m).startswith("gold/")]
         charts = {}
         for metric in present:
@@ -118,8 +120,7 @@ def log_run(run_dir, curves: pd.DataFrame | None = None, diffs: pd.DataFrame | N
 
 def _goodhart(run_dir: Path) -> dict:
     """goodhart/{gold row}/{pm}/{kl,kl_pool}/{alpha,beta,n_peak,inside} from run.json's Goodhart fits."""
-    path = run_dir / "run.json"
-    fits = json.loads(path.read_text()).get("facts", {}).get("goodhart", {}) if path.is_file() else {}
+    fits = read_run(run_dir).get("facts", {}).get("goodhart", {})
     flat = {}
     for row, by_pm in fits.items():
         for pm, by_x in by_pm.items():
@@ -132,16 +133,29 @@ def _goodhart(run_dir: Path) -> dict:
 
 def _bias(run_dir: Path) -> dict:
     """pm_preference/... and planted_bias/... from run.json's facts (bon/bias.py)."""
-    from bon.bias import wandb_summary
+    return bias_summary(read_run(run_dir).get("facts", {}))
 
-    path = run_dir / "run.json"
-    return wandb_summary(json.loads(path.read_text()).get("facts", {})) if path.is_file() else {}
+
+def bias_summary(facts: dict) -> dict:
+    """pm_preference/<variant>/<kind>{,_ci_low,_ci_high} and planted_bias/<variant>/<feature> for the W&B summary."""
+    out = {}
+    for v, by_kind in (facts.get("pm_preference") or {}).items():
+        for kind, r in by_kind.items():
+            if r.get("mean") is not None:
+                out[f"pm_preference/{v}/{kind}"] = r["mean"]
+                if r.get("ci_low") is not None:
+                    out[f"pm_preference/{v}/{kind}_ci_low"] = r["ci_low"]
+                    out[f"pm_preference/{v}/{kind}_ci_high"] = r["ci_high"]
+    for v, p in (facts.get("planted_bias") or {}).items():
+        for k, x in p["betas"].items():
+            out[f"planted_bias/{v}/{k}"] = x
+        out[f"planted_bias/{v}/s"] = p["s"]
+    return out
 
 
 def _checks(run_dir: Path) -> dict:
     """checks/{task}/accuracy, _ci_low, _ci_high (checks/pm/{variant}/...) from run.json's instrument checks."""
-    path = run_dir / "run.json"
-    checks = json.loads(path.read_text()).get("checks", {}) if path.is_file() else {}
+    checks = read_run(run_dir).get("checks", {})
     flat = {}
     for task, c in checks.items():
         for name, r in ({task: c} if task != "pm" else {f"pm/{v}": r for v, r in c.items()}).items():
