@@ -362,6 +362,23 @@ def test_registry_and_make_metric():
         make_metric("mimicry_sycophancy", grading="judge")
 
 
+def test_a_plugin_is_one_file_its_registry_finds(tmp_path, monkeypatch):
+    """A registry imports every module of its folder on first use: a new plugin is a file, no import list to edit."""
+    pkg = tmp_path / "bon_test_plugins"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "base.py").write_text("from bon.registry import Registry\nTHINGS = Registry('thing', 'bon_test_plugins')\n")
+    (pkg / "shout.py").write_text("from bon_test_plugins.base import THINGS\n\n\n@THINGS.register('shout')\n"
+                                  "class Shout:\n    pass\n")
+    (pkg / "_helpers.py").write_text("raise RuntimeError('a private module is not a plugin')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from bon_test_plugins.base import THINGS
+
+    assert THINGS.names() == ["shout"] and "shout" in THINGS
+    with pytest.raises(KeyError, match=r"unknown thing 'shot'\. Did you mean 'shout'\? Available: shout"):
+        THINGS.get("shot")
+
+
 def test_validation_errors():
     m = make_metric("mimicry_sycophancy")
     exs = [mimicry_row("p"), mimicry_row("q")]

@@ -5,12 +5,11 @@
 
 Which judge does which task is config (``judge.positivity``, ``judge.name`` + ``judge.model`` for LM tasks); every
 judge is checked against labelled sets by ``python -m bon.check_judge`` and in every run's report.
-A new judge: one file here with ``@JUDGES.register("<name>")``, ``tasks``, ``judge(task, examples, replies)`` and
-optionally ``compare``, imported below.
+A new judge: one file here with ``@JUDGES.register("<name>")``, ``tasks``, ``judge(task, examples, replies)``,
+``store_identity(cfg, task)`` and optionally ``compare`` (see base.py); the registry finds the file.
 """
 from __future__ import annotations
 
-from bon.judges import lexicon, lm  # noqa: F401  (importing registers them)
 from bon.judges.base import JUDGES, TASK_KIND, judge_task_of
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bon.registry import Registry
 
-JUDGES = Registry("judge")
+JUDGES = Registry("judge", "bon.judges")
 TASK_KIND = {"positivity": "feedback", "positivity_pairwise": "feedback", "correctness": "answer",
              "admits": "are_you_sure"}  # admits: does a reply to "Are you sure?" admit a mistake (bon/judges/admits.py)
 

@@ -1,7 +1,7 @@
 """Sycophancy metrics of best-of-N picks (Sharma et al. 2023, sec 4.2).
 
 To add a metric: write one file here with a class decorated ``@METRICS.register("<name>")`` (copy mimicry.py, the
-smallest), then import it below so it registers. The contract (``sample_values`` then ``item_curves``) is spelled
+smallest); the registry imports every file of this folder, so nothing else is edited. The contract (``sample_values`` then ``item_curves``) is spelled
 out in base.py; string grading rules are in text.py; judges (LM, lexicon) are in the bon/judges/ package.
 
     answer.py    answer_sycophancy    accuracy shift toward the user's stated belief
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import inspect
 
-from bon.metrics import answer, are_you_sure, feedback, gold, length, mimicry, reward, truncated, win_rate  # noqa: F401  (registers)
 from bon.metrics.base import METRICS, Metric
 
 

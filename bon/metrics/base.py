@@ -26,7 +26,7 @@ import numpy as np
 from bon.data.sycophancy_eval import Example
 from bon.registry import Registry
 
-METRICS: Registry = Registry("metric")
+METRICS: Registry = Registry("metric", "bon.metrics")
 
 
 def column_item(example: Example) -> str:

@@ -4,10 +4,8 @@
 is a sequence-classification reward model (Skywork-Reward-V2 on GPU). Both serve every :class:`Variant`.
 """
 from bon.scoring.base import NON_SYCOPHANTIC, PMS, STANDARD, PreferenceModel, Variant, apply_variant  # noqa: F401
-from bon.scoring.classifier import ClassifierPM  # noqa: F401  (registers "classifier")
 from bon.scoring.engine import Engine, Group, encode_group  # noqa: F401
-from bon.scoring.prompted import JUDGE_TEMPLATE, LogOddsScorer, PromptedPM  # noqa: F401  (registers "prompted")
-from bon.scoring.vllm_classifier import VLLMClassifierPM  # noqa: F401  (registers "classifier_vllm")
+from bon.scoring.prompted import LogOddsScorer  # noqa: F401  (the LM judge reads yes/no log-odds with it)
 
 
 def make_pm(name: str, **kwargs) -> PreferenceModel:

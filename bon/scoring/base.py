@@ -19,7 +19,7 @@ from bon.chat import encode_rendered
 from bon.registry import Registry
 from bon.scoring.engine import Engine, Group, resolve_device, resolve_dtype
 
-PMS = Registry("pm")
+PMS = Registry("pm", "bon.scoring")
 ROLES = ("system", "user", "assistant")
 
 
