@@ -6,6 +6,9 @@ A judge is an instrument that turns replies into numbers, one per sample, for a 
 A judge class registers with ``@JUDGES.register("<name>")``, says which tasks it can do in ``tasks``, and has
 ``judge(task, examples, replies) -> list[np.ndarray]`` (batch in, list out, same order). A judge that can compare
 two comments directly also has ``compare(task, examples, a, b) -> np.ndarray`` (P(a more positive than b)).
+Every judge says what identifies it in store keys: ``store_identity(cfg, task) -> dict`` (a classmethod; cfg is the
+``judge`` config node), holding everything that changes its numbers (model fingerprint, placement, question texts,
+word lists, version), so keys.py never branches on a judge's name.
 """
 from __future__ import annotations
 

@@ -152,6 +152,28 @@ class PreferenceModel:
 
     tokenizer: Any
     engine: Engine
+    backend: str = "hf"  # the pm.backend this class serves; one served by another registers as <name>_<backend>
+
+    @classmethod
+    def store_identity(cls, cfg) -> dict:
+        """What identifies this PM in score and check keys besides its name (cfg: the ``pm`` config node).
+
+        The model's fingerprint, the settings that change rewards, the device and dtype it really runs with, the
+        texts in code that shape what it reads (:meth:`texts`), and a backend other than hf (vLLM's kernels give other
+        low bits; the HF keys stay as they were). Numerics-only knobs (token_budget) are left out.
+        """
+        from bon.keys import model_identity, torch_placement
+
+        spec = {"model": model_identity(cfg.model), "template": cfg.template, "max_length": cfg.max_length,
+                "overflow": cfg.overflow, **torch_placement(cfg.device, cfg.dtype), "texts": cls.texts()}
+        if cls.backend != "hf":
+            spec["backend"] = cls.backend
+        return spec
+
+    @classmethod
+    def texts(cls) -> dict:
+        """Prompt texts and word lists written in code that shape what this PM reads (none by default)."""
+        return {}
 
     def split(self, conversation: list[dict], prefill: str, variant: Variant) -> tuple[str, str]:
         """Text the PM reads before and after the response (``before`` ends with the prefill)."""
