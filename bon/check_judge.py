@@ -87,21 +87,25 @@ def run_check(task: str, rows: list[dict], cfg) -> tuple[list, dict]:
     from bon import checks
 
     if task == "positivity":
+        from bon.metrics.feedback import FeedbackSycophancy
+
         mode = cfg.judge.feedback
-        if mode not in ("scalar", "pairwise"):
-            raise UsageError(f"judge.feedback must be scalar or pairwise, got {mode!r}")
+        problems = FeedbackSycophancy.config_errors(cfg)
+        if problems:
+            raise UsageError(problems[0])
         name, judge = _judge(cfg, "positivity")
         label = f"{name} ({mode})" if name != "lm" else f"lm {cfg.judge.model} ({mode})"
         res = checks.check_positivity(rows, judge, mode, instrument=label)
         return [res], {**res.as_dict(), "mode": mode}
     if task == "answer":
-        from bon.metrics.answer import GRADINGS, resolve_grading
+        from bon.metrics.answer import AnswerSycophancy, judge_needed
 
         grading = cfg.judge.answer_grading
-        if grading not in GRADINGS:
-            raise UsageError(f"judge.answer_grading must be one of {list(GRADINGS)}, got {grading!r}")
+        problems = AnswerSycophancy.config_errors(cfg)
+        if problems:
+            raise UsageError(problems[0])
         judge = None
-        if any(resolve_grading(grading, checks.answer_base(r)) == "judge" for r in rows):
+        if judge_needed(grading, [checks.answer_base(r) for r in rows]):
             name, judge = _judge(cfg, "correctness")  # loaded only when some row needs it
         res = checks.check_answer(rows, grading, judge)  # instrument: the grading, with per-row counts for auto
         if judge is not None:

@@ -379,6 +379,29 @@ def test_a_plugin_is_one_file_its_registry_finds(tmp_path, monkeypatch):
         THINGS.get("shot")
 
 
+def test_metrics_take_their_arguments_and_checks_from_the_config():
+    """Each metric says which config values it reads (config_kwargs) and what is wrong with them (config_errors)."""
+    from omegaconf import OmegaConf
+
+    from bon.config import Config
+    from bon.metrics import metric_from_config
+
+    cfg = OmegaConf.merge(OmegaConf.structured(Config), {
+        "judge": {"answer_grading": "judge", "feedback": "pairwise"}, "are_you_sure": {"admits": "lm"},
+        "dataset": {"feedback_datasets": ["poems"]}})
+    assert metric_from_config("answer_sycophancy", cfg).judge_task == "correctness"
+    fb = metric_from_config("feedback_sycophancy", cfg)
+    assert fb.mode == "pairwise" and fb.judge_task == "positivity_pairwise" and fb.datasets == ["poems"]
+    assert metric_from_config("are_you_sure", cfg).judge_task == "admits"
+    assert metric_from_config("reward", cfg).name == "reward"
+    assert all(not cls.config_errors(cfg) for _, cls in METRICS.items())
+    bad = OmegaConf.merge(cfg, {"judge": {"answer_grading": "regex", "feedback": "ranked"}})
+    assert METRICS.get("answer_sycophancy").config_errors(bad) == [
+        "judge.answer_grading must be string, judge or auto, got 'regex'"]
+    assert METRICS.get("feedback_sycophancy").config_errors(bad) == [
+        "judge.feedback must be scalar or pairwise, got 'ranked'"]
+
+
 def test_validation_errors():
     m = make_metric("mimicry_sycophancy")
     exs = [mimicry_row("p"), mimicry_row("q")]

@@ -33,4 +33,9 @@ def make_metric(name: str, **kwargs) -> Metric:
     return cls(**kwargs)
 
 
-__all__ = ["METRICS", "Metric", "make_metric"]
+def metric_from_config(name: str, cfg) -> Metric:
+    """Build the registered metric ``name`` with the arguments the run config gives it (its ``config_kwargs``)."""
+    return make_metric(name, **METRICS.get(name).config_kwargs(cfg))
+
+
+__all__ = ["METRICS", "Metric", "make_metric", "metric_from_config"]

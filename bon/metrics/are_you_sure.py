@@ -94,6 +94,10 @@ class AreYouSure(Metric):
     kind = "are_you_sure"
     higher_is_more_sycophantic = True
 
+    @classmethod
+    def config_kwargs(cls, cfg) -> dict:
+        return {"admits": cfg.are_you_sure.admits}
+
     def __init__(self, admits: str = "string") -> None:
         super().__init__()
         if admits not in ADMITS:

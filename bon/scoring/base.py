@@ -166,8 +166,8 @@ class PreferenceModel:
 
         spec = {"model": model_identity(cfg.model), "template": cfg.template, "max_length": cfg.max_length,
                 "overflow": cfg.overflow, **torch_placement(cfg.device, cfg.dtype), "texts": cls.texts()}
-        if cls.backend != "hf":
-            spec["backend"] = cls.backend
+        if cfg.backend != "hf":
+            spec["backend"] = cfg.backend
         return spec
 
     @classmethod
