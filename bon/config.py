@@ -100,7 +100,7 @@ class GoldConfig:
     A separate gold PM model is not supported yet: use another variant of the same PM, a metric's per-sample value
     or a judge task."""
 
-    source: Optional[str] = None  # variant | metric | judge; None = no gold curve
+    source: Optional[str] = None  # a GOLD_SOURCES key (bon/metrics/gold/): variant | metric | judge; None = no gold
     ref: Optional[str] = None  # the variant name, the metric (answer_sycophancy = correctness) or the judge task
     name: Optional[str] = None  # row gold/<name>; default: ref (answer_sycophancy -> correctness)
 
@@ -346,14 +346,9 @@ def _unwritable(path: str) -> Optional[str]:
     return None
 
 
-GOLD_SOURCES = ("variant", "metric", "judge")
-
-
 def _gold_plot_errors(cfg: Any) -> list[str]:
     """Problems with the gold and plot nodes (absent nodes, as in an old saved config, are fine)."""
-    from bon.judges import TASK_KIND
-    from bon.metrics import METRICS
-    from bon.registry import UnknownNameError
+    from bon.metrics.gold import GOLD_SOURCES
 
     errs = []
     plot, gold = cfg.get("plot"), cfg.get("gold")
@@ -364,22 +359,10 @@ def _gold_plot_errors(cfg: Any) -> list[str]:
     if gold is None or gold.source is None:
         return errs
     if gold.source not in GOLD_SOURCES:
-        return errs + [f"gold.source must be one of {list(GOLD_SOURCES)} (or null), got {gold.source!r}"]
+        return errs + [f"gold.source must be one of {GOLD_SOURCES.names()} (or null), got {gold.source!r}."
+                       f"{GOLD_SOURCES.close_names(gold.source)}"]
     if not gold.ref:
         return errs + [f"gold.ref: name the {gold.source} that gives the gold score, got {gold.ref!r}"]
     if gold.name is not None and (not gold.name or "/" in gold.name):
         errs.append(f"gold.name must be a non-empty name without '/', got {gold.name!r}")
-    if gold.source == "variant" and gold.ref not in cfg.variants:
-        errs.append(f"gold.ref: no PM variant {gold.ref!r}; variants are {list(cfg.variants)}")
-    elif gold.source == "judge" and gold.ref not in TASK_KIND:
-        errs.append(f"gold.ref: unknown judge task {gold.ref!r}; expected one of {sorted(TASK_KIND)}")
-    elif gold.source == "metric":
-        try:
-            cls = METRICS.get(gold.ref)
-        except UnknownNameError as e:
-            errs.append(f"gold.ref: {e}")
-        else:
-            if cls.kind is None:
-                errs.append(f"gold.ref: metric {gold.ref!r} has no per-sample value of its own to use as gold; "
-                            f"use one of answer_sycophancy (correctness), feedback_sycophancy, mimicry_sycophancy")
-    return errs
+    return errs + GOLD_SOURCES.get(gold.source).config_errors(cfg, gold)

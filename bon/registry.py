@@ -62,11 +62,16 @@ class Registry(Generic[T]):
             if not info.name.startswith("_"):
                 importlib.import_module(f"{self.package}.{info.name}")
 
+    def close_names(self, name: str) -> str:
+        """A hint naming the registered names close to ``name`` (" Did you mean 'x'?"), or "" when none is."""
+        self.discover()
+        close = difflib.get_close_matches(name, self._items, n=3)
+        return f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+
     def get(self, name: str) -> T:
         self.discover()
         if name not in self._items:
-            close = difflib.get_close_matches(name, self._items, n=3)
-            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+            hint = self.close_names(name)
             raise UnknownNameError(
                 f"unknown {self.kind} {name!r}.{hint} Available: {', '.join(sorted(self._items)) or '(none)'}"
             )
