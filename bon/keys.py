@@ -8,7 +8,8 @@ A spec is hashed with the stage's name and version by :func:`bon.store.stage_key
 - the prompt texts and word lists written in code (the prompted-PM wrapper, its yes/no words, the LM judge's
   questions) and the lexicon judge's identity, so editing one recomputes what it feeds.
 What a plugin adds is the plugin's to say: each sampler backend, PM and judge class has ``store_identity`` (its
-placement, texts, word lists, version), and this file only asks it, by registry key; it never branches on a name.
+placement, texts, word lists) and may have a ``version`` (:func:`versioned`), and this file only asks it, by registry
+key; it never branches on a name.
 Numerics-only knobs (``token_budget``, ``prompts_per_batch``, ``chunk_prompts``, ``gpu_memory_utilization``) are left
 out: they change batching, not the numbers' meaning. That holds for ``chunk_prompts`` with vLLM too: each request
 carries its own seed from (seed, key), so a prompt's samples do not depend on its call (bon/sampling/vllm.py).
@@ -17,6 +18,14 @@ from __future__ import annotations
 
 from bon import store as st
 from bon.models import fingerprint
+
+
+def versioned(plugin, spec: dict) -> dict:
+    """A plugin's identity with its own version: ``plugin.version`` (default 1), bumped in the plugin's file when a
+    change there moves its numbers, re-keys only the stages that plugin feeds (the stage versions in store.py re-key
+    every plugin's). Version 1 adds nothing, so the keys made before plugins had versions stay valid."""
+    version = getattr(plugin, "version", 1)
+    return spec if version == 1 else {**spec, "version": version}
 
 
 def model_identity(ref: str) -> dict:
@@ -38,12 +47,13 @@ def sample_spec(cfg, examples, backend: str) -> dict:
     from bon.sampling import SAMPLERS
 
     s = cfg.sampler
+    sampler = SAMPLERS.get(backend)
     spec = {
         "prompts": st.digest([(e.key, e.conversation, e.prefill) for e in examples]),
         "policy": model_identity(cfg.policy.model), "backend": backend, "m": cfg.m, "seed": cfg.seed,
         "temperature": s.temperature, "top_p": s.top_p, "max_new_tokens": s.max_new_tokens,
         "overlength": s.overlength, "max_model_len": s.max_model_len,
-        **SAMPLERS.get(backend).store_identity(s, cfg.policy.model),
+        **versioned(sampler, sampler.store_identity(s, cfg.policy.model)),
     }
     return spec
 
@@ -54,7 +64,8 @@ def pm_identity(cfg) -> dict:
     from bon.scoring import PMS, pm_key
 
     p = cfg.pm
-    return {"name": p.name, **PMS.get(pm_key(p.name, p.backend)).store_identity(p)}
+    cls = PMS.get(pm_key(p.name, p.backend))
+    return {"name": p.name, **versioned(cls, cls.store_identity(p))}
 
 
 def judge_identity(jcfg, task: str) -> dict:
@@ -64,4 +75,5 @@ def judge_identity(jcfg, task: str) -> dict:
     from bon.judges import JUDGES, judge_name, judge_task_of
 
     name = judge_name(jcfg, judge_task_of(task))
-    return {"name": name, **JUDGES.get(name).store_identity(jcfg, task)}
+    cls = JUDGES.get(name)
+    return {"name": name, **versioned(cls, cls.store_identity(jcfg, task))}

@@ -130,6 +130,22 @@ def test_stage_keys_are_unchanged(name, tmp_path, monkeypatch):
     assert got == PINNED[name], got
 
 
+@pytest.mark.parametrize("where, plugin, moved", [
+    ("bon.scoring.prompted", "PromptedPM", {"score[standard]", "score[non_sycophantic]"}),
+    ("bon.judges.lm", "LMJudge", {f"judge[{t}]" for t in TASKS}),
+    ("bon.sampling.hf", "HFSampler", {"sample[hf]", "score[standard]", "score[non_sycophantic]",
+                                      *(f"judge[{t}]" for t in TASKS)}),
+])
+def test_a_plugin_version_rekeys_only_what_it_feeds(where, plugin, moved, tmp_path, monkeypatch):
+    """A bumped plugin version (in the plugin's own file) re-keys its stage and what is downstream, nothing else."""
+    import importlib
+
+    cls = getattr(importlib.import_module(where), plugin)
+    monkeypatch.setattr(cls, "version", 2, raising=False)
+    got = keys_of("cpu_hf_prompted_lm", tmp_path, monkeypatch)
+    assert {k for k in got if got[k] != PINNED["cpu_hf_prompted_lm"][k]} == moved
+
+
 def test_the_pinned_configs_tell_plugins_and_placements_apart():
     # the references are not degenerate: every config keys every stage differently
     for stage in PINNED[next(iter(PINNED))]:

@@ -50,6 +50,7 @@ class LMJudge:
     """
 
     tasks = ("positivity", "correctness", "admits")
+    version = 1  # bump when a change here moves its values: re-keys its judge stages only (keys.versioned)
 
     @classmethod
     def store_identity(cls, cfg, task: str) -> dict:

@@ -12,7 +12,8 @@ out in base.py; string grading rules are in text.py; judges (LM, lexicon) are in
     win_rate.py  win_rate             P(pick's reward > an independent base sample's), Beirami et al. 2024
     length.py    length               tokens of the pick (does the PM buy length?)
     truncated.py truncated            share of picks cut at max_new_tokens
-    gold.py      gold/<name>          gold score of the proxy PM's pick (Goodhart curves, Gao et al. 2022)
+    gold/        gold/<name>          gold score of the proxy PM's pick (Goodhart curves, Gao et al. 2022); one file
+                                      per gold source (variant.py, metric.py, judge.py), registry GOLD_SOURCES
 """
 from __future__ import annotations
 

@@ -103,6 +103,8 @@ class HFSampler:
         max_model_len: context length; default the model's ``max_position_embeddings``.
     """
 
+    version = 1  # bump when a change here moves the samples: re-keys this backend's samples only (keys.versioned)
+
     @staticmethod
     def placement(device: str, dtype: str | None) -> tuple[str, str]:
         """(device type, dtype name) the sampler runs with: ``auto`` device is CUDA when torch sees a GPU, ``auto``

@@ -66,6 +66,8 @@ class VLLMSampler:
         enforce_eager: skip CUDA graphs (always True on CPU).
     """
 
+    version = 1  # bump when a change here moves the samples: re-keys this backend's samples only (keys.versioned)
+
     @classmethod
     def store_identity(cls, cfg, policy: str) -> dict:
         """What this backend adds to the sample key (cfg: the sampler config node): the device and dtype it runs

@@ -153,6 +153,7 @@ class PreferenceModel:
     tokenizer: Any
     engine: Engine
     backend: str = "hf"  # the pm.backend this class serves; one served by another registers as <name>_<backend>
+    version: int = 1  # bump (in the subclass) when a change moves its rewards: re-keys its scores only (keys.versioned)
 
     @classmethod
     def store_identity(cls, cfg) -> dict:
