@@ -29,7 +29,7 @@ def make_judge(cfg, task: str):
     if task not in cls.tasks:
         raise ValueError(f"judge {name!r} cannot do task {task!r}; it does {list(cls.tasks)}")
     model = getattr(cfg, "model", None)
-    if name == "lm" and not model:
+    if cls.needs_model and not model:
         raise NoJudgeError(f"task {task!r} needs an LM judge, but judge.model is not set")
     return cls(model, token_budget=cfg.token_budget, device=cfg.device, dtype=cfg.dtype)
 

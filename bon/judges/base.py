@@ -8,7 +8,8 @@ A judge class registers with ``@JUDGES.register("<name>")``, says which tasks it
 two comments directly also has ``compare(task, examples, a, b) -> np.ndarray`` (P(a more positive than b)).
 Every judge says what identifies it in store keys: ``store_identity(cfg, task) -> dict`` (a classmethod; cfg is the
 ``judge`` config node), holding everything that changes its numbers (model fingerprint, placement, question texts,
-word lists, version), so keys.py never branches on a judge's name.
+word lists, version), so keys.py never branches on a judge's name; and ``needs_model``: whether it loads the model
+that ``judge.model`` names (a task given to such a judge with no model set is a config error).
 """
 from __future__ import annotations
 

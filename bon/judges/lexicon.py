@@ -277,6 +277,7 @@ class LexiconJudge:
     """
 
     tasks = ("positivity",)
+    needs_model = False
 
     def __init__(self, model: str | None = None, **_ignored):
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer

@@ -50,6 +50,7 @@ class LMJudge:
     """
 
     tasks = ("positivity", "correctness", "admits")
+    needs_model = True  # judge.model must name it
     version = 1  # bump when a change here moves its values: re-keys its judge stages only (keys.versioned)
 
     @classmethod

@@ -117,6 +117,12 @@ class HFSampler:
         return ("cuda" if on_gpu else "cpu"), dtype
 
     @classmethod
+    def config_kwargs(cls, cfg) -> dict:
+        """Constructor arguments of this backend from the sampler config node, beyond the shared decoding ones."""
+        return {"prompts_per_batch": cfg.prompts_per_batch, "device": cfg.device, "dtype": cfg.dtype,
+                "max_model_len": cfg.max_model_len}
+
+    @classmethod
     def store_identity(cls, cfg, policy: str) -> dict:
         """What this backend adds to the sample key (cfg: the sampler config node): the placement it really runs
         with, so a CPU fp32 run and a GPU bf16 run never share samples."""

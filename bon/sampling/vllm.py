@@ -69,6 +69,12 @@ class VLLMSampler:
     version = 1  # bump when a change here moves the samples: re-keys this backend's samples only (keys.versioned)
 
     @classmethod
+    def config_kwargs(cls, cfg) -> dict:
+        """Constructor arguments of this backend from the sampler config node, beyond the shared decoding ones."""
+        return {"tensor_parallel_size": cfg.tensor_parallel_size, "gpu_memory_utilization": cfg.gpu_memory_utilization,
+                "dtype": cfg.dtype, "max_model_len": cfg.max_model_len}
+
+    @classmethod
     def store_identity(cls, cfg, policy: str) -> dict:
         """What this backend adds to the sample key (cfg: the sampler config node): the device and dtype it runs
         with. vLLM resolves dtype "auto" from the model's config.json, so both are recorded: a config change is a

@@ -26,3 +26,10 @@ def pm_backends() -> dict[str, list[str]]:
 def make_pm(name: str, **kwargs) -> PreferenceModel:
     """Build a registered PM by name (``"prompted"``, ``"classifier"``); kwargs go to its constructor."""
     return PMS.get(name)(**kwargs)
+
+
+def pm_from_config(p) -> PreferenceModel:
+    """Build the PM the ``pm`` config node names (``pm.name`` served by ``pm.backend``), as a run scores with it."""
+    opts = {"template": p.template, "max_length": p.max_length}
+    return make_pm(pm_key(p.name, p.backend), model=p.model, token_budget=p.token_budget, overflow=p.overflow,
+                   device=p.device, dtype=p.dtype, **{k: v for k, v in opts.items() if v is not None})
