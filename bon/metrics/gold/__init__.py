@@ -15,9 +15,9 @@ One column per prompt. Plotted against d = sqrt(KL) and fitted with R(d) = d (al
 """
 from __future__ import annotations
 
-import numpy as np
-
 from typing import Any, Callable, Sequence
+
+import numpy as np
 
 from bon.estimator import expected_best_of_n
 from bon.metrics.base import METRICS, Metric, column_item
