@@ -87,41 +87,52 @@ def run_check(task: str, rows: list[dict], cfg) -> tuple[list, dict]:
     from bon.judges import checks
 
     if task == "positivity":
+        from bon.metrics.feedback import FeedbackSycophancy
+
         mode = cfg.judge.feedback
-        if mode not in ("scalar", "pairwise"):
-            raise UsageError(f"judge.feedback must be scalar or pairwise, got {mode!r}")
+        problems = FeedbackSycophancy.config_errors(cfg)
+        if problems:
+            raise UsageError(problems[0])
         name, judge = _judge(cfg, "positivity")
-        label = f"{name} ({mode})" if name != "lm" else f"lm {cfg.judge.model} ({mode})"
+        label = f"{name} {cfg.judge.model} ({mode})" if type(judge).needs_model else f"{name} ({mode})"
         res = checks.check_positivity(rows, judge, mode, instrument=label)
         return [res], {**res.as_dict(), "mode": mode}
     if task == "answer":
-        from bon.metrics.answer import GRADINGS, resolve_grading
+        from bon.metrics.answer import AnswerSycophancy, judge_needed
 
         grading = cfg.judge.answer_grading
-        if grading not in GRADINGS:
-            raise UsageError(f"judge.answer_grading must be one of {list(GRADINGS)}, got {grading!r}")
+        problems = AnswerSycophancy.config_errors(cfg)
+        if problems:
+            raise UsageError(problems[0])
         judge = None
-        if any(resolve_grading(grading, checks.answer_base(r)) == "judge" for r in rows):
+        if judge_needed(grading, [checks.answer_base(r) for r in rows]):
             name, judge = _judge(cfg, "correctness")  # loaded only when some row needs it
         res = checks.check_answer(rows, grading, judge)  # instrument: the grading, with per-row counts for auto
         if judge is not None:
             res.instrument += f" [judge: {name} {cfg.judge.model}]"
         return [res], {**res.as_dict(), "grading": grading}
     if task == "are_you_sure":  # are_you_sure.admits: the string rule, or the LM judge's task "admits"
-        judge = _judge(cfg, "admits")[1] if cfg.are_you_sure.admits == "lm" else None
-        res = checks.check_are_you_sure(rows, judge, instrument=None if judge is None else f"lm {cfg.judge.model}")
+        from bon.metrics import metric_from_config
+
+        try:
+            by_judge = metric_from_config("are_you_sure", cfg).judge_task is not None
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        name, judge = _judge(cfg, "admits") if by_judge else (None, None)
+        res = checks.check_are_you_sure(rows, judge, instrument=None if judge is None else f"{name} {cfg.judge.model}")
         return [res], {**res.as_dict(), "admits": cfg.are_you_sure.admits}
     from bon.registry import UnknownNameError
-    from bon.scoring import PMS, make_pm
+    from bon.scoring import PMS, pm_backends, pm_from_config, pm_key
 
     try:
         PMS.get(cfg.pm.name)
     except UnknownNameError as e:
         raise UsageError(f"pm.name: {e}") from None
+    if pm_key(cfg.pm.name, cfg.pm.backend) not in PMS:
+        raise UsageError(f"pm.backend must be one of {pm_backends().get(cfg.pm.name, ['hf'])} for pm.name={cfg.pm.name!r}, "
+                         f"got {cfg.pm.backend!r}")
     variants = _variants(cfg)
-    opts = {"template": cfg.pm.template, "max_length": cfg.pm.max_length}
-    pm = make_pm(cfg.pm.name, model=cfg.pm.model, token_budget=cfg.pm.token_budget, overflow=cfg.pm.overflow,
-                 device=cfg.pm.device, dtype=cfg.pm.dtype, **{k: v for k, v in opts.items() if v is not None})
+    pm = pm_from_config(cfg.pm)  # the PM a run with these overrides scores with, on its backend
     results = checks.check_pm(rows, pm, variants, instrument=f"{cfg.pm.name} {cfg.pm.model}")
     first = next(iter(results.values())).as_dict()
     first["variants"] = {v: {k: d[k] for k in ("accuracy", "ci_low", "ci_high", "verdict", "by_kind", "n_by_kind")}
@@ -130,6 +141,8 @@ def run_check(task: str, rows: list[dict], cfg) -> tuple[list, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bon.judges import checks
+
     ap = argparse.ArgumentParser(
         prog="python -m bon.check_judge",
         description="Check a grader, judge or PM variant of the run's config against hand labels; the last line "
@@ -139,12 +152,11 @@ def main(argv: list[str] | None = None) -> int:
                "judge.feedback=pairwise\n  python -m bon.check_judge pm bon/data/labelled/pm.jsonl experiment=demo\n"
                "label rows: see bon/judges/labels.py",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("task", choices=["answer", "positivity", "pm", "are_you_sure"], help="which instrument to check")
+    ap.add_argument("task", choices=list(checks.TASKS), help="which instrument to check")
     ap.add_argument("labels", help="labelled set (.jsonl); bundled ones are in bon/data/labelled/")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides, as for python -m bon.run")
     args = ap.parse_args(argv)
 
-    from bon.judges import checks
     from bon.data import DataError
     from bon.judges import NoJudgeError
     from bon.models import ModelError

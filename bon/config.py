@@ -100,7 +100,7 @@ class GoldConfig:
     A separate gold PM model is not supported yet: use another variant of the same PM, a metric's per-sample value
     or a judge task."""
 
-    source: Optional[str] = None  # variant | metric | judge; None = no gold curve
+    source: Optional[str] = None  # a GOLD_SOURCES key (bon/metrics/gold/): variant | metric | judge; None = no gold
     ref: Optional[str] = None  # the variant name, the metric (answer_sycophancy = correctness) or the judge task
     name: Optional[str] = None  # row gold/<name>; default: ref (answer_sycophancy -> correctness)
 
@@ -178,7 +178,8 @@ def validate(cfg: Any) -> list[int]:
     from bon.judges import JUDGES
     from bon.registry import UnknownNameError
     from bon.sampling import SAMPLERS
-    from bon.scoring import PMS
+    from bon.sampling.base import OVERLENGTH
+    from bon.scoring import PMS, pm_backends, pm_key
 
     missing = _missing_values(cfg)
     if missing:  # every later check would stop at the first unset value with OmegaConf's MissingMandatoryValue
@@ -197,8 +198,8 @@ def validate(cfg: Any) -> list[int]:
     if cfg.sampler.backend != "auto" and cfg.sampler.backend not in SAMPLERS:
         errs.append(f"sampler.backend: unknown backend {cfg.sampler.backend!r}; "
                     f"expected auto, {', '.join(SAMPLERS.names())}")
-    if cfg.sampler.overlength not in ("skip", "truncate"):
-        errs.append(f"sampler.overlength must be skip or truncate, got {cfg.sampler.overlength!r}")
+    if cfg.sampler.overlength not in OVERLENGTH:
+        errs.append(f"sampler.overlength must be {' or '.join(OVERLENGTH)}, got {cfg.sampler.overlength!r}")
     if not (0 < cfg.sampler.top_p <= 1) or cfg.sampler.temperature < 0:
         errs.append(f"sampler: need temperature >= 0 and 0 < top_p <= 1, got {cfg.sampler.temperature}, {cfg.sampler.top_p}")
     for what, reg, name in [("pm.name", PMS, cfg.pm.name), ("judge.name", JUDGES, cfg.judge.name),
@@ -207,10 +208,8 @@ def validate(cfg: Any) -> list[int]:
             reg.get(name)
         except UnknownNameError as e:
             errs.append(f"{what}: {e}")
-    if cfg.judge.answer_grading not in ("string", "judge", "auto"):
-        errs.append(f"judge.answer_grading must be string, judge or auto, got {cfg.judge.answer_grading!r}")
-    if cfg.judge.feedback not in ("scalar", "pairwise"):
-        errs.append(f"judge.feedback must be scalar or pairwise, got {cfg.judge.feedback!r}")
+    for _, metric in METRICS.items():  # the config values a metric owns (judge.answer_grading, judge.feedback)
+        errs += metric.config_errors(cfg)
     if cfg.judge.positivity in JUDGES and "positivity" not in JUDGES.get(cfg.judge.positivity).tasks:
         errs.append(f"judge.positivity: judge {cfg.judge.positivity!r} cannot rate positivity")
     if not cfg.variants:
@@ -259,8 +258,9 @@ def validate(cfg: Any) -> list[int]:
         errs.append(f"min_items_ci must be an integer >= 1 (fewest items for a CI), got {min_items!r}")
     if cfg.chunk_prompts < 1:
         errs.append(f"chunk_prompts must be >= 1, got {cfg.chunk_prompts}")
-    if cfg.pm.backend not in ("hf", "vllm") or (cfg.pm.backend == "vllm" and cfg.pm.name != "classifier"):
-        errs.append(f"pm.backend must be hf, or vllm with pm.name=classifier; got backend={cfg.pm.backend!r} "
+    if cfg.pm.name in PMS and pm_key(cfg.pm.name, cfg.pm.backend) not in PMS:  # classifier_vllm for backend vllm
+        others = [f"{b} with pm.name={name}" for name, bs in pm_backends().items() for b in bs if b != "hf"]
+        errs.append(f"pm.backend must be {', or '.join(['hf', *others])}; got backend={cfg.pm.backend!r} "
                     f"for pm.name={cfg.pm.name!r}")
     if not (isinstance(cfg.shard.count, int) and cfg.shard.count >= 1 and 0 <= cfg.shard.index < cfg.shard.count):
         errs.append(f"shard: need count >= 1 and 0 <= index < count, got index={cfg.shard.index}, "
@@ -346,14 +346,9 @@ def _unwritable(path: str) -> Optional[str]:
     return None
 
 
-GOLD_SOURCES = ("variant", "metric", "judge")
-
-
 def _gold_plot_errors(cfg: Any) -> list[str]:
     """Problems with the gold and plot nodes (absent nodes, as in an old saved config, are fine)."""
-    from bon.judges import TASK_KIND
-    from bon.metrics import METRICS
-    from bon.registry import UnknownNameError
+    from bon.metrics.gold import GOLD_SOURCES
 
     errs = []
     plot, gold = cfg.get("plot"), cfg.get("gold")
@@ -364,22 +359,10 @@ def _gold_plot_errors(cfg: Any) -> list[str]:
     if gold is None or gold.source is None:
         return errs
     if gold.source not in GOLD_SOURCES:
-        return errs + [f"gold.source must be one of {list(GOLD_SOURCES)} (or null), got {gold.source!r}"]
+        return errs + [f"gold.source must be one of {GOLD_SOURCES.names()} (or null), got {gold.source!r}."
+                       f"{GOLD_SOURCES.close_names(gold.source)}"]
     if not gold.ref:
         return errs + [f"gold.ref: name the {gold.source} that gives the gold score, got {gold.ref!r}"]
     if gold.name is not None and (not gold.name or "/" in gold.name):
         errs.append(f"gold.name must be a non-empty name without '/', got {gold.name!r}")
-    if gold.source == "variant" and gold.ref not in cfg.variants:
-        errs.append(f"gold.ref: no PM variant {gold.ref!r}; variants are {list(cfg.variants)}")
-    elif gold.source == "judge" and gold.ref not in TASK_KIND:
-        errs.append(f"gold.ref: unknown judge task {gold.ref!r}; expected one of {sorted(TASK_KIND)}")
-    elif gold.source == "metric":
-        try:
-            cls = METRICS.get(gold.ref)
-        except UnknownNameError as e:
-            errs.append(f"gold.ref: {e}")
-        else:
-            if cls.kind is None:
-                errs.append(f"gold.ref: metric {gold.ref!r} has no per-sample value of its own to use as gold; "
-                            f"use one of answer_sycophancy (correctness), feedback_sycophancy, mimicry_sycophancy")
-    return errs
+    return errs + GOLD_SOURCES.get(gold.source).config_errors(cfg, gold)

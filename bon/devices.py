@@ -8,10 +8,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-# The HF sampler places the whole model on one device or spreads it with accelerate (auto); it takes no index.
-SAMPLER_DEVICES = ("auto", "cpu", "cuda")
-
-
 def gpu_count() -> int:
     """CUDA devices torch sees here (0 without CUDA)."""
     import torch
@@ -43,7 +39,12 @@ def device_problem(value: str, n_gpus: int, indexed: bool = True) -> Optional[st
         if index < n_gpus:
             return None
         return f"no such device; {available(n_gpus, indexed)}"
-    allowed = "auto, cpu, cuda or cuda:N" if indexed else ", ".join(SAMPLER_DEVICES)
+    if indexed:
+        allowed = "auto, cpu, cuda or cuda:N"
+    else:  # the HF sampler places the whole model on one device or spreads it with accelerate (auto): no index
+        from bon.sampling.hf import DEVICES
+
+        allowed = ", ".join(DEVICES)
     return f"must be {allowed}, got {value!r}"
 
 

@@ -136,6 +136,49 @@ def test_gold_metric_picks_by_proxy_and_scores_by_gold():
         make_metric("gold", label="a/b")
 
 
+def test_each_gold_source_names_its_row_and_hands_over_its_scores():
+    """The three gold sources (bon/metrics/gold/): the row they name, the prompts they read, the (P, M) gold scores."""
+    from omegaconf import OmegaConf
+
+    from bon.metrics.gold import GOLD_SOURCES
+
+    assert GOLD_SOURCES.names() == ["judge", "metric", "variant"]
+    exs = [ex("answer", t, "q") for t in TEMPLATES] + [Example("feedback", "arguments", "like", "a", (), "", {}, {})]
+    replies = [["Canberra", "Sydney"]] * 4 + [["nice", "bad"]]
+    judged = {"positivity": np.array([[0.5, -0.5]])}
+    rewards = {"standard": np.arange(10.0).reshape(5, 2), "honest": -np.arange(10.0).reshape(5, 2)}
+
+    def errors(source, ref):
+        g = OmegaConf.create({"source": source, "ref": ref, "name": None})
+        return GOLD_SOURCES.get(source).config_errors(OmegaConf.create({"variants": {"standard": {}, "honest": {}}}), g)
+
+    def gold(source, ref, name=None):
+        g = OmegaConf.create({"source": source, "ref": ref, "name": name})
+        src = GOLD_SOURCES.get(source)
+        metric = src.metric(g, [], lambda n: make_metric(n))
+        sel = [i for i, e in enumerate(exs) if metric.applies(e)]
+        return errors(source, ref), metric, sel, src.values(g, metric, sel, exs, replies, judged, rewards, {})
+
+    errs, m, sel, values = gold("variant", "honest")
+    assert not errs and m.name == "gold/honest" and sel == [0, 1, 2, 3, 4]
+    np.testing.assert_array_equal(values, rewards["honest"])
+    errs, m, sel, values = gold("judge", "positivity", name="liked")
+    assert not errs and m.name == "gold/liked" and sel == [4]
+    np.testing.assert_array_equal(values, judged["positivity"])
+    errs, m, sel, values = gold("metric", "answer_sycophancy")  # its per-sample value is correctness
+    assert not errs and m.name == "gold/correctness" and sel == [0, 1, 2, 3]
+    np.testing.assert_array_equal(values, [[1, 0]] * 4)
+    assert errors("variant", "nope") == ["gold.ref: no PM variant 'nope'; variants are ['standard', 'honest']"]
+    assert errors("judge", "nope") == ["gold.ref: unknown judge task 'nope'; expected one of "
+                                       "['admits', 'correctness', 'positivity', 'positivity_pairwise']"]
+    assert "no per-sample value" in errors("metric", "reward")[0] and "answer_sycophancy (correctness)" in \
+        errors("metric", "reward")[0]
+    assert errors("metric", "answer_sycophancy_")[0].startswith("gold.ref: unknown metric 'answer_sycophancy_'. "
+                                                                "Did you mean 'answer_sycophancy'")
+    with pytest.raises(ValueError, match="judge task 'correctness' did not run"):
+        gold("judge", "correctness")
+
+
 def curves_frame():
     """Synthetic curves.csv rows: one proxy whose gold peaks, kl_pool and lengths."""
     ns = [1, 2, 4, 8, 16]

@@ -363,6 +363,46 @@ def test_registry_and_make_metric():
         make_metric("mimicry_sycophancy", grading="judge")
 
 
+def test_a_plugin_is_one_file_its_registry_finds(tmp_path, monkeypatch):
+    """A registry imports every module of its folder on first use: a new plugin is a file, no import list to edit."""
+    pkg = tmp_path / "bon_test_plugins"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "base.py").write_text("from bon.registry import Registry\nTHINGS = Registry('thing', 'bon_test_plugins')\n")
+    (pkg / "shout.py").write_text("from bon_test_plugins.base import THINGS\n\n\n@THINGS.register('shout')\n"
+                                  "class Shout:\n    pass\n")
+    (pkg / "_helpers.py").write_text("raise RuntimeError('a private module is not a plugin')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from bon_test_plugins.base import THINGS
+
+    assert THINGS.names() == ["shout"] and "shout" in THINGS
+    with pytest.raises(KeyError, match=r"unknown thing 'shot'\. Did you mean 'shout'\? Available: shout"):
+        THINGS.get("shot")
+
+
+def test_metrics_take_their_arguments_and_checks_from_the_config():
+    """Each metric says which config values it reads (config_kwargs) and what is wrong with them (config_errors)."""
+    from omegaconf import OmegaConf
+
+    from bon.config import Config
+    from bon.metrics import metric_from_config
+
+    cfg = OmegaConf.merge(OmegaConf.structured(Config), {
+        "judge": {"answer_grading": "judge", "feedback": "pairwise"}, "are_you_sure": {"admits": "lm"},
+        "dataset": {"feedback_datasets": ["poems"]}})
+    assert metric_from_config("answer_sycophancy", cfg).judge_task == "correctness"
+    fb = metric_from_config("feedback_sycophancy", cfg)
+    assert fb.mode == "pairwise" and fb.judge_task == "positivity_pairwise" and fb.datasets == ["poems"]
+    assert metric_from_config("are_you_sure", cfg).judge_task == "admits"
+    assert metric_from_config("reward", cfg).name == "reward"
+    assert all(not cls.config_errors(cfg) for _, cls in METRICS.items())
+    bad = OmegaConf.merge(cfg, {"judge": {"answer_grading": "regex", "feedback": "ranked"}})
+    assert METRICS.get("answer_sycophancy").config_errors(bad) == [
+        "judge.answer_grading must be string, judge or auto, got 'regex'"]
+    assert METRICS.get("feedback_sycophancy").config_errors(bad) == [
+        "judge.feedback must be scalar or pairwise, got 'ranked'"]
+
+
 def test_validation_errors():
     m = make_metric("mimicry_sycophancy")
     exs = [mimicry_row("p"), mimicry_row("q")]

@@ -39,6 +39,7 @@ COVERED = [
     (r"^python -m bon\.run -m experiment=demo sampler\.temperature=", f"{HERE}::test_sweep_and_overlay_as_written"),
     (r"^python scripts/plot_curves\.py multirun/", f"{HERE}::test_sweep_and_overlay_as_written"),
     (r"^python -m bon\.run .*(\+variants\.|variants=mine)", f"{HERE}::test_both_ways_of_adding_a_variant"),
+    (r"^python -m bon\.run .*hedging", f"{HERE}::test_worked_metric_example_is_one_file"),
     (r"^bon-run -m hydra/launcher=slurm", "tests/test_scaleout.py::test_submitit_local_multirun_runs_both_jobs"),
     (r"^python -m bon\.merge ", "tests/test_scaleout.py::test_three_shards_merge_to_the_unsharded_curves_byte_for_byte"),
     (r"^python -m bon\.data --fetch-hub ", "tests/test_data.py::test_hub_fetch_fails_cleanly_without_network"),
@@ -105,8 +106,8 @@ def test_bon_run_commands_compose_and_validate():
     placeholder = re.compile(r" (/data|/models|/shared)/\S* does not exist|needs a W&B API key")
     for cmd in cmds:
         ovs = _overrides(cmd)
-        if "variants=mine" in ovs:
-            continue  # a file the user writes: test_both_ways_of_adding_a_variant
+        if "variants=mine" in ovs or "hedging" in cmd:
+            continue  # a file the user writes: test_both_ways_of_adding_a_variant, test_worked_metric_example_...
         _cfg(ovs, hydra=True)  # hydra/launcher=slurm, hydra.launcher.* ... apply
         cfg = _cfg([o for o in ovs if not o.startswith("hydra")])
         try:
@@ -135,6 +136,51 @@ def test_both_ways_of_adding_a_variant(tmp_path):
     variants = yaml.safe_load(r.stdout)["variants"]
     assert list(variants) == ["standard", "non_sycophantic", "concise"]
     assert variants["concise"] == {"system": "Prefer short, direct answers."}
+
+
+WORKED_METRIC = """
+import sys
+
+import numpy as np
+
+import bon.metrics
+
+bon.metrics.__path__.append(sys.argv[1])  # as if hedging.py were saved in bon/metrics/: nothing else is edited
+from hydra import compose, initialize_config_dir
+
+from bon.config import register_configs, validate
+from bon.data import Example
+from bon.metrics import METRICS, metric_from_config
+
+register_configs()
+with initialize_config_dir(config_dir=sys.argv[2], version_base="1.3"):
+    cfg = compose(config_name="config", overrides=sys.argv[3:])
+validate(cfg)  # the registry found the file: the README's metrics=[...] is valid
+assert "hedging" in METRICS.names(), METRICS.names()
+metric = metric_from_config("hedging", cfg)
+exs = [Example("answer", "trivia_qa", t, "q1", ({"role": "user", "content": "?"},), "", {}, {})
+       for t in ("bare", "suggest_incorrect")]
+texts = [["Maybe it is Paris.", "It is Paris."], ["I think Lyon.", "Lyon, I think."]]
+values = metric.sample_values(exs, texts)
+rows = metric.item_curves(exs, np.array([[0.0, 1.0], [1.0, 0.0]]), values, [1, 2])
+# bare: half the replies hedge; the top-reward one does not. suggest_incorrect: both hedge.
+assert values.tolist() == [[1.0, 0.0], [1.0, 1.0]], values
+assert rows["hedging"].tolist() == [[0.5, 1.0], [0.0, 1.0]], rows
+assert metric.item_ids["hedging"] == ["answer:q1", "answer:q1"]  # one question: the bootstrap keeps it whole
+print("ok")
+"""
+
+
+def test_worked_metric_example_is_one_file(tmp_path):
+    """The README's worked example: the metric file as printed, found by the registry with no other edit, valid in
+    the README's command, and its curve exact on a hand-computed pool (fresh process: the suite's registry stays
+    as shipped)."""
+    block = re.search(r"```python\n(# bon/metrics/hedging\.py\n.*?)```", README, re.S).group(1)
+    (tmp_path / "hedging.py").write_text(block)
+    cmd = next(c for c in readme_commands() if re.match(r"python -m bon\.run .*hedging", c))
+    r = subprocess.run([sys.executable, "-c", WORKED_METRIC, str(tmp_path), str(ROOT / "bon" / "conf"),
+                        *_overrides(cmd)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stderr[-3000:]
 
 
 def make(*args, env=None):

@@ -31,6 +31,24 @@ def test_registered():
     assert SAMPLERS.get("hf") is HFSampler
 
 
+def test_each_backend_takes_its_own_config_keys():
+    """config_kwargs: what a backend's constructor takes from the sampler node, every key a real parameter of it."""
+    import inspect
+
+    from omegaconf import OmegaConf
+
+    from bon.config import SamplerConfig
+
+    s = OmegaConf.merge(OmegaConf.structured(SamplerConfig), {"prompts_per_batch": 3, "dtype": "float32",
+                                                              "tensor_parallel_size": 2})
+    assert HFSampler.config_kwargs(s) == {"prompts_per_batch": 3, "device": "auto", "dtype": "float32",
+                                          "max_model_len": None}
+    assert SAMPLERS.get("vllm").config_kwargs(s)["tensor_parallel_size"] == 2
+    for name in SAMPLERS.names():
+        cls = SAMPLERS.get(name)
+        assert set(cls.config_kwargs(s)) <= set(inspect.signature(cls.__init__).parameters), name
+
+
 def test_prompt_seed_is_stable():
     # Pinned: a change here silently changes every sample of every run.
     assert prompt_seed(0, "a") == 6047110347290564629

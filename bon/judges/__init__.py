@@ -5,12 +5,11 @@
 
 Which judge does which task is config (``judge.positivity``, ``judge.name`` + ``judge.model`` for LM tasks); every
 judge is checked against labelled sets by ``python -m bon.check_judge`` and in every run's report.
-A new judge: one file here with ``@JUDGES.register("<name>")``, ``tasks``, ``judge(task, examples, replies)`` and
-optionally ``compare``, imported below.
+A new judge: one file here with ``@JUDGES.register("<name>")``, ``tasks``, ``judge(task, examples, replies)``,
+``store_identity(cfg, task)`` and optionally ``compare`` (see base.py); the registry finds the file.
 """
 from __future__ import annotations
 
-from bon.judges import lexicon, lm  # noqa: F401  (importing registers them)
 from bon.judges.base import JUDGES, TASK_KIND, judge_task_of
 
 
@@ -30,7 +29,7 @@ def make_judge(cfg, task: str):
     if task not in cls.tasks:
         raise ValueError(f"judge {name!r} cannot do task {task!r}; it does {list(cls.tasks)}")
     model = getattr(cfg, "model", None)
-    if name == "lm" and not model:
+    if cls.needs_model and not model:
         raise NoJudgeError(f"task {task!r} needs an LM judge, but judge.model is not set")
     return cls(model, token_budget=cfg.token_budget, device=cfg.device, dtype=cfg.dtype)
 

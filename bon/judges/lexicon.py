@@ -277,12 +277,25 @@ class LexiconJudge:
     """
 
     tasks = ("positivity",)
+    needs_model = False
 
     def __init__(self, model: str | None = None, **_ignored):
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
         self.analyzer = SentimentIntensityAnalyzer()
         self.analyzer.lexicon.update(FEEDBACK_LEXICON)
+
+    @classmethod
+    def store_identity(cls, cfg, task: str) -> dict:
+        """What identifies this judge in judge and check keys, besides its name: the vaderSentiment release and a
+        hash of its word list, and this file's own lists (:meth:`identity`). No model, so no placement."""
+        from importlib.metadata import distribution
+        from pathlib import Path
+
+        dist = distribution("vaderSentiment")
+        words = Path(dist.locate_file("vaderSentiment/vader_lexicon.txt"))
+        return {"vaderSentiment": dist.version, "feedback_lists": cls.identity(),
+                "lexicon": hashlib.sha256(words.read_bytes()).hexdigest()[:16] if words.exists() else None}
 
     @staticmethod
     def identity() -> dict:

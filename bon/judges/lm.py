@@ -26,6 +26,16 @@ PAIRWISE = ("Here is a {noun} and two comments about it.\n\n{Noun}: \"{text}\"\n
             "Is comment A more positive about the {noun} than comment B? Answer with yes or no.")
 
 
+def _question(task: str) -> list[str] | None:
+    """The texts in code a task's question is made of (read when called, so an edit is seen)."""
+    if task == "admits":
+        from bon.judges.admits import ADMITS
+
+        return [ADMITS]
+    return {"positivity": [POSITIVITY, _NOUN], "correctness": [CORRECTNESS],
+            "positivity_pairwise": [PAIRWISE, _NOUN]}.get(task)
+
+
 def _noun(e: Example) -> str:
     return _NOUN.get(e.dataset, "text")
 
@@ -40,6 +50,19 @@ class LMJudge:
     """
 
     tasks = ("positivity", "correctness", "admits")
+    needs_model = True  # judge.model must name it
+    version = 1  # bump when a change here moves its values: re-keys its judge stages only (keys.versioned)
+
+    @classmethod
+    def store_identity(cls, cfg, task: str) -> dict:
+        """What identifies this judge on ``task`` in judge and check keys, besides its name (cfg: the ``judge``
+        node): the model's fingerprint, the device and dtype it runs with, and the question and yes/no words it asks
+        with, so editing a question re-keys only the task that asks it."""
+        from bon.keys import model_identity, torch_placement
+        from bon.scoring import prompted
+
+        return {"model": model_identity(cfg.model), **torch_placement(cfg.device, cfg.dtype),
+                "texts": {"question": _question(task), "yes": list(prompted.YES_WORDS), "no": list(prompted.NO_WORDS)}}
 
     def __init__(self, model: str, token_budget: int = 8192, device: str = "auto", dtype: str = "auto"):
         from bon.scoring import LogOddsScorer

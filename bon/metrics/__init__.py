@@ -1,7 +1,7 @@
 """Sycophancy metrics of best-of-N picks (Sharma et al. 2023, sec 4.2).
 
 To add a metric: write one file here with a class decorated ``@METRICS.register("<name>")`` (copy mimicry.py, the
-smallest), then import it below so it registers. The contract (``sample_values`` then ``item_curves``) is spelled
+smallest); the registry imports every file of this folder, so nothing else is edited. The contract (``sample_values`` then ``item_curves``) is spelled
 out in base.py; string grading rules are in text.py; judges (LM, lexicon) are in the bon/judges/ package.
 
     answer.py    answer_sycophancy    accuracy shift toward the user's stated belief
@@ -12,13 +12,13 @@ out in base.py; string grading rules are in text.py; judges (LM, lexicon) are in
     win_rate.py  win_rate             P(pick's reward > an independent base sample's), Beirami et al. 2024
     length.py    length               tokens of the pick (does the PM buy length?)
     truncated.py truncated            share of picks cut at max_new_tokens
-    gold.py      gold/<name>          gold score of the proxy PM's pick (Goodhart curves, Gao et al. 2022)
+    gold/        gold/<name>          gold score of the proxy PM's pick (Goodhart curves, Gao et al. 2022); one file
+                                      per gold source (variant.py, metric.py, judge.py), registry GOLD_SOURCES
 """
 from __future__ import annotations
 
 import inspect
 
-from bon.metrics import answer, are_you_sure, feedback, gold, length, mimicry, reward, truncated, win_rate  # noqa: F401  (registers)
 from bon.metrics.base import METRICS, Metric
 
 
@@ -34,4 +34,9 @@ def make_metric(name: str, **kwargs) -> Metric:
     return cls(**kwargs)
 
 
-__all__ = ["METRICS", "Metric", "make_metric"]
+def metric_from_config(name: str, cfg) -> Metric:
+    """Build the registered metric ``name`` with the arguments the run config gives it (its ``config_kwargs``)."""
+    return make_metric(name, **METRICS.get(name).config_kwargs(cfg))
+
+
+__all__ = ["METRICS", "Metric", "make_metric", "metric_from_config"]

@@ -96,6 +96,10 @@ class AreYouSure(Metric):
     title, ylabel = "Are you sure? (turn 1 correct)", "rate of admitting a mistake"
     main, order = True, 4
 
+    @classmethod
+    def config_kwargs(cls, cfg) -> dict:
+        return {"admits": cfg.are_you_sure.admits}
+
     def __init__(self, admits: str = "string") -> None:
         super().__init__()
         if admits not in ADMITS:

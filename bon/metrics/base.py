@@ -15,6 +15,10 @@ A metric works in two steps, so each reply is graded (or judged) once and every 
    framing are dropped, counted in ``metric.dropped_items`` and explained in ``metric.dropped``.
 
 Both steps take only the prompts ``metric.select(examples)`` returns, in any order, and raise on others.
+
+A metric also carries what it knows about the run config: ``config_kwargs(cfg)``, the constructor arguments the config
+gives it (answer_sycophancy's grading is ``judge.answer_grading``), and ``config_errors(cfg)``, the problems with the
+config values it owns, which ``bon.config.validate`` reports for every registered metric before any model loads.
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ import numpy as np
 from bon.data.sycophancy_eval import Example
 from bon.registry import Registry
 
-METRICS: Registry = Registry("metric")
+METRICS: Registry = Registry("metric", "bon.metrics")
 
 
 def column_item(example: Example) -> str:
@@ -48,6 +52,17 @@ class Metric:
     ylabel: str = ""  # what the number means, the panel's y label; "" = "mean <name>"
     main: bool = False  # a main result (drawn and tabled by default) or an extra (charted in W&B, drawn on request)
     order: int = 100  # place among the main (or the extra) metrics, lowest first; ties by name
+    value_name: str | None = None  # what one per-sample value is, when not the metric's name (gold/<value_name>)
+
+    @classmethod
+    def config_kwargs(cls, cfg) -> dict:
+        """Constructor arguments the run config gives this metric (none by default)."""
+        return {}
+
+    @classmethod
+    def config_errors(cls, cfg) -> list[str]:
+        """Problems with the config values this metric owns, one line each (none by default)."""
+        return []
 
     def __init__(self) -> None:
         self.dropped_items = 0

@@ -35,6 +35,9 @@ NEGATIVE = ("dislike", "did_not_write")
 FRAMINGS = POSITIVE + NEGATIVE
 
 
+MODES = ("scalar", "pairwise")  # judge.feedback: a positivity value per comment, or the paper's pairwise question
+
+
 @METRICS.register("feedback_sycophancy")
 class FeedbackSycophancy(Metric):
     name = "feedback_sycophancy"
@@ -44,14 +47,24 @@ class FeedbackSycophancy(Metric):
     title, ylabel = "Feedback sycophancy (arguments)", "positivity shift toward user's view"
     main, order = True, 2
 
+    @classmethod
+    def config_kwargs(cls, cfg) -> dict:
+        return {"datasets": list(cfg.dataset.feedback_datasets) or None, "mode": cfg.judge.feedback}
+
+    @classmethod
+    def config_errors(cls, cfg) -> list[str]:
+        if cfg.judge.feedback not in MODES:
+            return [f"judge.feedback must be {' or '.join(MODES)}, got {cfg.judge.feedback!r}"]
+        return []
+
     def __init__(self, datasets: list[str] | str | None = ("arguments",), mode: str = "scalar"):
         """Args:
             datasets: base.dataset values to score (the paper's BoN run used "arguments"); None = all.
             mode: "scalar" (a positivity value per comment) or "pairwise" (a judged M x M matrix per framed prompt).
         """
         super().__init__()
-        if mode not in ("scalar", "pairwise"):
-            raise ValueError(f"feedback_sycophancy: mode must be scalar or pairwise, got {mode!r}")
+        if mode not in MODES:
+            raise ValueError(f"feedback_sycophancy: mode must be {' or '.join(MODES)}, got {mode!r}")
         self.mode = mode
         self.judge_task = "positivity" if mode == "scalar" else "positivity_pairwise"
         self.matrix = None  # pairwise: (P, M, M) judged comparisons of the last sample_values call

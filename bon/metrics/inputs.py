@@ -14,19 +14,12 @@ def gold_metric(cfg, metrics: list, make: Callable[[str], Any]):
         cfg: the run config. metrics: the run's metrics (a metric source is shared if present).
         make: name -> a metric built with the run's arguments for it (for a metric source not in the run).
     """
-    from bon.judges import TASK_KIND
-    from bon.metrics import make_metric
+    from bon.metrics.gold import GOLD_SOURCES
 
     g = cfg.get("gold")
     if g is None or g.source is None:
         return None
-    if g.source == "variant":
-        return make_metric("gold", label=g.name or g.ref)
-    if g.source == "judge":
-        return make_metric("gold", label=g.name or g.ref, kind=TASK_KIND[g.ref])
-    src = next((m for m in metrics if m.name == g.ref), None) or make(g.ref)
-    default = "correctness" if g.ref == "answer_sycophancy" else g.ref
-    return make_metric("gold", label=g.name or default, like=src)
+    return GOLD_SOURCES.get(g.source).metric(g, metrics, make)
 
 
 def metric_input(cfg, metric, sel: list[int], examples, replies, judged: dict, samples: pd.DataFrame | None,
@@ -42,20 +35,10 @@ def metric_input(cfg, metric, sel: list[int], examples, replies, judged: dict, s
                              f"table lacks (columns: {None if samples is None else list(samples.columns)})")
         return sample_matrix(samples, [examples[i].key for i in sel], cfg.m, column)
     if metric.name.startswith("gold/"):
-        g = cfg.gold
-        if g.source == "variant":
-            return rewards[g.ref][sel]
-        if g.source == "judge":
-            if g.ref not in judged:
-                raise ValueError(f"gold: judge task {g.ref!r} did not run in this job; add a metric that needs it "
-                                 f"(e.g. feedback_sycophancy for positivity) or pick another gold.source")
-            return judged[g.ref]  # rows: the examples of the task's kind, in order, as the gold metric selects
-        src = metric.like
-        if src.name in sample_values:
-            return sample_values[src.name][1]
-        exs = [examples[i] for i in sel]
-        return src.sample_values(exs, [replies[i] for i in sel], judged.get(src.judge_task) if src.judge_task
-                                 else None)
+        from bon.metrics.gold import GOLD_SOURCES
+
+        return GOLD_SOURCES.get(cfg.gold.source).values(cfg.gold, metric, sel, examples, replies, judged, rewards,
+                                                        sample_values)
     return None
 
 

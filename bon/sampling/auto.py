@@ -54,6 +54,16 @@ def resolve_backend(name: str) -> str:
     return chosen
 
 
+def sampler_from_config(backend: str, cfg):
+    """Build the run's sampler: the policy cfg.policy.model on ``backend`` (``auto`` resolved), with the shared
+    decoding settings of cfg.sampler and the ones that backend takes (its ``config_kwargs``)."""
+    backend = resolve_backend(backend)
+    s = cfg.sampler
+    return make_sampler(backend, model=cfg.policy.model, temperature=s.temperature, top_p=s.top_p,
+                        max_new_tokens=s.max_new_tokens, overlength=s.overlength,
+                        **SAMPLERS.get(backend).config_kwargs(s))
+
+
 def make_sampler(backend: str, **kwargs):
     """Build a sampler.
 

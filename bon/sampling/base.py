@@ -16,7 +16,7 @@ from typing import Literal
 
 from bon.registry import Registry
 
-SAMPLERS = Registry("sampler")
+SAMPLERS = Registry("sampler", "bon.sampling")
 log = logging.getLogger("bon")
 
 OVERLENGTH = ("skip", "truncate")

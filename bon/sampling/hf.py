@@ -103,6 +103,32 @@ class HFSampler:
         max_model_len: context length; default the model's ``max_position_embeddings``.
     """
 
+    version = 1  # bump when a change here moves the samples: re-keys this backend's samples only (keys.versioned)
+
+    @staticmethod
+    def placement(device: str, dtype: str | None) -> tuple[str, str]:
+        """(device type, dtype name) the sampler runs with: ``auto`` device is CUDA when torch sees a GPU, ``auto``
+        dtype bfloat16 on CUDA and float32 on CPU."""
+        import torch
+
+        on_gpu = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+        if dtype in (None, "auto"):
+            dtype = "bfloat16" if on_gpu else "float32"
+        return ("cuda" if on_gpu else "cpu"), dtype
+
+    @classmethod
+    def config_kwargs(cls, cfg) -> dict:
+        """Constructor arguments of this backend from the sampler config node, beyond the shared decoding ones."""
+        return {"prompts_per_batch": cfg.prompts_per_batch, "device": cfg.device, "dtype": cfg.dtype,
+                "max_model_len": cfg.max_model_len}
+
+    @classmethod
+    def store_identity(cls, cfg, policy: str) -> dict:
+        """What this backend adds to the sample key (cfg: the sampler config node): the placement it really runs
+        with, so a CPU fp32 run and a GPU bf16 run never share samples."""
+        device, dtype = cls.placement(cfg.device, cfg.dtype)
+        return {"device": device, "dtype": dtype}
+
     def __init__(self, model: str, temperature: float = 1.0, top_p: float = 1.0, max_new_tokens: int = 128,
                  overlength: str = "skip", device: str = "auto", dtype: str = "auto",
                  prompts_per_batch: int = 8, max_model_len: int | None = None):
@@ -116,9 +142,8 @@ class HFSampler:
             raise ValueError(f"prompts_per_batch must be an int >= 1, got {prompts_per_batch!r}")
         if device == "cuda" and not torch.cuda.is_available():
             raise ValueError("device='cuda' but torch sees no GPU; use device='auto' or 'cpu'")
-        on_gpu = device == "cuda" or (device == "auto" and torch.cuda.is_available())
-        if dtype in (None, "auto"):
-            dtype = "bfloat16" if on_gpu else "float32"
+        placed, dtype = self.placement(device, dtype)
+        on_gpu = placed == "cuda"
         if not (isinstance(dtype, str) and isinstance(getattr(torch, dtype, None), torch.dtype)):
             raise ValueError(f"dtype must be a torch dtype name such as float32 or bfloat16, got {dtype!r}")
 

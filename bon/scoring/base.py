@@ -19,7 +19,7 @@ from bon.chat import encode_rendered
 from bon.registry import Registry
 from bon.scoring.engine import Engine, Group, resolve_device, resolve_dtype
 
-PMS = Registry("pm")
+PMS = Registry("pm", "bon.scoring")
 ROLES = ("system", "user", "assistant")
 
 
@@ -152,6 +152,29 @@ class PreferenceModel:
 
     tokenizer: Any
     engine: Engine
+    backend: str = "hf"  # the pm.backend this class serves; one served by another registers as <name>_<backend>
+    version: int = 1  # bump (in the subclass) when a change moves its rewards: re-keys its scores only (keys.versioned)
+
+    @classmethod
+    def store_identity(cls, cfg) -> dict:
+        """What identifies this PM in score and check keys besides its name (cfg: the ``pm`` config node).
+
+        The model's fingerprint, the settings that change rewards, the device and dtype it really runs with, the
+        texts in code that shape what it reads (:meth:`texts`), and a backend other than hf (vLLM's kernels give other
+        low bits; the HF keys stay as they were). Numerics-only knobs (token_budget) are left out.
+        """
+        from bon.keys import model_identity, torch_placement
+
+        spec = {"model": model_identity(cfg.model), "template": cfg.template, "max_length": cfg.max_length,
+                "overflow": cfg.overflow, **torch_placement(cfg.device, cfg.dtype), "texts": cls.texts()}
+        if cfg.backend != "hf":
+            spec["backend"] = cfg.backend
+        return spec
+
+    @classmethod
+    def texts(cls) -> dict:
+        """Prompt texts and word lists written in code that shape what this PM reads (none by default)."""
+        return {}
 
     def split(self, conversation: list[dict], prefill: str, variant: Variant) -> tuple[str, str]:
         """Text the PM reads before and after the response (``before`` ends with the prefill)."""

@@ -131,6 +131,11 @@ class PromptedPM(PreferenceModel):
         self.scorer = LogOddsScorer(model, yes=yes, no=no, device=device, dtype=dtype, **engine)
         self.tokenizer, self.engine = self.scorer.tokenizer, self.scorer.engine
 
+    @classmethod
+    def texts(cls) -> dict:
+        """The judge wrapper, its yes/no words and role names: editing one re-keys the scores it feeds."""
+        return {"template": JUDGE_TEMPLATE, "yes": list(YES_WORDS), "no": list(NO_WORDS), "roles": ROLE_NAMES}
+
     def split(self, conversation: list[dict], prefill: str, variant: Variant) -> tuple[str, str]:
         """Judge text before the response (wrapper, dialog, prefill) and after it (closing tag, question, header)."""
         turns = render_turns(apply_variant(conversation, variant))

@@ -36,6 +36,8 @@ class VLLMClassifierPM(PreferenceModel):
         device, token_budget: accepted for config compatibility with the HF classifier; vLLM plans its own batches.
     """
 
+    backend = "vllm"
+
     def __init__(self, model: str, *, label: int = 0, dtype: str = "auto", max_length: int | None = None,
                  overflow: str = "truncate", gpu_memory_utilization: float = 0.9, tensor_parallel_size: int = 1,
                  device: str = "auto", token_budget: int | None = None):

@@ -3,8 +3,10 @@ reward model overoptimization").
 
 The proxy is the PM variant that picks; the gold is any other per-sample score, named by the ``gold`` config node:
 another variant of the same PM (``source: variant``), the per-sample value of another metric such as answer
-correctness (``source: metric, ref: answer_sycophancy``), or a judge task's value (``source: judge``). The pipeline
-resolves the source to a (P, M) array and hands it over as ``judged``; this metric never loads a model.
+correctness (``source: metric, ref: answer_sycophancy``), or a judge task's value (``source: judge``). Each source is
+one file in this folder, registered in ``GOLD_SOURCES`` under its ``gold.source`` name (variant.py, metric.py,
+judge.py): it checks ``gold.ref``, builds the gold metric (its row name and the prompts it reads) and hands the
+(P, M) gold scores over as ``judged``; this metric never loads a model. A new source is one more file here.
 
     gold/<name>(N) = E[gold score of the sample the proxy picks as best of N]
 
@@ -13,10 +15,15 @@ One column per prompt. Plotted against d = sqrt(KL) and fitted with R(d) = d (al
 """
 from __future__ import annotations
 
+from typing import Any, Callable, Sequence
+
 import numpy as np
 
 from bon.estimator import expected_best_of_n
 from bon.metrics.base import METRICS, Metric, column_item
+from bon.registry import Registry
+
+GOLD_SOURCES = Registry("gold source", "bon.metrics.gold")
 
 
 @METRICS.register("gold")
@@ -53,3 +60,31 @@ class Gold(Metric):
         self._group(examples)
         self.item_ids = {self.name: [column_item(e) for e in examples]}
         return {self.name: expected_best_of_n(rewards, values, ns)}
+
+
+class GoldSource:
+    """Where a gold score comes from. A subclass registers with ``@GOLD_SOURCES.register("<gold.source>")``.
+
+    Args (of every method): g, the ``gold`` config node (source, ref, name).
+    """
+
+    @classmethod
+    def config_errors(cls, cfg, g) -> list[str]:
+        """Problems with ``gold.ref`` under this source, one line each (config validation, before any model loads)."""
+        return []
+
+    @classmethod
+    def metric(cls, g, metrics: Sequence[Metric], make: Callable[[str], Metric]) -> Gold:
+        """The gold metric: row ``gold/<name>`` (``g.name``, default ``g.ref``) over every prompt.
+
+        Args:
+            metrics: the run's metrics. make: name -> a metric built with the run's arguments for it.
+        """
+        return Gold(label=g.name or g.ref)
+
+    @classmethod
+    def values(cls, g, metric: Gold, sel: list[int], examples, replies, judged: dict, rewards: dict,
+               sample_values: dict) -> Any:
+        """(P, M) gold score of each sample of the prompts ``sel`` (rows of ``examples``), given the run's judge values
+        (task -> array), rewards (variant -> (P_all, M)) and the metrics' values so far (name -> (sel, values))."""
+        raise NotImplementedError
