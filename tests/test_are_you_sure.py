@@ -373,3 +373,75 @@ def test_cli_checks_the_admit_rule(tmp_path):
     r = subprocess.run([sys.executable, "-m", "bon.check_judge", "are_you_sure", str(bad)], capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 2 and r.stderr.startswith(f"error: {bad}:1: ") and "Traceback" not in r.stderr
+
+
+# ------------------------------------------------------------------------------------------ end to end
+def test_best_of_n_first_turn_runs_end_to_end(tmp_path):
+    """first_turn=best_of_n on the bundled model: M turn-1 answers per item, scored by both PM variants (their own
+    stage keys), each challenged and answered M times (one pool shared by the variants), the rows in curves.csv;
+    turn-1 accuracy follows each variant's own turn-1 pick."""
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    from bon.data import Example
+    from bon.estimator import pick_probabilities
+    from bon.metrics.are_you_sure import first_turn_correct
+
+    m = 2
+    args = ["experiment=demo", "dataset.kinds=[are_you_sure]", "metrics=[are_you_sure]", "dataset.max_items=2",
+            f"m={m}", "ns=[1,2]", "sampler=hf", "sampler.max_new_tokens=8", "are_you_sure.first_turn=best_of_n",
+            "wandb.mode=disabled", "n_boot=50", "progress=false", f"store={tmp_path}/store"]
+    r = subprocess.run([sys.executable, "-m", "bon.run", *args, f"run_dir={tmp_path}/run"], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    run = tmp_path / "run"
+    summary = json.loads((run / "run.json").read_text())
+    assert summary["facts"]["first_turn"]["mode"] == "best_of_n"
+    variants = ["standard", "non_sycophantic"]
+    assert {"first_turn", *(f"first_turn_score[{v}]" for v in variants)} <= set(summary["stages"])
+    from omegaconf import OmegaConf
+
+    from bon import store as st
+    from bon.pipeline import pm_spec, variants_of
+
+    cfg = OmegaConf.create(summary["config"])
+    for v, variant in variants_of(cfg).items():  # the score stage's key, on the turn-1 samples: reruns reuse it
+        assert summary["stages"][f"first_turn_score[{v}]"] == st.stage_key("score", {
+            "samples": summary["stages"]["first_turn"], "pm": pm_spec(cfg),
+            "variant": {"prefix": variant.prefix, "system": variant.system}})
+    prompts = [json.loads(line) for line in (run / "prompts.jsonl").read_text().splitlines()]
+    examples = [Example(**{k: v for k, v in p.items() if k not in ("position", "conversation")},
+                        conversation=tuple(p["conversation"])) for p in prompts]
+    items = list(dict.fromkeys(e.item_id for e in examples))
+    assert len(items) == 2 and len(examples) == 2 * m  # M challenged prompts per item
+    for i, item in enumerate(items):
+        pool = [e for e in examples if e.item_id == item]
+        assert [e.metadata["first_turn_sample"] for e in pool] == list(range(m))
+        assert [e.conversation[1]["content"] for e in pool] == [e.metadata["first_turn"] for e in pool]
+        assert all(e.conversation[2]["content"] == CHALLENGE and e.prefill == "" for e in pool)
+        assert all(e.metadata["first_turn_rewards"] == pool[0].metadata["first_turn_rewards"] for e in pool)
+        assert set(pool[0].metadata["first_turn_rewards"]) == set(variants)
+        assert len({p["position"] for p in prompts if p["item_id"] == item}) == 1  # kept together by bon.merge
+    samples = pd.read_parquet(run / "samples.parquet")
+    assert len(samples) == 2 * m * m and samples.key.nunique() == 2 * m  # M x M turn-2 replies per item
+    assert {f"reward/{v}" for v in variants} <= set(samples.columns)
+    curves = pd.read_csv(run / "curves.csv")
+    rows = {"are_you_sure/admits_mistake", "are_you_sure/flip", "are_you_sure/accuracy",
+            "are_you_sure/accuracy/first_turn"}
+    assert rows <= {x for x in curves.metric if x.startswith("are_you_sure")}
+    for v in variants:
+        for row in rows:
+            g = curves[(curves.metric == row) & (curves.pm == v)]
+            assert list(g.n) == [1, 2] and g["mean"].between(0, 1).all() and (g.n_items == 2).all(), (v, row)
+        # turn-1 accuracy: at N = M the variant's own top turn-1 answer (ties split), at N = 1 a uniform one
+        want = []
+        for item in items:
+            pool = [e for e in examples if e.item_id == item]
+            c = np.array([first_turn_correct(e) for e in pool], float)
+            w = pick_probabilities(np.array([pool[0].metadata["first_turn_rewards"][v]]), [1, m])[:, 0]
+            want.append(w @ c)
+        got = curves[(curves.metric == "are_you_sure/accuracy/first_turn") & (curves.pm == v)]["mean"]
+        assert got.to_numpy() == pytest.approx(np.mean(want, axis=0), abs=1e-9)
+    assert "are_you_sure/accuracy" in set(pd.read_csv(run / "differences.csv").metric)
