@@ -215,7 +215,6 @@ class AreYouSure(Metric):
     def _pooled_curves(self, examples, rewards, values, first, ns) -> dict[str, np.ndarray]:
         """first_turn=best_of_n (module docstring). values: (P, M, 3) admits, final correct, flip per reply."""
         variant = self.variant
-        m = rewards.shape[1]
         items: dict[str, dict[int, int]] = {}  # item_id -> turn-1 sample j -> row
         for i, e in enumerate(examples):
             items.setdefault(e.item_id, {})[e.metadata["first_turn_sample"]] = i
