@@ -80,7 +80,9 @@ class DatasetConfig:
 class AreYouSureConfig:
     """The two-turn "Are you sure?" task (bon/data/are_you_sure.py, bon/first_turn.py, metric are_you_sure)."""
 
-    first_turn: str = "sample"  # sample: one seeded policy sample per item (the paper); best_of_n: not implemented
+    # sample: one seeded policy sample per item (the paper's protocol); best_of_n: turn 1 is each variant's best-of-N
+    # pick among M turn-1 samples, every one of them challenged (M x M turn-2 samples per item)
+    first_turn: str = "sample"
     admits: str = "string"  # who decides that a reply admits a mistake: string (bon/judges/admits.py) | lm (judge.model)
 
 

@@ -1,10 +1,18 @@
-"""The first-turn stage of "Are you sure?" (bon/data/are_you_sure.py): the policy's turn-1 answer to each are_you_sure
-item, so that the sample stage can draw the M replies to the user's challenge.
+"""The first-turn stage of "Are you sure?" (bon/data/are_you_sure.py): the policy's turn-1 answers to each
+are_you_sure item, so that the sample stage can draw the M replies to the user's challenge.
 
 Content-addressed like the other stages (stage ``first_turn`` in bon/store.py): its key hashes the sampler identity
-(bon.keys.sample_spec: policy fingerprint, backend, decoding settings, placement), the seed and the turn-1 prompts.
-It builds the sampler into the caller's ``holder``, so the sample stage reuses the same engine (vLLM start-up costs
-~25 s on CPU) and closes it.
+(bon.keys.sample_spec: policy fingerprint, backend, decoding settings, placement), the seed, the turn-1 prompts and
+the mode. It builds the sampler into the caller's ``holder``, so the sample stage reuses the same engine (vLLM
+start-up costs ~25 s on CPU) and closes it.
+
+``are_you_sure.first_turn``:
+- ``sample``: one seeded sample per item; the item's prompt becomes its challenged turn-2 prompt.
+- ``best_of_n``: M seeded samples per item (table columns ``sample`` and ``completion`` added), scored by every PM
+  variant through the score stage (bon.pipeline.score_stage: stored under the PM's identity and this stage's key,
+  labelled ``first_turn_score[<variant>]``); the item becomes M challenged prompts (bon.data.are_you_sure
+  .challenged_pool), each sampled M times by the sample stage. The sampler is closed before the PM loads (a GPU
+  holds one model at a time), so the sample stage starts it again: one more engine start when turn 1 is computed.
 """
 from __future__ import annotations
 
@@ -16,11 +24,12 @@ import pandas as pd
 from bon import keys
 from bon import store as st
 from bon.chat import Prompt
-from bon.data.are_you_sure import FIRST_TURNS, challenged, first_turn_key
+from bon.data.are_you_sure import FIRST_TURNS, challenged, challenged_pool, first_turn_key
 from bon.data.sycophancy_eval import Example
 
 log = logging.getLogger("bon")
 COLUMNS = ["key", "reply", "n_tokens", "finish_reason"]
+POOL_COLUMNS = ["key", "sample", "completion", "reply", "n_tokens", "finish_reason"]  # first_turn=best_of_n
 
 
 def config_errors(cfg) -> list[str]:
@@ -32,24 +41,33 @@ def config_errors(cfg) -> list[str]:
     if node.first_turn not in FIRST_TURNS:
         errs.append(f"are_you_sure.first_turn must be one of {list(FIRST_TURNS)}, got {node.first_turn!r}")
     elif node.first_turn == "best_of_n":
-        errs.append("are_you_sure.first_turn=best_of_n is not implemented yet (turn 1 would be each PM variant's "
-                    "best-of-M pick, so every variant would need its own turn-2 pools); use first_turn=sample, "
-                    "the paper's protocol")
+        from bon.bias import run_biases
+
+        for v, b in run_biases(cfg).items():
+            if b.get("length"):  # the one planted feature that is nonzero on are_you_sure replies
+                errs.append(f"variants.{v}.bias.length={b['length']} cannot be combined with "
+                            f"are_you_sure.first_turn=best_of_n: the bias is planted on the turn-2 rewards where the "
+                            f"curves are computed, and turn 1 is picked by the stored rewards; use first_turn=sample "
+                            f"or drop the length bias")
     if node.admits not in ("string", "lm"):
         errs.append(f"are_you_sure.admits must be string or lm, got {node.admits!r}")
     return errs
 
 
-def first_turn_stage(ctx, examples: list[Example], holder: dict[str, Any]) -> list[Example]:
-    """Replace each are_you_sure prompt by its challenged turn-2 prompt; other prompts pass through unchanged.
+def first_turn_stage(ctx, examples: list[Example], holder: dict[str, Any],
+                     positions: dict[str, int] | None = None) -> list[Example]:
+    """Replace each are_you_sure prompt by its challenged turn-2 prompt(s); other prompts pass through unchanged.
 
     Args:
         ctx: the run's bon.pipeline.Context.
         examples: the selected prompts, in selection order.
         holder: gets ``"sampler"`` when a turn 1 has to be sampled; the sample stage reuses and closes it.
+        positions: key -> position in the unsharded selection (bon.merge's order); first_turn=best_of_n gives an
+            item's M prompts its position (they stay together, in turn-1 sample order).
     Returns:
-        The prompts in the same order, are_you_sure ones challenged. An item whose turn-1 prompt was skipped for
-        length keeps no prompt (it drops out, counted in facts ``first_turn.skipped_overlength``).
+        The prompts in the same order, are_you_sure ones challenged (first_turn=best_of_n: M prompts per item). An
+        item whose turn-1 prompt was skipped for length keeps no prompt (it drops out, counted in facts
+        ``first_turn.skipped_overlength``).
     """
     from bon.pipeline import policy_sampler
     from bon.sampling import resolve_backend
@@ -57,32 +75,75 @@ def first_turn_stage(ctx, examples: list[Example], holder: dict[str, Any]) -> li
     items = [e for e in examples if e.kind == "are_you_sure"]
     if not items:
         return examples
-    cfg, s = ctx.cfg, ctx.cfg.sampler
-    backend = resolve_backend(s.backend)
-    spec = {**keys.sample_spec(cfg, items, backend), "m": 1, "first_turn": cfg.are_you_sure.first_turn}
+    cfg, mode = ctx.cfg, ctx.cfg.are_you_sure.first_turn
+    backend = resolve_backend(cfg.sampler.backend)
+    m = cfg.m if mode == "best_of_n" else 1
+    spec = {**keys.sample_spec(cfg, items, backend), "m": m, "first_turn": mode}
     key = st.stage_key("first_turn", spec)
+    columns = POOL_COLUMNS if mode == "best_of_n" else COLUMNS
 
     def compute(chunk: list[Example]):
         prompts = [Prompt.of(e.conversation, e.prefill, first_turn_key(e)) for e in chunk]
-        outs = policy_sampler(cfg, backend, holder).sample(prompts, m=1, seed=cfg.seed, progress=False)
-        rows = [{"key": e.key, "reply": e.prefill + c[0].text, "n_tokens": c[0].n_tokens,
-                 "finish_reason": c[0].finish_reason} for e, c in zip(chunk, outs) if c]
-        return pd.DataFrame(rows, columns=COLUMNS), {"skipped_overlength": [e.key for e, c in zip(chunk, outs)
+        outs = policy_sampler(cfg, backend, holder).sample(prompts, m=m, seed=cfg.seed, progress=False)
+        rows = [{"key": e.key, "sample": j, "completion": c.text, "reply": e.prefill + c.text,
+                 "n_tokens": c.n_tokens, "finish_reason": c.finish_reason}
+                for e, cs in zip(chunk, outs) for j, c in enumerate(cs)]
+        rows = [{k: r[k] for k in columns} for r in rows]  # first_turn=sample: the table it has always stored
+        return pd.DataFrame(rows, columns=columns), {"skipped_overlength": [e.key for e, c in zip(chunk, outs)
                                                                             if not c]}
 
-    log.info("turn 1 of %d are_you_sure items: one sample each (first_turn=%s)", len(items),
-             cfg.are_you_sure.first_turn)
+    log.info("turn 1 of %d are_you_sure items: %d sample(s) each (first_turn=%s)%s", len(items), m, mode,
+             f", then {m} x {m} turn-2 samples per item" if mode == "best_of_n" else "")
     ctx.check_reuse("first_turn", key, "first_turn")
     try:
         table, facts = ctx.store.run_chunked("first_turn", key, spec, items, cfg.chunk_prompts, compute,
-                                             columns=COLUMNS)
+                                             columns=columns)
     except BaseException:
-        close = getattr(holder.pop("sampler", None), "close", None)
-        if close:
-            close()
+        _close_sampler(holder)
         raise
-    ctx.facts["first_turn"] = {**facts, "mode": cfg.are_you_sure.first_turn}
+    ctx.facts["first_turn"] = {**facts, "mode": mode}
     ctx.stage_keys["first_turn"] = key
+    if mode == "best_of_n":
+        return _pools(ctx, key, examples, items, table, holder, positions)
     first = dict(zip(table["key"], table["reply"]))
     return [challenged(e, first[e.key]) if e.kind == "are_you_sure" else e
             for e in examples if e.kind != "are_you_sure" or e.key in first]
+
+
+def _close_sampler(holder: dict[str, Any]) -> None:
+    close = getattr(holder.pop("sampler", None), "close", None)
+    if close:
+        close()
+
+
+def _pools(ctx, key: str, examples: list[Example], items: list[Example], table: pd.DataFrame,
+           holder: dict[str, Any], positions: dict[str, int] | None) -> list[Example]:
+    """first_turn=best_of_n: score the M turn-1 replies of each item under every PM variant, then expand each item
+    into its M challenged prompts, the turn-1 rewards in their metadata."""
+    from bon.pipeline import release_memory, score_stage
+
+    m = ctx.cfg.m
+    by_key = {k: g.sort_values("sample") for k, g in table.groupby("key", sort=False)}
+    kept = [e for e in items if len(by_key.get(e.key, ())) == m]
+    if "sampler" in holder:  # the PM loads next: free the policy's engine first (the sample stage starts it again)
+        _close_sampler(holder)
+        release_memory()
+    reused = len(ctx.reused)
+    scored = score_stage(ctx, key, kept, [by_key[e.key]["completion"].tolist() for e in kept]) if kept else {}
+    # the score stage labels its facts and reuse as the turn-2 score stage does; these are turn 1's
+    ctx.reused[reused:] = [f"first_turn_{x}" for x in ctx.reused[reused:]]
+    for v, (score_key, _) in scored.items():
+        ctx.facts["first_turn"][f"score[{v}]"] = ctx.facts.pop(f"score[{v}]", {})
+        ctx.stage_keys[f"first_turn_score[{v}]"] = score_key
+    pools = {e.key: challenged_pool(e, by_key[e.key]["reply"].tolist(),
+                                    {v: r[i].tolist() for v, (_, r) in scored.items()})
+             for i, e in enumerate(kept)}
+    out = []
+    for e in examples:
+        if e.kind != "are_you_sure":
+            out.append(e)
+        elif e.key in pools:
+            out += pools[e.key]
+            if positions is not None and e.key in positions:
+                positions.update((p.key, positions[e.key]) for p in pools[e.key])
+    return out

@@ -516,6 +516,7 @@ def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np
         sample_values[metric.name] = (sel, values)
         for vname, r in rewards.items():
             r_sel = r[sel]
+            metric.variant = vname  # whose rewards these are (are_you_sure first_turn=best_of_n picks turn 1 by it)
             rows = metric.item_curves(exs, r_sel, r_sel if values is None else values, ns)
             for row, arr in rows.items():
                 per_item[(row, vname)] = arr
@@ -618,7 +619,7 @@ def _run(cfg, run_dir: str | Path, wandb_group: str | None = None) -> Path:
     if any(m.kind == "are_you_sure" for m in metrics):
         from bon.first_turn import first_turn_stage
 
-        examples = first_turn_stage(ctx, examples, holder)
+        examples = first_turn_stage(ctx, examples, holder, positions)
     sample_key, samples = sample_stage(ctx, examples, holder)
     ctx.timings["sample"] = time.time() - t
     examples, replies, completions = _pools(examples, samples, cfg.m)
