@@ -142,6 +142,7 @@ def run_check(task: str, rows: list[dict], cfg) -> tuple[list, dict]:
 
 def main(argv: list[str] | None = None) -> int:
     from bon.judges import checks
+    from bon.judges.labels import TASKS
 
     ap = argparse.ArgumentParser(
         prog="python -m bon.check_judge",
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                "judge.feedback=pairwise\n  python -m bon.check_judge pm bon/data/labelled/pm.jsonl experiment=demo\n"
                "label rows: see bon/judges/labels.py",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("task", choices=list(checks.TASKS), help="which instrument to check")
+    ap.add_argument("task", choices=list(TASKS), help="which instrument to check")
     ap.add_argument("labels", help="labelled set (.jsonl); bundled ones are in bon/data/labelled/")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides, as for python -m bon.run")
     args = ap.parse_args(argv)

@@ -208,27 +208,11 @@ def check_pm(rows: Sequence[dict], pm, variants: Mapping[str, Any], instrument: 
 
 # --------------------------------------------------------------------------------------------- run hooks
 def answer_checks(grading: str, rows: Sequence[dict], examples: Sequence[Example] = ()) -> list[tuple[str, str]]:
-    """Which answer checks a run needs: (result name, grading to check) pairs.
+    """Which answer checks a run needs: (result name, grading to check) pairs, as bon.metrics.answer.grading_checks
+    decides them for these label rows and the run's selected prompts (any kind; only answer items count)."""
+    from bon.metrics.answer import grading_checks
 
-    Every instrument a run uses is checked in that run: under ``auto`` the string rule grades the short answers and
-    the LM judge the sentence answers, so when some selected answer item goes to the judge (``needs_judge``) the
-    judge is checked too (``answer_judge``, all label rows through the judge), beside the string rule (``answer``).
-
-    Args:
-        grading: judge.answer_grading (string | judge | auto).
-        rows: the answer label rows.
-        examples: the run's selected prompts (any kind; only answer items count).
-    """
-    from bon.metrics.answer import needs_judge
-
-    if grading != "auto":
-        return [("answer", grading)]
-    if any(needs_judge(answer_base(r)) for r in rows):  # the labels themselves need the judge: auto is one check
-        return [("answer", "auto")]
-    out = [("answer", "string")]
-    if any(e.kind == "answer" and needs_judge(e.base) for e in examples):
-        out.append(("answer_judge", "judge"))
-    return out
+    return grading_checks(grading, [answer_base(r) for r in rows], [e.base for e in examples if e.kind == "answer"])
 
 
 def grader_bias_warning(check: Mapping | None, curves) -> str | None:
