@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 
-from bon.config import ConfigError, register_configs
+from bon.config import CONF_PACKAGE, ConfigError, register_configs
 from conftest import shared_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +23,7 @@ SUBSETS = [list(c) for k in (1, 2) for c in combinations(KIND_METRIC, k)]
 
 def cfg_of(*overrides):
     register_configs()
-    with initialize_config_dir(config_dir=str(ROOT / "bon" / "conf"), version_base="1.3"):
+    with initialize_config_module(config_module=CONF_PACKAGE, version_base="1.3"):
         return compose(config_name="config", overrides=list(overrides))
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 
-from bon.config import ConfigError, register_configs, validate
+from bon.config import CONF_PACKAGE, ConfigError, register_configs, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -81,7 +81,7 @@ def test_every_readme_command_is_exercised():
 
 def _cfg(overrides, hydra=False):
     register_configs()
-    with initialize_config_dir(config_dir=str(ROOT / "bon" / "conf"), version_base="1.3"):
+    with initialize_config_module(config_module=CONF_PACKAGE, version_base="1.3"):
         return compose(config_name="config", overrides=overrides, return_hydra_config=hydra)
 
 
@@ -118,11 +118,11 @@ def test_bon_run_commands_compose_and_validate():
 
 
 def test_both_ways_of_adding_a_variant(tmp_path):
-    block = re.search(r"```yaml\n(.*?)```", README[README.index("bon/conf/variants/mine.yaml"):], re.S).group(1)
+    block = re.search(r"```yaml\n(.*?)```", README[README.index("conf/variants/mine.yaml"):], re.S).group(1)
     (tmp_path / "variants").mkdir()
     (tmp_path / "variants" / "mine.yaml").write_text(
         "\n".join(line[2:] if line.startswith("  ") else line for line in block.splitlines()) + "\n")
-    search = f"hydra.searchpath=[file://{tmp_path}]"  # as if the file were in bon/conf/variants/
+    search = f"hydra.searchpath=[file://{tmp_path}]"  # as if the file were in conf/variants/
     added = _cfg(["experiment=demo", "variants=mine", search])
     assert list(added.variants) == ["standard", "non_sycophantic", "concise"]
     validate(added)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 
-from bon.config import register_configs
+from bon.config import CONF_PACKAGE, register_configs
 
 ROOT = Path(__file__).resolve().parents[1]
 # Tiny but real: the bundled model is policy and PM; mimicry (string graded) and feedback (lexicon judge) prompts.
@@ -23,7 +23,7 @@ TINY = ["experiment=demo", "sampler=hf", "m=2", "sampler.max_new_tokens=4", "n_b
 
 def cfg_of(*overrides):
     register_configs()
-    with initialize_config_dir(config_dir=str(ROOT / "bon" / "conf"), version_base="1.3"):
+    with initialize_config_module(config_module=CONF_PACKAGE, version_base="1.3"):
         return compose(config_name="config", overrides=list(overrides))
 
 
@@ -176,11 +176,11 @@ def test_image_installs_the_requirements_the_project_declares():
 def test_non_editable_install_has_its_configs_and_data(tmp_path):
     """Build a wheel, install it (no deps) into a new venv that borrows this venv's dependencies, and run bon-run
     from a folder outside the checkout."""
-    import sysconfig
     import zipfile
 
     src = tmp_path / "src"  # build from a copy: an in-tree build would leave build/ in the checkout
-    shutil.copytree(ROOT / "bon", src / "bon", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("bon", "conf"):
+        shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "requirements.txt", "README.md"):
         shutil.copy(ROOT / name, src / name)
     r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", str(src),
@@ -189,7 +189,8 @@ def test_non_editable_install_has_its_configs_and_data(tmp_path):
     wheel = next((tmp_path / "dist").glob("bon-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     for rel in [p.relative_to(ROOT).as_posix() for p in (ROOT / "bon").rglob("*")
-                if p.suffix in (".yaml", ".jsonl") and "__pycache__" not in p.parts]:
+                if p.suffix in (".yaml", ".jsonl") and "__pycache__" not in p.parts] \
+            + ["bon/" + p.relative_to(ROOT).as_posix() for p in (ROOT / "conf").rglob("*.yaml")]:
         assert rel in names, f"{rel} is not in the wheel"
     assert "bon/conf/hydra/launcher/slurm.yaml" in names and any(n.startswith("bon/data/labelled/") for n in names)
 
@@ -197,8 +198,9 @@ def test_non_editable_install_has_its_configs_and_data(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
     site = Path(subprocess.check_output([str(venv / "bin" / "python"), "-c", purelib], text=True).strip())
-    # dependencies come from this venv (appended after the new venv's own site-packages, so its bon wins)
-    (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # dependencies come from this interpreter's site-packages (appended after the new venv's own, so its bon wins)
+    deps = [p for p in sys.path if Path(p).name == "site-packages"]
+    (site / "deps.pth").write_text("\n".join(deps) + "\n")
     r = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
                         "--no-deps", str(wheel)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
