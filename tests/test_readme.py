@@ -39,6 +39,7 @@ COVERED = [
     (r"^python -m bon\.run -m experiment=demo sampler\.temperature=", f"{HERE}::test_sweep_and_overlay_as_written"),
     (r"^python scripts/plot_curves\.py multirun/", f"{HERE}::test_sweep_and_overlay_as_written"),
     (r"^python -m bon\.run .*(\+variants\.|variants=mine)", f"{HERE}::test_both_ways_of_adding_a_variant"),
+    (r"^(python -m bon\.run|bon-run) .*my-bon-conf", f"{HERE}::test_configs_of_your_own_as_written"),
     (r"^bon-run -m hydra/launcher=slurm", "tests/test_scaleout.py::test_submitit_local_multirun_runs_both_jobs"),
     (r"^python -m bon\.merge ", "tests/test_scaleout.py::test_three_shards_merge_to_the_unsharded_curves_byte_for_byte"),
     (r"^python -m bon\.data --fetch-hub ", "tests/test_data.py::test_hub_fetch_fails_cleanly_without_network"),
@@ -105,8 +106,8 @@ def test_bon_run_commands_compose_and_validate():
     placeholder = re.compile(r" (/data|/models|/shared)/\S* does not exist|needs a W&B API key")
     for cmd in cmds:
         ovs = _overrides(cmd)
-        if "variants=mine" in ovs:
-            continue  # a file the user writes: test_both_ways_of_adding_a_variant
+        if "variants=mine" in ovs or "my-bon-conf" in cmd:
+            continue  # files the user writes: test_both_ways_of_adding_a_variant, test_configs_of_your_own_as_written
         _cfg(ovs, hydra=True)  # hydra/launcher=slurm, hydra.launcher.* ... apply
         cfg = _cfg([o for o in ovs if not o.startswith("hydra")])
         try:
@@ -135,6 +136,39 @@ def test_both_ways_of_adding_a_variant(tmp_path):
     variants = yaml.safe_load(r.stdout)["variants"]
     assert list(variants) == ["standard", "non_sycophantic", "concise"]
     assert variants["concise"] == {"system": "Prefer short, direct answers."}
+
+
+def test_configs_of_your_own_as_written(tmp_path):
+    """README, "Configs of your own": the experiment file, written where its first comment says, composes through
+    both commands as written, from another folder; a name bon has stays bon's; a new PM file is one more pm option."""
+    text = README[README.index("**Configs of your own.**"):]
+    block = re.search(r"```yaml\n(.*?)```", text, re.S).group(1)
+    home = tmp_path / "home"
+    path = home / re.search(r"^# ~/(\S+\.yaml):", block, re.M).group(1)
+    assert path.relative_to(home).parts[:2] == ("my-bon-conf", "experiment")
+    path.parent.mkdir(parents=True)
+    path.write_text(block)
+    (home / "my-bon-conf" / "experiment" / "demo.yaml").write_text("# @package _global_\nm: 3\n")  # bon's demo wins
+    cmds = [c for c in readme_commands() if "my-bon-conf" in c]
+    assert len(cmds) == 2 and any("hydra.searchpath=" in c for c in cmds) and any("--config-dir" in c for c in cmds)
+    away = tmp_path / "elsewhere"
+    away.mkdir()
+    exe = {"python": sys.executable, "bon-run": str(Path(sys.executable).with_name("bon-run"))}
+    for cmd in cmds:
+        argv = shlex.split(cmd.replace("$HOME", str(home)).replace("~", str(home)))
+        argv = [exe[argv[0]], *argv[1:], "--cfg", "job"]
+        r = subprocess.run(argv, capture_output=True, text=True, cwd=away, timeout=300)
+        assert r.returncode == 0, (cmd, r.stderr)
+        job = yaml.safe_load(r.stdout)
+        assert (job["m"], job["sampler"]["max_new_tokens"], job["dataset"]["max_items"]) == (4, 24, 8), cmd
+        r = subprocess.run([*argv[:-3], "experiment=demo", "--cfg", "job"], capture_output=True, text=True,
+                           cwd=away, timeout=300)
+        assert r.returncode == 0 and yaml.safe_load(r.stdout)["m"] == 8, (cmd, r.stderr)
+        assert not (away / "runs").exists()
+    (home / "my-bon-conf" / "pm").mkdir()
+    (home / "my-bon-conf" / "pm" / "my_rm.yaml").write_text("name: classifier\nmodel: /models/my-rm\n")
+    pm = _cfg(["experiment=demo", "pm=my_rm", f"hydra.searchpath=[file://{home}/my-bon-conf]"]).pm
+    assert (pm.name, pm.model, pm.backend) == ("classifier", "/models/my-rm", "hf")  # the schema's defaults fill it
 
 
 def make(*args, env=None):
