@@ -26,24 +26,29 @@ HERE = "tests/test_readme.py"
 
 # command regex -> the test that exercises it (file::function), or "CI: ..." / "external: ..." with the reason
 COVERED = [
-    (r"^make demo\b", f"{HERE}::test_make_targets_expand_as_documented"),  # its run: test_cli.py, same command
-    (r"^make demo\b", "tests/test_cli.py::test_tiny_run_quiet_results_after_a_late_failure_and_resume"),
+    (r"^make demo\b", f"{HERE}::test_make_targets_expand_as_documented"),  # its run: e2e/test_cli.py, same command
+    (r"^make demo\b", "tests/e2e/test_cli.py::test_tiny_run_quiet_results_after_a_late_failure_and_resume"),
     (r"^make test\b", "CI: the suite itself (make test)"),
     (r"^make clean-cache\b", f"{HERE}::test_make_clean_cache_clears_both_caches"),
     (r"^make clean$", f"{HERE}::test_make_targets_expand_as_documented"),
-    (r"^python -m bon\.check_judge answer ", "tests/test_checks.py::test_cli_answer_string_grading_loads_no_judge"),
-    (r"^python -m bon\.check_judge positivity ", "tests/test_checks.py::test_cli_positivity_lexicon_end_to_end"),
-    (r"^python -m bon\.check_judge pm ", "tests/test_checks.py::test_cli_pm_demo_experiment"),
-    (r"^python -m bon\.check_judge are_you_sure ", "tests/test_are_you_sure.py::test_cli_checks_the_admit_rule"),
+    (r"^python -m bon\.check_judge answer ",
+     "tests/judges/test_checks.py::test_cli_answer_string_grading_loads_no_judge"),
+    (r"^python -m bon\.check_judge positivity ", "tests/judges/test_checks.py::test_cli_positivity_lexicon_end_to_end"),
+    (r"^python -m bon\.check_judge pm ", "tests/judges/test_checks.py::test_cli_pm_demo_experiment"),
+    (r"^python -m bon\.check_judge are_you_sure ",
+     "tests/metrics/test_are_you_sure.py::test_cli_checks_the_admit_rule"),
     (r"^(python -m bon\.run|bon-run) ", f"{HERE}::test_bon_run_commands_compose_and_validate"),
     (r"^python -m bon\.run -m experiment=demo sampler\.temperature=", f"{HERE}::test_sweep_and_overlay_as_written"),
     (r"^python scripts/plot_curves\.py multirun/", f"{HERE}::test_sweep_and_overlay_as_written"),
     (r"^python -m bon\.run .*(\+variants\.|variants=mine)", f"{HERE}::test_both_ways_of_adding_a_variant"),
     (r"^(python -m bon\.run|bon-run) .*my-bon-conf", f"{HERE}::test_configs_of_your_own_as_written"),
-    (r"^bon-run -m hydra/launcher=slurm", "tests/test_scaleout.py::test_submitit_local_multirun_runs_both_jobs"),
-    (r"^python -m bon\.merge ", "tests/test_scaleout.py::test_three_shards_merge_to_the_unsharded_curves_byte_for_byte"),
-    (r"^python -m bon\.data --fetch-hub ", "tests/test_data.py::test_hub_fetch_fails_cleanly_without_network"),
-    (r"^python -m bon\.data DIR$", "tests/test_data.py::test_cli_accepts_bundled_set"),
+    (r"^bon-run -m hydra/launcher=slurm",
+     "tests/e2e/test_shards_and_launchers.py::test_submitit_local_multirun_runs_both_jobs"),
+    (r"^python -m bon\.merge ",
+     "tests/e2e/test_shards_and_launchers.py::test_three_shards_merge_to_the_unsharded_curves_byte_for_byte"),
+    (r"^python -m bon\.data --fetch-hub ",
+     "tests/data/test_sycophancy_eval.py::test_hub_fetch_fails_cleanly_without_network"),
+    (r"^python -m bon\.data DIR$", "tests/data/test_sycophancy_eval.py::test_cli_accepts_bundled_set"),
     (r"^wandb sync\b", "external: W&B's own CLI; uploading needs network and an account"),
 ]
 # Tiny but real, for the commands that run here: HF backend, 1 answer item (4 prompts), 2 samples of 2 tokens.

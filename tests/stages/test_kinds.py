@@ -13,11 +13,11 @@ from hydra import compose, initialize_config_module
 from bon.config import CONF_PACKAGE, ConfigError, register_configs
 from conftest import shared_file
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ["experiment=demo", "m=2", "ns=[1,2]", "dataset.max_items=1", "sampler=hf", "sampler.max_new_tokens=8",
         "wandb.mode=disabled", "n_boot=50", "progress=false"]
 KIND_METRIC = {"answer": "answer_sycophancy", "feedback": "feedback_sycophancy", "mimicry": "mimicry_sycophancy"}
-# the whole set runs in tests/test_pipeline.py; here every proper subset
+# the whole set runs in tests/stages/test_pipeline.py; here every proper subset
 SUBSETS = [list(c) for k in (1, 2) for c in combinations(KIND_METRIC, k)]
 
 

@@ -200,7 +200,7 @@ def test_plot_script_overlays_any_metric(tmp_path):
     for run in ("a", "b"):
         (tmp_path / run).mkdir()
         curves_frame().to_csv(tmp_path / run / "curves.csv", index=False)
-    script = Path(__file__).resolve().parents[1] / "scripts" / "plot_curves.py"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "plot_curves.py"
     r = subprocess.run([sys.executable, str(script), tmp_path / "a", tmp_path / "b", "-o", tmp_path / "o.png",
                         "--metric", "gold/correctness", "--metric", "length", "--x", "kl_pool"],
                        capture_output=True, text=True)

@@ -15,7 +15,7 @@ from hydra import compose, initialize_config_module
 
 from bon.config import CONF_PACKAGE, register_configs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Tiny but real: the bundled model is policy and PM; mimicry (string graded) and feedback (lexicon judge) prompts.
 TINY = ["experiment=demo", "sampler=hf", "m=2", "sampler.max_new_tokens=4", "n_boot=50", "wandb.mode=disabled",
         "progress=false"]

@@ -16,7 +16,7 @@ from hydra import compose, initialize_config_module
 from bon.config import CONF_PACKAGE, ConfigError, register_configs, validate
 from bon.estimator import default_ns
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Tiny but real: 2 items per kind, 4 samples of <= 12 tokens, the hf backend (vLLM has its own tests).
 TINY = ["experiment=demo", "m=4", "ns=[1,2,4]", "dataset.max_items=2", "sampler=hf", "sampler.max_new_tokens=12",
         "wandb.mode=disabled", "n_boot=200", "chunk_prompts=4", "progress=false"]

@@ -17,7 +17,7 @@ from bon.config import CONF_PACKAGE, register_configs
 from bon.data import bundled_dir, load
 from bon.scoring import NON_SYCOPHANTIC, make_pm
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MODEL = "bundled:smollm2-135m-instruct"
 
 
