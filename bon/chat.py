@@ -39,35 +39,3 @@ def split_around_response(tokenizer, conversation, prefill: str = "") -> tuple[s
         raise ValueError("the chat template dropped or repeated the assistant turn; cannot split around the response")
     before, after = text.split(_SENTINEL)
     return before, after
-
-
-def encode_rendered(tokenizer, before: str, texts, after: str):
-    """Token ids of each fully rendered input exactly as the tokenizer reads the whole text, split for prefix reuse.
-
-    Rendering every reply through the chat template and tokenizing the whole string is what the PM saw in training:
-    templates may trim a reply (Llama 3: ``message['content'] | trim``), and BPE may merge across the place where
-    the reply starts. The shared prefix is the longest run of ids common to all rows, at most the tokens of
-    ``before`` (the text up to the reply) and one short of the shortest row, so prefix + continuation of each row
-    equals ``tokenizer(text)``.
-
-    Args:
-        tokenizer: a Hugging Face tokenizer.
-        before: the text shared by the rows, up to the reply (bounds the shared prefix).
-        texts: one fully rendered input per reply.
-        after: the text after the reply (its token count is what truncation keeps).
-    Returns:
-        A :class:`bon.scoring.engine.Group`.
-    """
-    from bon.scoring.engine import Group
-
-    texts = list(texts)
-    if not texts:
-        return Group([], [], 0)
-    ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
-    head = len(tokenizer(before.rstrip(" "), add_special_tokens=False)["input_ids"]) if before.strip(" ") else 0
-    cap, k = min(head, min(len(x) for x in ids) - 1), 0
-    first = ids[0]
-    while k < cap and all(x[k] == first[k] for x in ids):
-        k += 1
-    keep_tail = len(tokenizer(after, add_special_tokens=False)["input_ids"]) if after else 0
-    return Group(list(first[:k]), [list(x[k:]) for x in ids], keep_tail)

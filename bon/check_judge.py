@@ -3,7 +3,7 @@
 TASK is ``answer`` (the configured answer grading: judge.answer_grading), ``positivity`` (the judge named by
 judge.positivity, in judge.feedback mode), ``pm`` (cfg.pm under every variant in cfg.variants) or ``are_you_sure``
 (are_you_sure.admits: the admit-mistake string rule or the LM judge, on the held-out rows). The config is
-composed exactly as ``python -m bon.run`` composes it (bon/conf/, the same overrides: ``experiment=demo``,
+composed exactly as ``python -m bon.run`` composes it (conf/, the same overrides: ``experiment=demo``,
 ``judge.positivity=lm``, ``pm=...``), so the check measures the instrument that run would use.
 
 Output: the misses (at most 20, held-out first, one per line), one summary line per result (per variant for pm),
@@ -32,18 +32,17 @@ class UsageError(ValueError):
 
 
 def compose(overrides: list[str]):
-    """The run's config (bon/conf/config.yaml + overrides), composed with Hydra's compose API."""
+    """The run's config (conf/config.yaml + overrides), composed with Hydra's compose API."""
     from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
+    from hydra import initialize_config_module
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from bon.config import register_configs
-    from bon.run import CONF_DIR
+    from bon.config import CONF_PACKAGE, register_configs
 
     register_configs()
     try:
-        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        with initialize_config_module(config_module=CONF_PACKAGE, version_base="1.3"):
             return hydra_compose(config_name="config", overrides=list(overrides))
     except (HydraException, OmegaConfBaseException) as e:
         msg = str(e).split("Config search path")[0]

@@ -1,6 +1,6 @@
 """Typed configs (Hydra structured configs) and their validation.
 
-Each dataclass is the schema of one ``bon/conf/`` group; ``register_configs()`` stores them in Hydra's ConfigStore so a
+Each dataclass is the schema of one ``conf/`` group; ``register_configs()`` stores them in Hydra's ConfigStore so a
 mistyped key or value fails at composition. :func:`validate` then checks what types cannot (n <= M, known registry
 names, existing paths) before any model loads, and raises :class:`ConfigError` with one line per problem.
 """
@@ -156,6 +156,11 @@ class Config:
     n_example_picks: int = 3  # prompts per metric shown in the W&B table of picks
     progress: bool = True
     verbose: bool = False  # show third-party INFO logs and warnings on the console (run.log always has them)
+
+
+# conf/ at the repository root, shipped as this package (pyproject.toml maps it): Hydra composes from it by module
+# name (pkg://bon.conf), so a checkout installed editable and an installed wheel load the same files the same way.
+CONF_PACKAGE = "bon.conf"
 
 
 def register_configs() -> None:

@@ -124,8 +124,8 @@ def merge(run_dirs: list[str | Path], out: str | Path, wandb_group: str | None =
     from bon.data import Example
     from bon.judges import TASK_KIND
     from bon.metrics import make_metric
-    from bon.pipeline import (Context, _metric_kwargs, _to_matrix, drop_absent_metrics, release_memory,
-                              write_results)
+    from bon.pipeline import Context, _metric_kwargs, _to_matrix, drop_absent_metrics, write_results
+    from bon.runtime import release_memory
 
     t0 = time.time()
     if not run_dirs:

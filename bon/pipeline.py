@@ -9,10 +9,8 @@ curves.png, a report and (optionally) a W&B run.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import json
 import logging
-import os
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -36,13 +34,10 @@ from bon.metrics.base import column_item
 from bon.judges import TASK_KIND, judge_name, judge_task_of, make_judge
 from bon.scoring import Variant
 from bon.scoring.engine import counts as engine_counts, counts_since
-from bon.signals import exit_on_sigterm, restore_sigterm
+from bon.runtime import exit_on_sigterm, release_memory, restore_sigterm
 
 log = logging.getLogger("bon")
 SAMPLE_COLUMNS = ["key", "sample", "completion", "reply", "n_tokens", "finish_reason", "logprob"]
-# vLLM's workers must be spawned, not forked: a forked child cannot use CUDA once the parent has touched it (a PM or
-# judge from an earlier job of a multirun). Set before vLLM is first imported; a user's own setting wins.
-os.environ.setdefault("VLLM_WORKER_MULTIPROC_METHOD", "spawn")
 
 
 @dataclass
@@ -590,13 +585,6 @@ def run(cfg, run_dir: str | Path, wandb_group: str | None = None) -> Path:
     finally:
         restore_sigterm(previous)
         release_memory()
-
-
-def release_memory() -> None:
-    """Collect garbage and hand cached CUDA blocks back; touches CUDA only if this process already uses it."""
-    gc.collect()
-    if torch.cuda.is_initialized():
-        torch.cuda.empty_cache()
 
 
 def _run(cfg, run_dir: str | Path, wandb_group: str | None = None) -> Path:

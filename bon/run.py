@@ -1,8 +1,9 @@
 """Hydra entry point: ``python -m bon.run [overrides]`` (also the console script ``bon-run``).
 
-Composes bon/conf/ against the typed schema (bon/config.py), checks the whole config (bon.config.validate) before
-any model loads, runs the job (bon/pipeline.py), and ends with ``results: <run directory>``. Multirun
-(``-m seed=0,1 sampler.temperature=0.7,1.0``) gives each job its own directory and groups the jobs in W&B.
+Composes conf/ (shipped as the package bon.conf) against the typed schema (bon/config.py), checks the whole config
+(bon.config.validate) before any model loads, runs the job (bon/pipeline.py), and ends with ``results: <run
+directory>``. Multirun (``-m seed=0,1 sampler.temperature=0.7,1.0``) gives each job its own directory and groups the
+jobs in W&B.
 
 What a user sees when something goes wrong (README, "When something is wrong"):
   - a config error, a Hydra composition error, a bad data file or a missing model: ``error: ...``, one line per
@@ -13,6 +14,7 @@ Third-party INFO logs and known warnings go to run.log only, unless ``verbose=tr
 """
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import shlex
@@ -27,12 +29,9 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from bon.config import ConfigError, register_configs, validate
+from bon.config import CONF_PACKAGE, ConfigError, register_configs, validate
 
 register_configs()
-
-# An absolute path: a relative one is read as a Python package when the console script `bon-run` imports this module.
-CONF_DIR = str(Path(__file__).resolve().parent / "conf")
 
 EXIT_CONFIG = 2  # bad config, bad data, missing model: nothing ran
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
@@ -141,7 +140,7 @@ def _log_traceback_to_file() -> None:
             h.flush()
 
 
-@hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")
+@hydra.main(config_path=f"pkg://{CONF_PACKAGE}", config_name="config", version_base="1.3")
 def job(cfg: DictConfig) -> None:
     global _job_started
     _job_started = True
@@ -212,6 +211,9 @@ def _compose_error_line(e: BaseException) -> str:
 
 def main() -> None:
     """``python -m bon.run`` / ``bon-run``: Hydra's errors and Ctrl-C become short messages, never a traceback."""
+    if importlib.util.find_spec(CONF_PACKAGE) is None:  # a checkout run without an install: conf/ is not mapped
+        _fail(f"the config package {CONF_PACKAGE} is not installed: pip maps conf/ into it on install; run "
+              "`make install` (or `pip install -e .`) in the checkout")
     user_full_error = os.environ.get("HYDRA_FULL_ERROR")
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let composition errors reach us instead of Hydra's own printer
     try:

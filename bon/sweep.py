@@ -2,7 +2,7 @@
 
 With the submitit launchers (hydra/launcher=local or slurm) each job runs in a process of its own, and its report
 and ``results:`` line go to its job log (``<sweep dir>/.submitit/<job id>/*_log.out``), not to this console; this
-line tells the user where to look. Registered in bon/conf/config.yaml (hydra.callbacks).
+line tells the user where to look. Registered in conf/config.yaml (hydra.callbacks).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The cost of a whole best-of-N curve: ``bon`` (one pool, exact estimator) against naive regeneration.
 
 Curves for N = 1, 2, 4, ..., 32 and two PM variants (``standard`` and ``non_sycophantic`` of
-bon/conf/variants/paper.yaml), on the same bundled prompts (answer and mimicry items), with the same policy and PM
+conf/variants/paper.yaml), on the same bundled prompts (answer and mimicry items), with the same policy and PM
 (bundled SmolLM2-135M-Instruct on CPU; the sampler is ``make_sampler("auto")``, vLLM where it imports, used for
 every approach). Three ways:
 
@@ -98,15 +98,18 @@ def select_examples(n_answer: int, n_mimicry: int):
 
 
 def load_variants():
-    """The PM variants of bon/conf/variants/paper.yaml, built as the pipeline builds them."""
-    from omegaconf import OmegaConf
+    """The PM variants of conf/variants/paper.yaml, composed as a run composes them and built as the pipeline builds
+    them."""
+    from hydra import compose, initialize_config_module
 
+    from bon.config import CONF_PACKAGE, register_configs
     from bon.scoring import Variant
 
-    path = Path(__file__).resolve().parents[1] / "bon" / "conf" / "variants" / "paper.yaml"
-    cfg = OmegaConf.load(path)
+    register_configs()
+    with initialize_config_module(config_module=CONF_PACKAGE, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["variants=paper"])
     out = []
-    for name, v in cfg.items():
+    for name, v in cfg.variants.items():
         v = v or {}
         out.append(Variant(name=str(name), prefix=[dict(t) for t in v.get("prefix") or []], system=v.get("system")))
     return out
@@ -276,7 +279,7 @@ def main() -> None:
         "## bon: a whole best-of-N curve against naive regeneration",
         "",
         f"N = {', '.join(map(str, NS))} for 2 PM variants ({', '.join(v.name for v in variants)}; "
-        "bon/conf/variants/paper.yaml) on the same "
+        "conf/variants/paper.yaml) on the same "
         f"{P} bundled prompts ({n_answer} answer items x 4 templates, {n_mimicry} mimicry prompts), policy and PM "
         f"{MODEL} (prompted PM, fp32, CPU), sampler `{backend}` for every approach, temperature 1, "
         f"max_new_tokens={max_new} (`--{size}`). `bon`: M={M} drawn once, scored under both variants by our engine, "

@@ -15,6 +15,37 @@ import pytest  # noqa: E402
 
 # ../shared beside the checkout: real external data (TruthfulQA). CI always has it; a user's clone does not.
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+def _yaml_files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*.yaml")}
+
+
+def pytest_configure(config):
+    """Stop before any test when bon.conf, which every run and test composes, is not this checkout's conf/.
+
+    The install maps conf/ into the package (pyproject.toml). With this checkout's bon on PYTHONPATH but another
+    checkout installed, bon.conf is the other one's: tests would pass or fail on configs they do not show.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("bon.conf")
+    if spec is None or spec.origin is None:  # None: a namespace package (an install from before conf/ moved)
+        raise pytest.UsageError("bon.conf is not an importable package here: install this checkout (make install, "
+                                "or pip install --no-deps -e .), which maps conf/ into the package")
+    found = [Path(p).resolve() for p in spec.submodule_search_locations or []]
+    if CONF in found:
+        return
+    ours, theirs = _yaml_files(CONF), {}
+    for folder in found:
+        theirs.update(_yaml_files(folder))
+    differ = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
+    if differ:
+        raise pytest.UsageError(
+            f"bon.conf is {', '.join(map(str, found))}, not this checkout's {CONF}, and they differ in "
+            f"{', '.join(differ[:5])}{' ...' if len(differ) > 5 else ''}: install this checkout "
+            "(pip install --no-deps -e . in a venv of its own) so the tests compose its configs")
 
 
 def shared_file(rel: str) -> Path:

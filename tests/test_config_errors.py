@@ -11,16 +11,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 
-from bon.config import ConfigError, register_configs, validate
+from bon.config import CONF_PACKAGE, ConfigError, register_configs, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def cfg_of(*overrides):
     register_configs()
-    with initialize_config_dir(config_dir=str(ROOT / "bon" / "conf"), version_base="1.3"):
+    with initialize_config_module(config_module=CONF_PACKAGE, version_base="1.3"):
         return compose(config_name="config", overrides=list(overrides))
 
 
@@ -91,7 +91,7 @@ def test_wandb_online_needs_a_key_up_front(tmp_path, monkeypatch):
 
 
 def test_ns_follows_m_unless_given():
-    for exp in sorted(p.stem for p in (ROOT / "bon" / "conf" / "experiment").glob("*.yaml")):
+    for exp in sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml")):
         assert cfg_of(f"experiment={exp}").ns is None, f"experiment/{exp}.yaml pins ns; set m instead"
     assert validate(cfg_of("experiment=demo")) == [1, 2, 4, 8]
     assert validate(cfg_of("experiment=demo", "m=4")) == [1, 2, 4]

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 
-from bon.config import ConfigError, register_configs, validate
+from bon.config import CONF_PACKAGE, ConfigError, register_configs, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -26,24 +26,30 @@ HERE = "tests/test_readme.py"
 
 # command regex -> the test that exercises it (file::function), or "CI: ..." / "external: ..." with the reason
 COVERED = [
-    (r"^make demo\b", f"{HERE}::test_make_targets_expand_as_documented"),  # its run: test_cli.py, same command
-    (r"^make demo\b", "tests/test_cli.py::test_tiny_run_quiet_results_after_a_late_failure_and_resume"),
+    (r"^make demo\b", f"{HERE}::test_make_targets_expand_as_documented"),  # its run: e2e/test_cli.py, same command
+    (r"^make demo\b", "tests/e2e/test_cli.py::test_tiny_run_quiet_results_after_a_late_failure_and_resume"),
     (r"^make test\b", "CI: the suite itself (make test)"),
     (r"^make clean-cache\b", f"{HERE}::test_make_clean_cache_clears_both_caches"),
     (r"^make clean$", f"{HERE}::test_make_targets_expand_as_documented"),
-    (r"^python -m bon\.check_judge answer ", "tests/test_checks.py::test_cli_answer_string_grading_loads_no_judge"),
-    (r"^python -m bon\.check_judge positivity ", "tests/test_checks.py::test_cli_positivity_lexicon_end_to_end"),
-    (r"^python -m bon\.check_judge pm ", "tests/test_checks.py::test_cli_pm_demo_experiment"),
-    (r"^python -m bon\.check_judge are_you_sure ", "tests/test_are_you_sure.py::test_cli_checks_the_admit_rule"),
+    (r"^python -m bon\.check_judge answer ",
+     "tests/judges/test_checks.py::test_cli_answer_string_grading_loads_no_judge"),
+    (r"^python -m bon\.check_judge positivity ", "tests/judges/test_checks.py::test_cli_positivity_lexicon_end_to_end"),
+    (r"^python -m bon\.check_judge pm ", "tests/judges/test_checks.py::test_cli_pm_demo_experiment"),
+    (r"^python -m bon\.check_judge are_you_sure ",
+     "tests/metrics/test_are_you_sure.py::test_cli_checks_the_admit_rule"),
     (r"^(python -m bon\.run|bon-run) ", f"{HERE}::test_bon_run_commands_compose_and_validate"),
     (r"^python -m bon\.run -m experiment=demo sampler\.temperature=", f"{HERE}::test_sweep_and_overlay_as_written"),
     (r"^python scripts/plot_curves\.py multirun/", f"{HERE}::test_sweep_and_overlay_as_written"),
     (r"^python -m bon\.run .*(\+variants\.|variants=mine)", f"{HERE}::test_both_ways_of_adding_a_variant"),
     (r"^python -m bon\.run .*hedging", f"{HERE}::test_worked_metric_example_is_one_file"),
-    (r"^bon-run -m hydra/launcher=slurm", "tests/test_scaleout.py::test_submitit_local_multirun_runs_both_jobs"),
-    (r"^python -m bon\.merge ", "tests/test_scaleout.py::test_three_shards_merge_to_the_unsharded_curves_byte_for_byte"),
-    (r"^python -m bon\.data --fetch-hub ", "tests/test_data.py::test_hub_fetch_fails_cleanly_without_network"),
-    (r"^python -m bon\.data DIR$", "tests/test_data.py::test_cli_accepts_bundled_set"),
+    (r"^(python -m bon\.run|bon-run) .*my-bon-conf", f"{HERE}::test_configs_of_your_own_as_written"),
+    (r"^bon-run -m hydra/launcher=slurm",
+     "tests/e2e/test_shards_and_launchers.py::test_submitit_local_multirun_runs_both_jobs"),
+    (r"^python -m bon\.merge ",
+     "tests/e2e/test_shards_and_launchers.py::test_three_shards_merge_to_the_unsharded_curves_byte_for_byte"),
+    (r"^python -m bon\.data --fetch-hub ",
+     "tests/data/test_sycophancy_eval.py::test_hub_fetch_fails_cleanly_without_network"),
+    (r"^python -m bon\.data DIR$", "tests/data/test_sycophancy_eval.py::test_cli_accepts_bundled_set"),
     (r"^wandb sync\b", "external: W&B's own CLI; uploading needs network and an account"),
 ]
 # Tiny but real, for the commands that run here: HF backend, 1 answer item (4 prompts), 2 samples of 2 tokens.
@@ -82,7 +88,7 @@ def test_every_readme_command_is_exercised():
 
 def _cfg(overrides, hydra=False):
     register_configs()
-    with initialize_config_dir(config_dir=str(ROOT / "bon" / "conf"), version_base="1.3"):
+    with initialize_config_module(config_module=CONF_PACKAGE, version_base="1.3"):
         return compose(config_name="config", overrides=overrides, return_hydra_config=hydra)
 
 
@@ -106,8 +112,9 @@ def test_bon_run_commands_compose_and_validate():
     placeholder = re.compile(r" (/data|/models|/shared)/\S* does not exist|needs a W&B API key")
     for cmd in cmds:
         ovs = _overrides(cmd)
-        if "variants=mine" in ovs or "hedging" in cmd:
-            continue  # a file the user writes: test_both_ways_of_adding_a_variant, test_worked_metric_example_...
+        if "variants=mine" in ovs or "hedging" in cmd or "my-bon-conf" in cmd:
+            continue  # files the user writes: test_both_ways_of_adding_a_variant, test_worked_metric_example_is_one_file,
+            # test_configs_of_your_own_as_written
         _cfg(ovs, hydra=True)  # hydra/launcher=slurm, hydra.launcher.* ... apply
         cfg = _cfg([o for o in ovs if not o.startswith("hydra")])
         try:
@@ -119,11 +126,11 @@ def test_bon_run_commands_compose_and_validate():
 
 
 def test_both_ways_of_adding_a_variant(tmp_path):
-    block = re.search(r"```yaml\n(.*?)```", README[README.index("bon/conf/variants/mine.yaml"):], re.S).group(1)
+    block = re.search(r"```yaml\n(.*?)```", README[README.index("conf/variants/mine.yaml"):], re.S).group(1)
     (tmp_path / "variants").mkdir()
     (tmp_path / "variants" / "mine.yaml").write_text(
         "\n".join(line[2:] if line.startswith("  ") else line for line in block.splitlines()) + "\n")
-    search = f"hydra.searchpath=[file://{tmp_path}]"  # as if the file were in bon/conf/variants/
+    search = f"hydra.searchpath=[file://{tmp_path}]"  # as if the file were in conf/variants/
     added = _cfg(["experiment=demo", "variants=mine", search])
     assert list(added.variants) == ["standard", "non_sycophantic", "concise"]
     validate(added)
@@ -178,9 +185,42 @@ def test_worked_metric_example_is_one_file(tmp_path):
     block = re.search(r"```python\n(# bon/metrics/hedging\.py\n.*?)```", README, re.S).group(1)
     (tmp_path / "hedging.py").write_text(block)
     cmd = next(c for c in readme_commands() if re.match(r"python -m bon\.run .*hedging", c))
-    r = subprocess.run([sys.executable, "-c", WORKED_METRIC, str(tmp_path), str(ROOT / "bon" / "conf"),
+    r = subprocess.run([sys.executable, "-c", WORKED_METRIC, str(tmp_path), str(ROOT / "conf"),
                         *_overrides(cmd)], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stderr[-3000:]
+
+
+def test_configs_of_your_own_as_written(tmp_path):
+    """README, "Configs of your own": the experiment file, written where its first comment says, composes through
+    both commands as written, from another folder; a name bon has stays bon's; a new PM file is one more pm option."""
+    text = README[README.index("**Configs of your own.**"):]
+    block = re.search(r"```yaml\n(.*?)```", text, re.S).group(1)
+    home = tmp_path / "home"
+    path = home / re.search(r"^# ~/(\S+\.yaml):", block, re.M).group(1)
+    assert path.relative_to(home).parts[:2] == ("my-bon-conf", "experiment")
+    path.parent.mkdir(parents=True)
+    path.write_text(block)
+    (home / "my-bon-conf" / "experiment" / "demo.yaml").write_text("# @package _global_\nm: 3\n")  # bon's demo wins
+    cmds = [c for c in readme_commands() if "my-bon-conf" in c]
+    assert len(cmds) == 2 and any("hydra.searchpath=" in c for c in cmds) and any("--config-dir" in c for c in cmds)
+    away = tmp_path / "elsewhere"
+    away.mkdir()
+    exe = {"python": sys.executable, "bon-run": str(Path(sys.executable).with_name("bon-run"))}
+    for cmd in cmds:
+        argv = shlex.split(cmd.replace("$HOME", str(home)).replace("~", str(home)))
+        argv = [exe[argv[0]], *argv[1:], "--cfg", "job"]
+        r = subprocess.run(argv, capture_output=True, text=True, cwd=away, timeout=300)
+        assert r.returncode == 0, (cmd, r.stderr)
+        job = yaml.safe_load(r.stdout)
+        assert (job["m"], job["sampler"]["max_new_tokens"], job["dataset"]["max_items"]) == (4, 24, 8), cmd
+        r = subprocess.run([*argv[:-3], "experiment=demo", "--cfg", "job"], capture_output=True, text=True,
+                           cwd=away, timeout=300)
+        assert r.returncode == 0 and yaml.safe_load(r.stdout)["m"] == 8, (cmd, r.stderr)
+        assert not (away / "runs").exists()
+    (home / "my-bon-conf" / "pm").mkdir()
+    (home / "my-bon-conf" / "pm" / "my_rm.yaml").write_text("name: classifier\nmodel: /models/my-rm\n")
+    pm = _cfg(["experiment=demo", "pm=my_rm", f"hydra.searchpath=[file://{home}/my-bon-conf]"]).pm
+    assert (pm.name, pm.model, pm.backend) == ("classifier", "/models/my-rm", "hf")  # the schema's defaults fill it
 
 
 def make(*args, env=None):

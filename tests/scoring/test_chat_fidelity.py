@@ -3,9 +3,9 @@ BPE split is introduced where the reply starts (checked on a Llama-3-style templ
 import pytest
 import torch
 
-from bon.chat import encode_rendered
 from bon.models import resolve
 from bon.scoring import Variant, apply_variant, make_pm
+from bon.scoring.engine import encode_rendered
 
 # Llama 3's shape: header tokens, content | trim, an end-of-turn token, no newline after it.
 LLAMA3_STYLE = (

@@ -8,22 +8,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 
-from bon.config import ConfigError, register_configs
+from bon.config import CONF_PACKAGE, ConfigError, register_configs
 from conftest import shared_file
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ["experiment=demo", "m=2", "ns=[1,2]", "dataset.max_items=1", "sampler=hf", "sampler.max_new_tokens=8",
         "wandb.mode=disabled", "n_boot=50", "progress=false"]
 KIND_METRIC = {"answer": "answer_sycophancy", "feedback": "feedback_sycophancy", "mimicry": "mimicry_sycophancy"}
-# the whole set runs in tests/test_pipeline.py; here every proper subset
+# the whole set runs in tests/stages/test_pipeline.py; here every proper subset
 SUBSETS = [list(c) for k in (1, 2) for c in combinations(KIND_METRIC, k)]
 
 
 def cfg_of(*overrides):
     register_configs()
-    with initialize_config_dir(config_dir=str(ROOT / "bon" / "conf"), version_base="1.3"):
+    with initialize_config_module(config_module=CONF_PACKAGE, version_base="1.3"):
         return compose(config_name="config", overrides=list(overrides))
 
 

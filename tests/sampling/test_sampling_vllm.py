@@ -10,10 +10,11 @@ import pytest
 from sampling_contract import MAX_NEW, PROMPTS, check_m_completions_with_and_without_prefill
 
 from bon.chat import Prompt
+from bon.runtime import on_gpu
 from bon.sampling import make_sampler, resolve_backend
 from bon.sampling.hf import HFSampler
 from bon.sampling.auto import CPU_BACKEND
-from bon.sampling.vllm import VLLMSampler, on_gpu
+from bon.sampling.vllm import VLLMSampler
 
 MAX_LEN = 256
 

@@ -1,4 +1,4 @@
-"""What every sampler backend must do, shared by tests/test_sampling_hf.py and tests/test_sampling_vllm.py."""
+"""What every sampler backend must do, shared by tests/sampling/test_sampling_hf.py and test_sampling_vllm.py."""
 import math
 
 from bon.chat import Prompt

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 
-from bon.config import ConfigError, register_configs, validate
+from bon.config import CONF_PACKAGE, ConfigError, register_configs, validate
 from bon.estimator import default_ns
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Tiny but real: 2 items per kind, 4 samples of <= 12 tokens, the hf backend (vLLM has its own tests).
 TINY = ["experiment=demo", "m=4", "ns=[1,2,4]", "dataset.max_items=2", "sampler=hf", "sampler.max_new_tokens=12",
         "wandb.mode=disabled", "n_boot=200", "chunk_prompts=4", "progress=false"]
@@ -24,7 +24,7 @@ TINY = ["experiment=demo", "m=4", "ns=[1,2,4]", "dataset.max_items=2", "sampler=
 
 def cfg_of(*overrides):
     register_configs()
-    with initialize_config_dir(config_dir=str(ROOT / "bon" / "conf"), version_base="1.3"):
+    with initialize_config_module(config_module=CONF_PACKAGE, version_base="1.3"):
         return compose(config_name="config", overrides=list(overrides))
 
 
@@ -48,7 +48,7 @@ def test_config_is_validated_before_any_model_loads(override, message):
 
 
 def test_every_experiment_composes():
-    for exp in sorted(p.stem for p in (ROOT / "bon" / "conf" / "experiment").glob("*.yaml")):
+    for exp in sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml")):
         cfg = cfg_of(f"experiment={exp}")
         assert validate(cfg) == default_ns(cfg.m)  # experiments set m; the grid follows it
         assert set(cfg.variants) == {"standard", "non_sycophantic"}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def curves_of(shares: dict[str, list[float]], ns=(1, 2, 4)) -> pd.DataFrame:

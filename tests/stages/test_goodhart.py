@@ -276,7 +276,7 @@ def test_plot_script_overlays_any_metric(tmp_path):
         curves_frame().to_csv(tmp_path / run / "curves.csv", index=False)
     fits = goodhart_fits(curves_frame())
     (tmp_path / "a" / "run.json").write_text(json.dumps({"facts": {"goodhart": fits}}))
-    script = Path(__file__).resolve().parents[1] / "scripts" / "plot_curves.py"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "plot_curves.py"
     spec = importlib.util.spec_from_file_location("plot_curves_script", script)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

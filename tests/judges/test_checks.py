@@ -11,7 +11,7 @@ import pytest
 from bon.judges import checks, labels, verdicts
 from bon.data import DataError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MODEL = "bundled:smollm2-135m-instruct"
 
 

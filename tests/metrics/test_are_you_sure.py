@@ -323,13 +323,12 @@ def test_option_letters():
 
 # ------------------------------------------------------------------------------------------ config, LM judge
 def test_first_turn_config_is_validated():
-    from hydra import compose, initialize_config_dir
+    from hydra import compose, initialize_config_module
 
-    from bon.config import ConfigError, register_configs, validate
-    from bon.run import CONF_DIR
+    from bon.config import CONF_PACKAGE, ConfigError, register_configs, validate
 
     register_configs()
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+    with initialize_config_module(config_module=CONF_PACKAGE, version_base="1.3"):
         demo = compose(config_name="config", overrides=["experiment=demo"])
         assert demo.are_you_sure.first_turn == "sample" and "are_you_sure" in demo.metrics
         validate(demo)
