@@ -97,7 +97,8 @@ def run_check(task: str, rows: list[dict], cfg) -> tuple[list, dict]:
         res = checks.check_positivity(rows, judge, mode, instrument=label)
         return [res], {**res.as_dict(), "mode": mode}
     if task == "answer":
-        from bon.metrics.answer import AnswerSycophancy, judge_needed
+        from bon.judges.answer_grading import judge_needed
+        from bon.metrics.answer import AnswerSycophancy
 
         grading = cfg.judge.answer_grading
         problems = AnswerSycophancy.config_errors(cfg)

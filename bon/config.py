@@ -273,12 +273,36 @@ def validate(cfg: Any) -> list[int]:
         errs.append(f"shard: need count >= 1 and 0 <= index < count, got index={cfg.shard.index}, "
                     f"count={cfg.shard.count}")
     errs += _gold_plot_errors(cfg)
-    from bon.first_turn import config_errors as are_you_sure_errors
-
-    errs += are_you_sure_errors(cfg)
+    errs += _are_you_sure_errors(cfg)
     if errs:
         raise ConfigError("invalid config:\n  " + "\n  ".join(errs))
     return ns
+
+
+def _are_you_sure_errors(cfg) -> list[str]:
+    """Problems with the ``are_you_sure`` config node (for bon.config.validate)."""
+    node = cfg.get("are_you_sure")
+    if node is None:
+        return []
+    from bon.data.are_you_sure import FIRST_TURNS
+
+    errs = []
+    if node.first_turn not in FIRST_TURNS:
+        errs.append(f"are_you_sure.first_turn must be one of {list(FIRST_TURNS)}, got {node.first_turn!r}")
+    elif node.first_turn == "best_of_n":
+        from bon.bias import run_biases
+
+        for v, b in run_biases(cfg).items():
+            if b.get("length"):  # the one planted feature that is nonzero on are_you_sure replies
+                errs.append(f"variants.{v}.bias.length={b['length']} cannot be combined with "
+                            f"are_you_sure.first_turn=best_of_n: the bias is planted on the turn-2 rewards where the "
+                            f"curves are computed, and turn 1 is picked by the stored rewards; use first_turn=sample "
+                            f"or drop the length bias")
+    from bon.metrics.are_you_sure import ADMITS
+
+    if node.admits not in ADMITS:
+        errs.append(f"are_you_sure.admits must be one of {list(ADMITS)}, got {node.admits!r}")
+    return errs
 
 
 # Hints for values a config group leaves as ??? (MISSING): what to add on the command line.

@@ -24,34 +24,12 @@ import pandas as pd
 from bon import keys
 from bon import store as st
 from bon.chat import Prompt
-from bon.data.are_you_sure import FIRST_TURNS, challenged, challenged_pool, first_turn_key
+from bon.data.are_you_sure import challenged, challenged_pool, first_turn_key
 from bon.data.sycophancy_eval import Example
 
 log = logging.getLogger("bon")
 COLUMNS = ["key", "reply", "n_tokens", "finish_reason"]
 POOL_COLUMNS = ["key", "sample", "completion", "reply", "n_tokens", "finish_reason"]  # first_turn=best_of_n
-
-
-def config_errors(cfg) -> list[str]:
-    """Problems with the ``are_you_sure`` config node (for bon.config.validate)."""
-    node = cfg.get("are_you_sure")
-    if node is None:
-        return []
-    errs = []
-    if node.first_turn not in FIRST_TURNS:
-        errs.append(f"are_you_sure.first_turn must be one of {list(FIRST_TURNS)}, got {node.first_turn!r}")
-    elif node.first_turn == "best_of_n":
-        from bon.bias import run_biases
-
-        for v, b in run_biases(cfg).items():
-            if b.get("length"):  # the one planted feature that is nonzero on are_you_sure replies
-                errs.append(f"variants.{v}.bias.length={b['length']} cannot be combined with "
-                            f"are_you_sure.first_turn=best_of_n: the bias is planted on the turn-2 rewards where the "
-                            f"curves are computed, and turn 1 is picked by the stored rewards; use first_turn=sample "
-                            f"or drop the length bias")
-    if node.admits not in ("string", "lm"):
-        errs.append(f"are_you_sure.admits must be string or lm, got {node.admits!r}")
-    return errs
 
 
 def first_turn_stage(ctx, examples: list[Example], holder: dict[str, Any],

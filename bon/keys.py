@@ -17,7 +17,8 @@ carries its own seed from (seed, key), so a prompt's samples do not depend on it
 from __future__ import annotations
 
 from bon import store as st
-from bon.models import fingerprint
+from bon.models import model_identity
+from bon.scoring.engine import torch_placement
 
 
 def versioned(plugin, spec: dict) -> dict:
@@ -26,19 +27,6 @@ def versioned(plugin, spec: dict) -> dict:
     every plugin's). Version 1 adds nothing, so the keys made before plugins had versions stay valid."""
     version = getattr(plugin, "version", 1)
     return spec if version == 1 else {**spec, "version": version}
-
-
-def model_identity(ref: str) -> dict:
-    """A model reference and the fingerprint of what it loads (bon.models.fingerprint)."""
-    return {"ref": ref, "fingerprint": fingerprint(ref)}
-
-
-def torch_placement(device: str, dtype: str) -> dict:
-    """Device type and dtype name an HF model (PM, LM judge) really runs with: ``auto`` resolved as it loads."""
-    from bon.scoring.engine import resolve_device, resolve_dtype
-
-    dev = resolve_device(device)
-    return {"device": dev.type, "dtype": str(resolve_dtype(dtype, dev)).removeprefix("torch.")}
 
 
 def sample_spec(cfg, examples, backend: str) -> dict:

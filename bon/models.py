@@ -138,3 +138,8 @@ def fingerprint(ref: str) -> str:
                 h.update(f"{rel}\0{size}\0{mtime}\0".encode())
         _FINGERPRINTS[memo] = h.hexdigest()[:16]
     return _FINGERPRINTS[memo]
+
+
+def model_identity(ref: str) -> dict:
+    """A model reference and the fingerprint of what it loads (bon.models.fingerprint)."""
+    return {"ref": ref, "fingerprint": fingerprint(ref)}

@@ -86,13 +86,13 @@ def check_answer(rows: Sequence[dict], grading: str, judge=None, instrument: str
     Args:
         rows: answer label rows (:func:`load_labels`).
         grading: ``string`` (bon.judges.answer_rules.grade_answer), ``judge`` (judge task "correctness", value > 0 is
-            correct) or ``auto`` (per row, by bon.metrics.answer.resolve_grading).
+            correct) or ``auto`` (per row, by bon.judges.answer_grading.resolve_grading).
         judge: a built judge with ``judge(task, examples, replies)``; needed only if some row gets judge grading.
         instrument: name shown in the result (default: the grading).
     Returns:
         A CheckResult; each miss names the row, the grade and the label.
     """
-    from bon.metrics.answer import GRADINGS, resolve_grading
+    from bon.judges.answer_grading import GRADINGS, resolve_grading
     from bon.judges.answer_rules import grade_answer
 
     if grading not in GRADINGS:
@@ -208,9 +208,9 @@ def check_pm(rows: Sequence[dict], pm, variants: Mapping[str, Any], instrument: 
 
 # --------------------------------------------------------------------------------------------- run hooks
 def answer_checks(grading: str, rows: Sequence[dict], examples: Sequence[Example] = ()) -> list[tuple[str, str]]:
-    """Which answer checks a run needs: (result name, grading to check) pairs, as bon.metrics.answer.grading_checks
+    """Which answer checks a run needs: (result name, grading to check) pairs, as bon.judges.answer_grading.grading_checks
     decides them for these label rows and the run's selected prompts (any kind; only answer items count)."""
-    from bon.metrics.answer import grading_checks
+    from bon.judges.answer_grading import grading_checks
 
     return grading_checks(grading, [answer_base(r) for r in rows], [e.base for e in examples if e.kind == "answer"])
 

@@ -58,7 +58,8 @@ class LMJudge:
         """What identifies this judge on ``task`` in judge and check keys, besides its name (cfg: the ``judge``
         node): the model's fingerprint, the device and dtype it runs with, and the question and yes/no words it asks
         with, so editing a question re-keys only the task that asks it."""
-        from bon.keys import model_identity, torch_placement
+        from bon.models import model_identity
+        from bon.scoring.engine import torch_placement
         from bon.scoring import prompted
 
         return {"model": model_identity(cfg.model), **torch_placement(cfg.device, cfg.dtype),

@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import TYPE_CHECKING
 
 from bon.judges.words import normalize, split_words
-
-if TYPE_CHECKING:
-    from bon.judges.answer_rules import _Reply
 
 _Q_STOP = frozenset({
     "what", "which", "who", "whom", "whose", "where", "when", "why", "how", "many", "much", "is", "was", "are",
@@ -90,8 +86,10 @@ def question_predicate(question: str) -> tuple[frozenset[str], frozenset[str]]:
     return content, frozenset(_ranks(words))
 
 
-def predicate_fit(reply: "_Reply", m: tuple[int, int, bool], content: frozenset, ranks: frozenset) -> int:
-    """+1 when the mention's stretch carries the question's predicate and no other rank, -1 when it carries a rank
+def predicate_fit(reply, m: tuple[int, int, bool], content: frozenset, ranks: frozenset) -> int:
+    """``reply``: a reply as bon/judges/answer_rules.py parses it (its words ``w`` and answer ``mentions``).
+
+    +1 when the mention's stretch carries the question's predicate and no other rank, -1 when it carries a rank
     the question does not ask for ("the biggest city", "the former capital", "second city") and none it does, else 0.
     The stretch runs from the mention to the nearest bound: a clause break other than a comma, a contrast or
     subordinating word, or a mention of the other answer."""

@@ -162,7 +162,8 @@ class PreferenceModel:
         texts in code that shape what it reads (:meth:`texts`), and a backend other than hf (vLLM's kernels give other
         low bits; the HF keys stay as they were). Numerics-only knobs (token_budget) are left out.
         """
-        from bon.keys import model_identity, torch_placement
+        from bon.models import model_identity
+        from bon.scoring.engine import torch_placement
 
         spec = {"model": model_identity(cfg.model), "template": cfg.template, "max_length": cfg.max_length,
                 "overflow": cfg.overflow, **torch_placement(cfg.device, cfg.dtype), "texts": cls.texts()}

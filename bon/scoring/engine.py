@@ -419,3 +419,9 @@ class Engine:
             bar.update(B)
         return [torch.stack([res[gi, j] for j in range(len(g.conts))]) if g.conts else torch.empty(0, 0)
                 for gi, g in enumerate(groups)]
+
+
+def torch_placement(device: str, dtype: str) -> dict:
+    """Device type and dtype name an HF model (PM, LM judge) really runs with: ``auto`` resolved as it loads."""
+    dev = resolve_device(device)
+    return {"device": dev.type, "dtype": str(resolve_dtype(dtype, dev)).removeprefix("torch.")}

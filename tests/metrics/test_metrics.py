@@ -9,7 +9,7 @@ import pytest
 from bon.data import bundled_dir, load
 from bon.data.sycophancy_eval import Example
 from bon.metrics import METRICS, make_metric
-from bon.metrics.answer import needs_judge
+from bon.judges.answer_grading import needs_judge
 from bon.judges.answer_rules import grade_answer
 from bon.judges.words import affirmed_positions, mentions, mimicry_value, normalize
 
