@@ -51,7 +51,7 @@ def first_turn_stage(ctx, examples: list[Example], holder: dict[str, Any]) -> li
         The prompts in the same order, are_you_sure ones challenged. An item whose turn-1 prompt was skipped for
         length keeps no prompt (it drops out, counted in facts ``first_turn.skipped_overlength``).
     """
-    from bon.pipeline import policy_sampler
+    from bon.stages.sample import policy_sampler
     from bon.sampling import resolve_backend
 
     items = [e for e in examples if e.kind == "are_you_sure"]

@@ -328,7 +328,8 @@ def curves_of_items(tmp_path, n_items):
     from bon.config import register_configs, validate
     from bon.data import bundled_dir, load
     from bon.metrics import make_metric
-    from bon.pipeline import Context, curves_stage
+    from bon.pipeline import Context
+    from bon.stages.curves import curves_stage
 
     register_configs()
     with initialize_config_dir(config_dir=str(ROOT / "bon" / "conf"), version_base="1.3"):
