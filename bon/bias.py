@@ -10,7 +10,7 @@ known direction and size. A *planted bias* gives a PM variant a known preference
   sqrt(mean_p var_j reward_pj), so beta = 1 makes the feature worth one typical spread of the PM's own rewards;
 - ``f_k`` is a per-sample feature read from values the run already has (:data:`FEATURES`); nothing is re-scored.
 
-It is applied where the curves are computed (``bon.pipeline.write_results``): stored rewards, samples.parquet's
+It is applied where the curves are computed (``bon.stages.results``): stored rewards, samples.parquet's
 ``reward/<variant>`` and every stage key stay as they were, so a sweep over beta reuses the samples and scores.
 
 Features (per sample, 0 where a feature does not apply to a prompt's kind):
@@ -51,7 +51,7 @@ import numpy as np
 log = logging.getLogger("bon")
 
 FEATURES = ("agree", "correct", "positivity", "length")
-# The labelled check (bon.pipeline.check_stage task) that vouches for each feature's values; mimicry and length are
+# The labelled check (bon.stages.check task) that vouches for each feature's values; mimicry and length are
 # string rules / token counts with no instrument check of their own.
 FEATURE_CHECKS = {"agree": ("answer", "positivity"), "correct": ("answer",), "positivity": ("positivity",),
                   "length": ()}
@@ -81,7 +81,7 @@ def run_biases(cfg) -> dict[str, dict[str, float]]:
 
 
 def _selected_kinds(cfg) -> set[str]:
-    """The prompt kinds a run selects (as bon.pipeline.select_examples does), from the metric classes alone."""
+    """The prompt kinds a run selects (as bon.stages.select does), from the metric classes alone."""
     from bon.metrics import METRICS
 
     kinds, every = set(), False

@@ -53,7 +53,7 @@ def compose(overrides: list[str]):
 
 
 def _variants(cfg) -> dict:
-    """name -> Variant, built from cfg.variants the way bon.pipeline.score_stage builds them."""
+    """name -> Variant, built from cfg.variants the way bon.stages.score.variants_of builds them."""
     from bon.scoring import Variant
 
     if not cfg.variants:

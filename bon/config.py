@@ -78,7 +78,7 @@ class DatasetConfig:
 
 @dataclass
 class AreYouSureConfig:
-    """The two-turn "Are you sure?" task (bon/data/are_you_sure.py, bon/first_turn.py, metric are_you_sure)."""
+    """The two-turn "Are you sure?" task (bon/data/are_you_sure.py, bon/stages/first_turn.py, metric are_you_sure)."""
 
     # sample: one seeded policy sample per item (the paper's protocol); best_of_n: turn 1 is each variant's best-of-N
     # pick among M turn-1 samples, every one of them challenged (M x M turn-2 samples per item)

@@ -3,7 +3,7 @@
 Each shard (``shard.index=i shard.count=K``, e.g. one SLURM array task) writes its per-sample tables into its run dir:
 ``prompts.jsonl`` (the prompts, with their position in the unsharded selection), ``samples.parquet`` (replies,
 rewards per PM variant) and ``judged.parquet`` (raw judge values). This puts the prompts back in unsharded order and
-runs the same curves code as ``bon.run`` (:func:`bon.pipeline.write_results`): curves, bootstrap CIs, paired
+runs the same curves code as ``bon.run`` (:func:`bon.stages.results.run`): curves, bootstrap CIs, paired
 differences, the plot, the report and the W&B run. Bootstrap CIs resample items in that order with the run's seed,
 so the merged ``curves.csv`` equals an unsharded run's byte for byte.
 
@@ -122,10 +122,10 @@ def merge(run_dirs: list[str | Path], out: str | Path, wandb_group: str | None =
     from bon import store as st
     from bon.config import validate
     from bon.data import Example
-    from bon.judges import TASK_KIND
-    from bon.metrics import make_metric
-    from bon.pipeline import Context, _metric_kwargs, _to_matrix, drop_absent_metrics, write_results
+    from bon.stages.context import Context
     from bon.runtime import release_memory
+    from bon.stages import judge, results, select
+    from bon.stages.base import to_matrix
 
     t0 = time.time()
     if not run_dirs:
@@ -165,32 +165,24 @@ def merge(run_dirs: list[str | Path], out: str | Path, wandb_group: str | None =
     by_key = {k: g for k, g in samples.groupby("key", sort=False)}
     replies = [by_key[k]["reply"].tolist() for k in keys]
     variants = list(cfg.variants)
-    rewards = {v: _to_matrix(table, examples, m, f"reward/{v}") for v in variants}
 
+    ctx = Context(cfg, ns, st.Store(cfg.store), out, wandb_group=wandb_group, started=t0)
+    ctx.examples, ctx.positions, ctx.samples, ctx.replies = examples, positions, samples, replies
+    ctx.rewards = {v: to_matrix(table, examples, m, f"reward/{v}") for v in variants}
     judged_table = pd.concat([s["judged"] for s in shards], ignore_index=True)
-    judged = {}
-    for task, g in judged_table.groupby("task", sort=True):
-        exs = [e for e in examples if e.kind == TASK_KIND[task]]
-        pairwise = task.endswith("_pairwise")  # (P, M, M) comparisons, saved flattened
-        arr = _to_matrix(g, exs, m * m if pairwise else m, "value")  # NaN: not judged (answer_grading=auto)
-        judged[task] = arr.reshape(len(exs), m, m) if pairwise else arr
-
-    ctx = Context(cfg, ns, st.Store(cfg.store), out)
+    ctx.judged = judge.judged_arrays(judged_table, examples, m)  # NaN: not judged (answer_grading=auto)
     ctx.facts = _merge_facts([s["summary"].get("facts", {}) for s in shards])
     ctx.facts["merged_from"] = [str(s["dir"]) for s in shards]
     ctx.reused = ["merge"]
-    stages: dict[str, list] = {}
     for s in shards:
         for label, key in s["summary"].get("stages", {}).items():
-            stages.setdefault(label, []).extend(key if isinstance(key, list) else [key])
-    metrics = [make_metric(name, **_metric_kwargs(name, cfg)) for name in cfg.metrics]
+            ctx.stage_keys.setdefault(label, []).extend(key if isinstance(key, list) else [key])
     ctx.facts.pop("metrics_skipped", None)  # a shard's view; presence is decided again on the merged prompts
-    metrics = drop_absent_metrics(ctx, metrics, examples)
-    checks = shards[0]["summary"].get("checks", {})  # same config, same instruments: every shard ran the same checks
+    ctx.metrics = select.drop_absent_metrics(ctx, select.make_metrics(cfg), examples)
+    ctx.checks = shards[0]["summary"].get("checks", {})  # one config, one set of instruments: the same checks
     try:
         with merge_record(shards, out):
-            write_results(ctx, metrics, examples, samples, replies, rewards, judged, checks, stages, positions, t0,
-                          wandb_group)
+            results.run(ctx)
     finally:
         release_memory()
     return out

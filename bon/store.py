@@ -4,7 +4,8 @@ A stage is a function plus a directory ``<store>/<stage>/<key>/`` where ``key`` 
 version and a canonical JSON of everything upstream that changes its output (as in redun/joblib). A stage writes
 its chunks and its table atomically (temp file, then rename) and its ``DONE`` marker last, so a killed run loses at
 most the chunk in flight and a rerun, from any run directory, skips every finished stage and chunk.
-Bump a stage's version in ``STAGE_VERSIONS`` whenever a code change moves its numbers.
+Each stage declares its own name and version where it is written (:func:`declare_stage`, bon/stages/); bump the
+version whenever a code change moves its numbers.
 """
 from __future__ import annotations
 
@@ -23,10 +24,22 @@ from pyarrow import ArrowException as ArrowError
 
 log = logging.getLogger("bon")
 
-# score 2: a prefill is rated once, not twice. 3 (all): chunk records and DONE carry hashes; score facts count
-# truncations per variant; vllm-cpu seeds each call from its prompts (new samples). sample 3: vLLM draws with one
-# seed per request in batched calls on CPU too, no longer torch's global RNG per call (new samples on CPU).
-STAGE_VERSIONS = {"sample": 3, "score": 3, "judge": 2, "check": 1, "first_turn": 1}
+_VERSIONS: dict[str, int] = {}  # stage name -> version, as each stage declares it (declare_stage)
+
+
+def declare_stage(name: str, version: int) -> None:
+    """Record a stage's version, from the module that writes the stage; its keys and headers hash it."""
+    if _VERSIONS.get(name, version) != version:
+        raise ValueError(f"stage {name!r} is declared twice, with versions {_VERSIONS[name]} and {version}")
+    _VERSIONS[name] = version
+
+
+def stage_version(stage: str) -> int:
+    try:
+        return _VERSIONS[stage]
+    except KeyError:
+        raise KeyError(f"stage {stage!r} has no declared version (declared: {sorted(_VERSIONS)}); its module "
+                       "declares it with bon.store.declare_stage") from None
 
 
 def canonical(obj: Any) -> bytes:
@@ -38,7 +51,7 @@ def digest(obj: Any, length: int = 16) -> str:
 
 
 def stage_key(stage: str, spec: dict) -> str:
-    return digest({"stage": stage, "version": STAGE_VERSIONS[stage], "spec": spec})
+    return digest({"stage": stage, "version": stage_version(stage), "spec": spec})
 
 
 def _umask() -> int:
@@ -103,6 +116,20 @@ class Store:
         p = self.dir(stage, key) / "meta.json"
         return json.loads(p.read_text()) if p.exists() else {}
 
+    def result(self, stage: str, key: str) -> Any | None:
+        """The JSON result of a stage without a table (an instrument check), or None when there is none to trust."""
+        p = self.dir(stage, key) / "result.json"
+        if not p.exists():
+            return None
+        try:
+            return json.loads(p.read_text())
+        except (OSError, ValueError) as e:
+            log.warning("store: %s is corrupt (%s); recomputing it", p, e)
+            return None
+
+    def put_result(self, stage: str, key: str, result: Any) -> None:
+        write_json(self.dir(stage, key) / "result.json", result)
+
     def _verified(self, stage: str, key: str, header: dict, columns: Sequence[str] | None
                   ) -> tuple[pd.DataFrame, dict] | None:
         """The finished table and facts if every check passes; None (with a warning) if anything is off."""
@@ -156,7 +183,7 @@ class Store:
             The whole table (chunks in order), read back from the store, and the merged facts (meta.json).
         """
         d = self.dir(stage, key)
-        header = {"stage": stage, "version": STAGE_VERSIONS[stage], "spec": spec}
+        header = {"stage": stage, "version": stage_version(stage), "spec": spec}
         d.mkdir(parents=True, exist_ok=True)
         with open(d / ".lock", "a") as lock:
             try:

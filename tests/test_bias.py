@@ -123,15 +123,16 @@ def test_planted_experiment_and_sweep_compose():
 
 
 def test_bias_is_not_in_the_sample_or_score_keys():
-    """A sweep over beta reuses samples and scores: the keys see no bias (bon/keys.py, bon.pipeline.score_stage)."""
+    """A sweep over beta reuses samples and scores: the keys see no bias (bon/keys.py, bon.stages.score)."""
     import inspect
 
-    from bon import keys, pipeline
+    from bon import keys
+    from bon.stages import score
 
     assert "bias" not in inspect.getsource(keys.sample_spec)
-    src = inspect.getsource(pipeline.score_stage)
+    src = inspect.getsource(score.score_stage)
     assert '"variant": {"prefix": variant.prefix' in src and "bias" not in src
-    v = pipeline.variants_of(_cfg())["standard"]
+    v = score.variants_of(_cfg())["standard"]
     assert not hasattr(v, "bias")  # the Variant the PM sees carries prefix and system only
 
 
@@ -153,16 +154,18 @@ def pool():
 
 
 def _curves(tmp_path, pool, *overrides):
-    """The real curves code (bon.pipeline) on the stored pool, under experiment=planted with overrides."""
+    """The real curves code (bon/stages/curves.py) on the stored pool, under experiment=planted with overrides."""
     from bon import store as st
     from bon.config import validate
-    from bon.metrics import make_metric
-    from bon.pipeline import Context, _metric_kwargs, check_judges, curves_stage
+    from bon.stages.context import Context
+    from bon.stages.curves import curves_stage
+    from bon.stages.judge import check_judges
+    from bon.stages.select import make_metrics
 
     examples, replies, samples, rewards, judged = pool
     cfg = _cfg(f"store={tmp_path}/store", "n_boot=50", *overrides)
     ctx = Context(cfg, validate(cfg), st.Store(cfg.store), tmp_path)
-    metrics = [make_metric(n, **_metric_kwargs(n, cfg)) for n in cfg.metrics]
+    metrics = make_metrics(cfg)
     check_judges(cfg, metrics, examples)
     used = bias.curve_rewards(ctx, metrics, examples, replies, rewards, judged, samples)
     curves, _, _ = curves_stage(ctx, metrics, examples, replies, used, judged, samples)
@@ -199,10 +202,9 @@ def test_a_planted_agreement_preference_moves_every_sycophancy_metric_its_way(tm
 def test_a_huge_beta_picks_the_agreeing_sample_whenever_the_pool_has_one(tmp_path, pool):
     examples, replies, samples, rewards, judged = pool
     curves, used, ctx = _curves(tmp_path, pool, "variants.standard.bias.agree=1e6")
-    from bon.metrics import make_metric
-    from bon.pipeline import _metric_kwargs
+    from bon.stages.select import make_metrics
 
-    metrics = [make_metric(n, **_metric_kwargs(n, ctx.cfg)) for n in ctx.cfg.metrics]
+    metrics = make_metrics(ctx.cfg)
     agree = bias.sample_features(examples, replies, judged, metrics, samples, 8, names=["agree"])["agree"]
     picked = expected_best_of_n(used["standard"], agree, [8])[0]
     assert np.allclose(picked, agree.max(axis=1))  # the most agreeing sample of every pool

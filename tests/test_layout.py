@@ -28,7 +28,7 @@ LAYERS = [
     # files, plots, text and W&B from stored results; never runs a stage
     ("report", ["bon.report", "bon.wandb_log"]),
     # one stage per file, and the keys that address their results in the store
-    ("stages", ["bon.stages", "bon.first_turn", "bon.keys"]),
+    ("stages", ["bon.stages", "bon.keys"]),
     ("pipeline", ["bon.pipeline"]),
     # entry points: the Hydra app and the thin CLIs beside it
     ("entry", ["bon.run", "bon.check_judge", "bon.merge", "bon.sweep"]),

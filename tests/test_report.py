@@ -353,7 +353,8 @@ def curves_of_items(tmp_path, n_items):
     from bon.config import CONF_PACKAGE, register_configs, validate
     from bon.data import bundled_dir, load
     from bon.metrics import make_metric
-    from bon.pipeline import Context, curves_stage
+    from bon.stages.context import Context
+    from bon.stages.curves import curves_stage
 
     register_configs()
     with initialize_config_module(config_module=CONF_PACKAGE, version_base="1.3"):

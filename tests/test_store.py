@@ -12,11 +12,12 @@ import pytest
 import torch
 from hydra import compose, initialize_config_module
 
-from bon import keys, models, pipeline
+from bon import keys, models
 from bon import store as st
 from bon.config import CONF_PACKAGE, register_configs
 from bon.data import bundled_dir, load
 from bon.scoring import Variant
+from bon.stages import check, judge, score
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = load([bundled_dir()], kinds=["answer"]).examples[:4]
@@ -29,18 +30,18 @@ def cfg_of(*overrides):
 
 
 def all_keys(cfg) -> dict:
-    """The key of every stage for this config (sample, score per variant, judge per task), built as bon/pipeline.py
+    """The key of every stage for this config (sample, score per variant, judge per task), built as bon/stages/
     builds them."""
     sample = st.stage_key("sample", keys.sample_spec(cfg, EXAMPLES, cfg.sampler.backend))
     out = {"sample": sample}
     for name in ("standard", "non_sycophantic"):
         v = cfg.variants[name] or {}
         variant = Variant(name=name, prefix=[dict(t) for t in v.get("prefix") or []], system=v.get("system"))
-        out[f"score[{name}]"] = st.stage_key("score", {"samples": sample, "pm": pipeline.pm_spec(cfg),
+        out[f"score[{name}]"] = st.stage_key("score", {"samples": sample, "pm": score.pm_spec(cfg),
                                                        "variant": {"prefix": variant.prefix,
                                                                    "system": variant.system}})
     for task in ("positivity", "correctness", "positivity_pairwise"):
-        out[f"judge[{task}]"] = st.stage_key("judge", pipeline.judge_stage_spec(cfg, sample, task, EXAMPLES))
+        out[f"judge[{task}]"] = st.stage_key("judge", judge.judge_stage_spec(cfg, sample, task, EXAMPLES))
     return out
 
 
@@ -110,17 +111,17 @@ def test_judge_key_holds_the_judged_prompts():
     # answer_grading auto judges only sentence answers, judge all of them: same samples, different tables
     cfg = cfg_of("judge.positivity=lm")
     sample = st.stage_key("sample", keys.sample_spec(cfg, EXAMPLES, cfg.sampler.backend))
-    every = st.stage_key("judge", pipeline.judge_stage_spec(cfg, sample, "correctness", EXAMPLES))
-    some = st.stage_key("judge", pipeline.judge_stage_spec(cfg, sample, "correctness", EXAMPLES[:2]))
+    every = st.stage_key("judge", judge.judge_stage_spec(cfg, sample, "correctness", EXAMPLES))
+    some = st.stage_key("judge", judge.judge_stage_spec(cfg, sample, "correctness", EXAMPLES[:2]))
     assert every != some
-    assert every == st.stage_key("judge", pipeline.judge_stage_spec(cfg, sample, "correctness", list(EXAMPLES)))
+    assert every == st.stage_key("judge", judge.judge_stage_spec(cfg, sample, "correctness", list(EXAMPLES)))
 
 
 def test_pairwise_check_is_keyed_by_the_pairwise_question(monkeypatch):
     import bon.judges.lm as lm
 
     def check_keys():
-        return {mode: st.stage_key("check", pipeline.positivity_check_spec(
+        return {mode: st.stage_key("check", check.positivity_check_spec(
             cfg_of("judge.positivity=lm", f"judge.feedback={mode}"), "labels")) for mode in ("scalar", "pairwise")}
 
     before = check_keys()

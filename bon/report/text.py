@@ -114,7 +114,7 @@ def format_differences(diffs: pd.DataFrame, metrics: list[str] | None = None) ->
 
 
 def format_checks(checks: dict) -> str:
-    """The instrument checks of a run (bon.pipeline.check_stage), in words: accuracies with CIs, verdicts, and
+    """The instrument checks of a run (bon.stages.check), in words: accuracies with CIs, verdicts, and
     whether each PM variant that is meant to be less sycophantic actually prefers truthful replies more often."""
     lines = ["instrument checks (bundled labelled sets, bon/data/labelled/; check your own with "
              "python -m bon.check_judge):"]

@@ -11,6 +11,7 @@ import pytest
 from hydra import compose, initialize_config_module
 
 from bon import pipeline
+from bon.stages import results, sample, score
 from bon import store as st
 from bon.chat import Prompt
 from bon.config import CONF_PACKAGE, register_configs
@@ -30,7 +31,7 @@ def cfg_of(*overrides):
 def test_hf_sampler_gets_max_model_len():
     """sampler.max_model_len was hashed into the sample key but never reached the HF sampler."""
     cfg = cfg_of("sampler=hf", "sampler.max_model_len=64")
-    assert pipeline._backend_kwargs("hf", cfg.sampler)["max_model_len"] == 64
+    assert sample.backend_kwargs("hf", cfg.sampler)["max_model_len"] == 64
 
 
 # ------------------------------------------------------------------------------------------------ out of memory
@@ -97,25 +98,25 @@ def test_score_facts_count_truncations_per_variant_exactly(tmp_path, monkeypatch
     examples = load([bundled_dir()], kinds=["answer"]).examples[:3]
     long = "very " * 400  # ~400 tokens: over max_length in both variants; the others fit
     completions = [["Canberra.", long, "No."], ["Paris.", "Rome.", long], ["Yes.", "No.", "Maybe."]]
-    real_load = pipeline.load_pm
+    real_load = score.load_pm
 
     def load_pm_with_one_oom(c):  # fault injection on the real PM: its first forward runs out of memory
         model = real_load(c)
         inject_oom(monkeypatch, model.engine, RuntimeError("CUDA out of memory"))
         return model
 
-    monkeypatch.setattr(pipeline, "load_pm", load_pm_with_one_oom)
+    monkeypatch.setattr(score, "load_pm", load_pm_with_one_oom)
     ctx = pipeline.Context(cfg, [1, 3], st.Store(cfg.store), tmp_path / "run")
-    out = pipeline.score_stage(ctx, "s" * 16, examples, completions)
+    out = score.score_stage(ctx, "s" * 16, examples, completions)
     assert ctx.facts["score[standard]"] == {"truncated": 2, "oom_retries": 1}
     assert ctx.facts["score[non_sycophantic]"] == {"truncated": 2, "oom_retries": 0}
-    assert "1 out-of-memory retries" in pipeline._facts_text(ctx.facts, {}, 0.0)
+    assert "1 out-of-memory retries" in results.facts_text(ctx.facts, {}, 0.0)
     # reused from the store, the facts are the same
     ctx2 = pipeline.Context(cfg, [1, 3], st.Store(cfg.store), tmp_path / "run2")
-    again = pipeline.score_stage(ctx2, "s" * 16, examples, completions)
+    again = score.score_stage(ctx2, "s" * 16, examples, completions)
     assert ctx2.facts == ctx.facts
     for v in out:
-        np.testing.assert_array_equal(out[v][1], again[v][1])
+        np.testing.assert_array_equal(out[v], again[v])
 
 
 # ------------------------------------------------------------------------------------------------ SIGTERM, SIGKILL

@@ -206,7 +206,7 @@ def test_merge_counts_repeated_prompts_once(tmp_path):
     that list (it used to multiply it by the number of shards), while per-shard lists still add up."""
     from bon.merge import _merge_facts
     from bon.metrics import make_metric
-    from bon.pipeline import select_examples
+    from bon.stages.select import select_examples
 
     lines = (ROOT / "bon" / "data" / "bundled" / "mimicry.jsonl").read_text().splitlines()
     data = tmp_path / "mimicry.jsonl"

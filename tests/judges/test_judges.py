@@ -181,12 +181,12 @@ def test_stage_tables_keep_not_judged_values_and_refuse_missing_rows():
     """A NaN judge value ("not judged": a short answer under answer_grading=auto) survives the round trip through a
     stage or judged.parquet table (bon.merge reads it back); a missing row is still an error."""
     from bon.data import bundled_dir
-    from bon.pipeline import _to_matrix
+    from bon.stages.base import to_matrix
 
     exs = [e for e in load([bundled_dir()]).examples if e.kind == "answer"][:2]
     table = pd.DataFrame([(e.key, j, np.nan if i == 0 else float(j)) for i, e in enumerate(exs) for j in range(2)],
                          columns=["key", "sample", "value"])
-    arr = _to_matrix(table, exs, 2, "value")
+    arr = to_matrix(table, exs, 2, "value")
     assert np.isnan(arr[0]).all() and list(arr[1]) == [0.0, 1.0]
     with pytest.raises(RuntimeError, match="missing values"):
-        _to_matrix(table.iloc[1:], exs, 2, "value")
+        to_matrix(table.iloc[1:], exs, 2, "value")

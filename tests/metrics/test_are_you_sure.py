@@ -403,7 +403,7 @@ def test_best_of_n_first_turn_runs_end_to_end(tmp_path):
     from omegaconf import OmegaConf
 
     from bon import store as st
-    from bon.pipeline import pm_spec, variants_of
+    from bon.stages.score import pm_spec, variants_of
 
     cfg = OmegaConf.create(summary["config"])
     for v, variant in variants_of(cfg).items():  # the score stage's key, on the turn-1 samples: reruns reuse it

@@ -87,8 +87,8 @@ def test_no_prompt_at_all_is_a_config_error_before_sampling(tmp_path):
 
 def test_an_empty_stage_table_gives_an_empty_matrix():
     """The judge stage of a task with 0 prompts (the crash of issue 20: float indices from an empty table)."""
-    from bon.pipeline import _to_matrix
+    from bon.stages.base import to_matrix
 
     empty = pd.DataFrame({"key": pd.Series([], dtype=object), "sample": pd.Series([], dtype=np.int64),
                           "value": pd.Series([], dtype=float)})
-    assert _to_matrix(empty, [], 4, "value").shape == (0, 4)
+    assert to_matrix(empty, [], 4, "value").shape == (0, 4)

@@ -9,7 +9,7 @@ start-up costs ~25 s on CPU) and closes it.
 ``are_you_sure.first_turn``:
 - ``sample``: one seeded sample per item; the item's prompt becomes its challenged turn-2 prompt.
 - ``best_of_n``: M seeded samples per item (table columns ``sample`` and ``completion`` added), scored by every PM
-  variant through the score stage (bon.pipeline.score_stage: stored under the PM's identity and this stage's key,
+  variant through the score stage (bon.stages.score.score_stage: stored under the PM's identity and this stage's key,
   labelled ``first_turn_score[<variant>]``); the item becomes M challenged prompts (bon.data.are_you_sure
   .challenged_pool), each sampled M times by the sample stage. The sampler is closed before the PM loads (a GPU
   holds one model at a time), so the sample stage starts it again: one more engine start when turn 1 is computed.
@@ -47,7 +47,7 @@ def first_turn_stage(ctx, examples: list[Example], holder: dict[str, Any],
         item whose turn-1 prompt was skipped for length keeps no prompt (it drops out, counted in facts
         ``first_turn.skipped_overlength``).
     """
-    from bon.pipeline import policy_sampler
+    from bon.stages.sample import policy_sampler
     from bon.sampling import resolve_backend
 
     items = [e for e in examples if e.kind == "are_you_sure"]
@@ -98,7 +98,8 @@ def _pools(ctx, key: str, examples: list[Example], items: list[Example], table: 
            holder: dict[str, Any], positions: dict[str, int] | None) -> list[Example]:
     """first_turn=best_of_n: score the M turn-1 replies of each item under every PM variant, then expand each item
     into its M challenged prompts, the turn-1 rewards in their metadata."""
-    from bon.pipeline import release_memory, score_stage
+    from bon.runtime import release_memory
+    from bon.stages.score import score_stage
 
     m = ctx.cfg.m
     by_key = {k: g.sort_values("sample") for k, g in table.groupby("key", sort=False)}

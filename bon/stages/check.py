@@ -1,0 +1,151 @@
+"""The check stage: each instrument this run uses, checked on the labelled sets bundled in bon/data/labelled/
+(STYLE.md 9), reported beside the curves it feeds.
+
+- ``answer``: the configured answer grading against labelled replies; under answer_grading=auto, when some selected
+  item goes to the LM judge, ``answer_judge`` checks the judge too (``answer`` then checks the string rule alone);
+- ``positivity``: the feedback judge (and mode) against labelled comment pairs;
+- ``are_you_sure``: the admit-mistake instrument on its labels;
+- ``pm``: the PM probe (Sharma et al. sec 4.3): per variant, P(PM scores the truthful reply above the sycophantic
+  one) on labelled pairs, answer and feedback items.
+A check that runs a model stores its result in the store (``<store>/check/<key>/result.json``, or in
+``check_store``), keyed like the stages it vouches for; a string rule is instant, and never stale after a code
+change, so it runs every time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from bon.judges import checks
+from bon import store as st
+from bon.data import Example
+from bon.judges import make_judge
+from bon.stages.base import Stage, lazy, models
+from bon.stages.judge import judge_spec
+from bon.stages.score import load_pm, pm_spec, variants_of
+
+if TYPE_CHECKING:
+    from bon.stages.context import Context
+
+STAGE = Stage("check", 1)
+
+
+@dataclass
+class Check:
+    name: str  # the result's name in run.json and the report
+    spec: dict | None  # what its store key hashes; None: a string rule, run every time
+    compute: Callable[[dict[str, Any]], dict]  # a holder for its model -> the result (CheckResult.as_dict)
+
+
+def run(ctx: Context) -> None:
+    ctx.checks = check_stage(ctx, ctx.metrics, ctx.examples)
+
+
+def check_stage(ctx: Context, metrics, examples: list[Example] = ()) -> dict:
+    """The checks of the instruments ``metrics`` use, then the PM probe.
+
+    Returns:
+        check name -> result dict (``pm``: variant -> result dict).
+    """
+    cfg = ctx.cfg
+    store = st.Store(cfg.check_store) if cfg.get("check_store") else ctx.store
+    names = {m.name for m in metrics}
+    out: dict[str, Any] = {}
+    for metric, checks_of in CHECKS.items():
+        if metric not in names:
+            continue
+        for c in checks_of(cfg, examples):
+            out[c.name] = c.compute({}) if c.spec is None else _stored(store, c)
+    out["pm"] = pm_probe(cfg, store)
+    return out
+
+
+def _stored(store: st.Store, c: Check) -> dict:
+    key = STAGE.key(c.spec)
+    result = store.result(STAGE.name, key)
+    if result is None:
+        with models() as held:
+            result = c.compute(held)
+        store.put_result(STAGE.name, key, result)
+    return result
+
+
+def labels(task: str) -> tuple[list[dict], str]:
+    """The bundled label rows of ``task`` and a digest of their file."""
+    path = checks.bundled_labels(task)
+    return checks.load_labels(task, path), st.digest(path.read_text())
+
+
+def _judge(cfg, task: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda held: lazy(held, "judge", lambda: make_judge(cfg.judge, task))
+
+
+def _answer(cfg, examples: list[Example]) -> list[Check]:
+    rows, digest = labels("answer")
+    judge = _judge(cfg, "correctness")
+    return [Check(name, None, lambda held: checks.check_answer(rows, "string").as_dict()) if grading == "string"
+            else Check(name, answer_check_spec(cfg, grading, digest),
+                       lambda held, g=grading: checks.check_answer(rows, g, judge=judge(held)).as_dict())
+            for name, grading in checks.answer_checks(cfg.judge.answer_grading, rows, examples)]
+
+
+def _positivity(cfg, examples: list[Example]) -> list[Check]:
+    rows, digest = labels("positivity")
+    spec = positivity_check_spec(cfg, digest)
+    judge, mode = _judge(cfg, "positivity"), cfg.judge.feedback
+    compute = lambda held: checks.check_positivity(  # noqa: E731
+        rows, judge(held), mode, instrument=f"{spec['judge']['name']} ({mode})").as_dict()
+    return [Check("positivity", spec if spec["judge"]["name"] == "lm" else None, compute)]  # lexicon: instant
+
+
+def _are_you_sure(cfg, examples: list[Example]) -> list[Check]:
+    rows, digest = labels("are_you_sure")
+    if cfg.are_you_sure.admits != "lm":
+        return [Check("are_you_sure", None, lambda held: checks.check_are_you_sure(rows).as_dict())]
+    judge = _judge(cfg, "admits")
+    return [Check("are_you_sure", admits_check_spec(cfg, digest), lambda held: checks.check_are_you_sure(
+        rows, judge(held), instrument=f"lm {cfg.judge.model}").as_dict())]
+
+
+# metric -> the checks of the instruments it reads, in report order
+CHECKS = {"answer_sycophancy": _answer, "feedback_sycophancy": _positivity, "are_you_sure": _are_you_sure}
+
+
+def pm_probe(cfg, store: st.Store) -> dict[str, dict]:
+    """variant -> the PM probe's result; the variants not stored yet are scored together, by one PM load."""
+    rows, digest = labels("pm")
+    variants = variants_of(cfg)
+    keys = {name: STAGE.key(pm_check_spec(cfg, v, digest)) for name, v in variants.items()}
+    probe = {name: store.result(STAGE.name, key) for name, key in keys.items()}
+    missing = {name: variants[name] for name, result in probe.items() if result is None}
+    if missing:
+        with models() as held:
+            results = checks.check_pm(rows, lazy(held, "pm", lambda: load_pm(cfg)), missing,
+                                      instrument=f"{cfg.pm.name} {cfg.pm.model}")
+        for name in missing:
+            probe[name] = results[name].as_dict()
+            store.put_result(STAGE.name, keys[name], probe[name])
+    return probe
+
+
+def answer_check_spec(cfg, grading: str, labels_digest: str) -> dict:
+    return {"task": "answer", "grading": grading, "labels": labels_digest, "judge": judge_spec(cfg, "correctness"),
+            "format": checks.RESULT_VERSION}
+
+
+def positivity_check_spec(cfg, labels_digest: str) -> dict:
+    """What the stored positivity check's key hashes: the mode, the labels, and the judge with the question it is
+    asked in that mode (the pairwise prompt for judge.feedback=pairwise, the scalar one otherwise)."""
+    task = "positivity_pairwise" if cfg.judge.feedback == "pairwise" else "positivity"
+    return {"task": "positivity", "mode": cfg.judge.feedback, "labels": labels_digest,
+            "format": checks.RESULT_VERSION, "judge": judge_spec(cfg, task)}
+
+
+def admits_check_spec(cfg, labels_digest: str) -> dict:
+    return {"task": "are_you_sure", "labels": labels_digest, "judge": judge_spec(cfg, "admits"),
+            "format": checks.RESULT_VERSION}
+
+
+def pm_check_spec(cfg, variant, labels_digest: str) -> dict:
+    return {"task": "pm", "pm": pm_spec(cfg), "variant": {"prefix": variant.prefix, "system": variant.system},
+            "labels": labels_digest, "format": checks.RESULT_VERSION}
