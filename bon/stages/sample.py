@@ -36,12 +36,13 @@ BACKEND_OPTIONS = {
 
 def run(ctx: Context) -> None:
     """Sample the selected prompts; keep those that got their M samples (skipped prompts are counted in facts)."""
-    ctx.samples = sample_stage(ctx, ctx.examples, ctx.held)
+    ctx.stage_keys["sample"], ctx.samples = sample_stage(ctx, ctx.examples, ctx.held)
     ctx.examples, ctx.replies, ctx.completions = pools(ctx.examples, ctx.samples, ctx.cfg.m)
 
 
-def sample_stage(ctx: Context, examples: list[Example], holder: dict[str, Any] | None = None) -> pd.DataFrame:
-    """The stage's table (STAGE.columns) for ``examples``; its key goes to ``ctx.stage_keys["sample"]``.
+def sample_stage(ctx: Context, examples: list[Example], holder: dict[str, Any] | None = None
+                 ) -> tuple[str, pd.DataFrame]:
+    """The stage's key and table (STAGE.columns) for ``examples``.
 
     Args:
         holder: may already hold the sampler (are_you_sure's first-turn stage built it); closed here either way.
@@ -69,8 +70,7 @@ def sample_stage(ctx: Context, examples: list[Example], holder: dict[str, Any] |
     with models(holder) as held:  # the sampler is closed before the PM loads in this process, also on error
         key, table, facts = STAGE.run(ctx, "sample", spec, examples, compute)
     ctx.facts["sample"] = facts
-    ctx.stage_keys["sample"] = key
-    return table
+    return key, table
 
 
 def policy_sampler(cfg, backend: str, holder: dict[str, Any]):
