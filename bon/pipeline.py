@@ -36,23 +36,26 @@ def run(cfg, run_dir: str | Path, wandb_group: str | None = None) -> Path:
     # SLURM preemption: keep finished chunks, exit 143 saying how to resume
     previous = exit_on_sigterm(st.Store(cfg.store).root)
     try:
-        started = time.time()
-        ns = validate(cfg)
-        run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        ctx = Context(cfg, ns, st.Store(cfg.store), run_dir, wandb_group=wandb_group, started=started)
-        for label, stage in STAGES:
-            t = time.time()
-            stage(ctx)
-            if label:
-                ctx.timings[label] = ctx.timings.get(label, 0.0) + time.time() - t
-        return run_dir
+        return _run(cfg, Path(run_dir), wandb_group)
     except BaseException as e:
-        traceback.clear_frames(e.__traceback__)  # the traceback's frames would keep the models alive
+        traceback.clear_frames(e.__traceback__)  # the traceback's frames (the context) would keep the models alive
         raise
     finally:
         restore_sigterm(previous)
         release_memory()
+
+
+def _run(cfg, run_dir: Path, wandb_group: str | None) -> Path:
+    started = time.time()
+    ns = validate(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ctx = Context(cfg, ns, st.Store(cfg.store), run_dir, wandb_group=wandb_group, started=started)
+    for label, stage in STAGES:
+        t = time.time()
+        stage(ctx)
+        if label:
+            ctx.timings[label] = ctx.timings.get(label, 0.0) + time.time() - t
+    return run_dir
 
 
 @dataclass
