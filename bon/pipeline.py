@@ -17,6 +17,7 @@ from bon import store as st
 from bon.config import validate
 from bon.runtime import exit_on_sigterm, release_memory, restore_sigterm
 from bon.stages import check, judge, results, sample, score, select
+from bon.stages.first_turn import first_turn_stage
 from bon.stages.context import Context
 
 
@@ -29,31 +30,32 @@ def run(cfg, run_dir: str | Path, wandb_group: str | None = None) -> Path:
     # SLURM preemption: keep finished chunks, exit 143 saying how to resume
     previous = exit_on_sigterm(st.Store(cfg.store).root)
     try:
-        started = time.time()
-        ns = validate(cfg)
-        run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        ctx = Context(cfg, ns, st.Store(cfg.store), run_dir, wandb_group=wandb_group, started=started)
-        for label, stage in STAGES:
-            t = time.time()
-            stage(ctx)
-            if label:
-                ctx.timings[label] = ctx.timings.get(label, 0.0) + time.time() - t
-        return run_dir
+        return _run(cfg, Path(run_dir), wandb_group)
     except BaseException as e:
-        traceback.clear_frames(e.__traceback__)  # the traceback's frames would keep the models alive
+        traceback.clear_frames(e.__traceback__)  # the traceback's frames (the context) would keep the models alive
         raise
     finally:
         restore_sigterm(previous)
         release_memory()
 
 
+def _run(cfg, run_dir: Path, wandb_group: str | None) -> Path:
+    started = time.time()
+    ns = validate(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ctx = Context(cfg, ns, st.Store(cfg.store), run_dir, wandb_group=wandb_group, started=started)
+    for label, stage in STAGES:
+        t = time.time()
+        stage(ctx)
+        if label:
+            ctx.timings[label] = ctx.timings.get(label, 0.0) + time.time() - t
+    return run_dir
+
+
 def first_turn(ctx: Context) -> None:
     """are_you_sure's turn 1 (bon/stages/first_turn.py): each item becomes its challenged turn-2 prompt, drawn with the
     policy sampler that the sample stage then reuses."""
     if any(m.kind == "are_you_sure" for m in ctx.metrics):
-        from bon.stages.first_turn import first_turn_stage
-
         ctx.examples = first_turn_stage(ctx, ctx.examples, ctx.held, ctx.positions)
 
 

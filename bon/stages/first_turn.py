@@ -29,6 +29,7 @@ from bon.data.sycophancy_eval import Example
 
 log = logging.getLogger("bon")
 COLUMNS = ["key", "reply", "n_tokens", "finish_reason"]
+st.declare_stage("first_turn", 1)  # bump when the stored turn-1 tables change
 POOL_COLUMNS = ["key", "sample", "completion", "reply", "n_tokens", "finish_reason"]  # first_turn=best_of_n
 
 

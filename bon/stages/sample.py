@@ -24,9 +24,6 @@ log = logging.getLogger("bon")
 # 3: chunk records and DONE carry hashes, and vLLM draws with one seed per request in batched calls on CPU too, no
 # longer torch's global RNG per call (new samples on CPU).
 STAGE = Stage("sample", 3, ("key", "sample", "completion", "reply", "n_tokens", "finish_reason", "logprob"))
-# are_you_sure's turn 1 (bon/stages/first_turn.py) is drawn by the same policy sampler (policy_sampler below); its stage
-# version is declared here until that module declares its own.
-st.declare_stage("first_turn", 1)
 # The sampler config fields each backend takes, beside the model and the decoding settings every backend takes.
 BACKEND_OPTIONS = {
     "vllm": ("tensor_parallel_size", "gpu_memory_utilization", "dtype", "max_model_len"),
@@ -36,12 +33,13 @@ BACKEND_OPTIONS = {
 
 def run(ctx: Context) -> None:
     """Sample the selected prompts; keep those that got their M samples (skipped prompts are counted in facts)."""
-    ctx.samples = sample_stage(ctx, ctx.examples, ctx.held)
+    ctx.stage_keys["sample"], ctx.samples = sample_stage(ctx, ctx.examples, ctx.held)
     ctx.examples, ctx.replies, ctx.completions = pools(ctx.examples, ctx.samples, ctx.cfg.m)
 
 
-def sample_stage(ctx: Context, examples: list[Example], holder: dict[str, Any] | None = None) -> pd.DataFrame:
-    """The stage's table (STAGE.columns) for ``examples``; its key goes to ``ctx.stage_keys["sample"]``.
+def sample_stage(ctx: Context, examples: list[Example], holder: dict[str, Any] | None = None
+                 ) -> tuple[str, pd.DataFrame]:
+    """The stage's key and table (STAGE.columns) for ``examples``.
 
     Args:
         holder: may already hold the sampler (are_you_sure's first-turn stage built it); closed here either way.
@@ -69,8 +67,7 @@ def sample_stage(ctx: Context, examples: list[Example], holder: dict[str, Any] |
     with models(holder) as held:  # the sampler is closed before the PM loads in this process, also on error
         key, table, facts = STAGE.run(ctx, "sample", spec, examples, compute)
     ctx.facts["sample"] = facts
-    ctx.stage_keys["sample"] = key
-    return table
+    return key, table
 
 
 def policy_sampler(cfg, backend: str, holder: dict[str, Any]):

@@ -21,12 +21,14 @@ if TYPE_CHECKING:
 STAGE = Stage("score", 3, ("key", "sample", "reward"))
 
 def run(ctx: Context) -> None:
-    ctx.rewards = score_stage(ctx, ctx.stage_keys["sample"], ctx.examples, ctx.completions)
+    scored = score_stage(ctx, ctx.stage_keys["sample"], ctx.examples, ctx.completions)
+    ctx.rewards = {v: rewards for v, (_, rewards) in scored.items()}
+    ctx.stage_keys.update({f"score[{v}]": key for v, (key, _) in scored.items()})
 
 
 def score_stage(ctx: Context, sample_key: str, examples: list[Example], completions: list[list[str]]
-                ) -> dict[str, np.ndarray]:
-    """Rewards (P, M) per PM variant, in config order; each variant's key goes to ``ctx.stage_keys``.
+                ) -> dict[str, tuple[str, np.ndarray]]:
+    """variant -> (store key, (P, M) rewards), in config order.
 
     The PM is given each prompt's prefill and the completions: it rates prefill + completion as the reply.
     """
@@ -47,9 +49,8 @@ def score_stage(ctx: Context, sample_key: str, examples: list[Example], completi
                 return pd.DataFrame(rows, columns=list(STAGE.columns)), counts_since(pm, before)
 
             key, table, facts = STAGE.run(ctx, f"score[{vname}]", spec, examples, compute)
-            out[vname] = to_matrix(table, examples, cfg.m, "reward")
+            out[vname] = key, to_matrix(table, examples, cfg.m, "reward")
             ctx.facts[f"score[{vname}]"] = facts
-            ctx.stage_keys[f"score[{vname}]"] = key
     return out
 
 

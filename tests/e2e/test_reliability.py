@@ -116,7 +116,7 @@ def test_score_facts_count_truncations_per_variant_exactly(tmp_path, monkeypatch
     again = score.score_stage(ctx2, "s" * 16, examples, completions)
     assert ctx2.facts == ctx.facts
     for v in out:
-        np.testing.assert_array_equal(out[v], again[v])
+        np.testing.assert_array_equal(out[v][1], again[v][1])
 
 
 # ------------------------------------------------------------------------------------------------ SIGTERM, SIGKILL

@@ -12,7 +12,7 @@ from bon import models as models_module
 from bon import store as st
 from bon.data import Example
 from bon.stages.context import Context
-from bon.stages import check, judge, score
+from bon.stages import check, first_turn, judge, score  # noqa: F401  (first_turn: declares its stage version)
 from bon.stages.base import models
 
 ROOT = Path(__file__).resolve().parents[2]
