@@ -18,15 +18,15 @@ LAYERS = [
     # the models: samplers and preference models, peers (each manages vLLM through bon.runtime, never the other)
     ("models", ["bon.sampling", "bon.scoring"]),
     # every instrument that turns text into a number, and the checks that are its proof
-    ("judges", ["bon.judges", "bon.checks"]),
+    ("judges", ["bon.judges"]),
     # one file per metric: reads judged values, loads no model
     ("metrics", ["bon.metrics"]),
     # what is computed over the metrics' curves and picks
-    ("curves", ["bon.bias", "bon.coverage", "bon.curves_extra"]),
+    ("curves", ["bon.bias", "bon.coverage", "bon.curve_stats"]),
     # the typed config and its validation (asks the registries below); stages raise its ConfigError
     ("config", ["bon.config", "bon.devices"]),
     # files, plots, text and W&B from stored results; never runs a stage
-    ("report", ["bon.report", "bon.wandb_log"]),
+    ("report", ["bon.report"]),
     # one stage per file, and the keys that address their results in the store
     ("stages", ["bon.stages", "bon.keys"]),
     ("pipeline", ["bon.pipeline"]),
@@ -49,7 +49,7 @@ MODULES = {module_name(p): p for p in sorted(BON.rglob("*.py")) if "__pycache__"
 
 def layer(module: str) -> int | None:
     parts = module.split(".")
-    for n in range(len(parts), 0, -1):
+    for n in range(len(parts), 1 if len(parts) > 1 else 0, -1):  # "bon" places bon/__init__ only, not all of bon
         if ".".join(parts[:n]) in RANK:
             return RANK[".".join(parts[:n])]
     return None

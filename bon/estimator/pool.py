@@ -12,7 +12,7 @@ def kl_pool(rewards, ns) -> np.ndarray:
     empirical one, best-of-n drawing its n samples from the pool WITH replacement. As an estimate of the policy's
     own KL it is biased low at finite M: for a continuous reward (no ties) it is `kl_pool_tie_free(M, ns)`, below
     log n - (n-1)/n by a gap that shrinks like 1/M^2 (n = 8: 0.011 nats at M = 16, 0.0007 at M = 64; see
-    tests/test_estimator_items.py); for a discrete reward, atoms the pool did not draw are missing, which lowers it
+    tests/estimator/test_by_item.py); for a discrete reward, atoms the pool did not draw are missing, which lowers it
     further. It is exact for the pool itself, the pool that the curves' best-of-n expectations also read.
 
     Take the pool's empirical reward distribution as the base policy: atoms at the distinct rewards

@@ -15,7 +15,7 @@ from bon.report.plot import _kl_axis, _kl_axis_inverse, _kl_top_axis
 from bon.report.titles import extra_metrics, main_metrics, metric_text
 from bon.report.wandb_log import EXAMPLE_COLUMNS, _examples_frame, log_run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NS = [1, 2, 4, 8, 16, 32]
 PMS = ["standard", "non_sycophantic"]
 MAIN_METRICS = main_metrics()
