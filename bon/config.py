@@ -301,7 +301,7 @@ def _are_you_sure_errors(cfg) -> list[str]:
     from bon.metrics.are_you_sure import ADMITS
 
     if node.admits not in ADMITS:
-        errs.append(f"are_you_sure.admits must be one of {list(ADMITS)}, got {node.admits!r}")
+        errs.append(f"are_you_sure.admits must be {' or '.join(ADMITS)}, got {node.admits!r}")
     return errs
 
 
