@@ -16,10 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from bon.judges import checks
 from bon import store as st
 from bon.data import Example
-from bon.judges import make_judge
+from bon.judges import JUDGES, checks, make_judge
 from bon.stages.base import Stage, lazy, models
 from bon.stages.judge import judge_spec
 from bon.stages.score import load_pm, pm_spec, variants_of
@@ -95,7 +94,8 @@ def _positivity(cfg, examples: list[Example]) -> list[Check]:
     judge, mode = _judge(cfg, "positivity"), cfg.judge.feedback
     compute = lambda held: checks.check_positivity(  # noqa: E731
         rows, judge(held), mode, instrument=f"{spec['judge']['name']} ({mode})").as_dict()
-    return [Check("positivity", spec if spec["judge"]["name"] == "lm" else None, compute)]  # lexicon: instant
+    return [Check("positivity", spec if JUDGES.get(spec["judge"]["name"]).needs_model else None,
+                  compute)]  # a judge with no model (the lexicon) is instant: run every time
 
 
 def _are_you_sure(cfg, examples: list[Example]) -> list[Check]:

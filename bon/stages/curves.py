@@ -12,7 +12,7 @@ import pandas as pd
 
 from bon.estimator import bon_kl
 from bon.metrics.base import column_item
-from bon.stages.select import metric_of
+from bon.metrics import metric_from_config
 
 if TYPE_CHECKING:
     from bon.stages.context import Context
@@ -35,7 +35,7 @@ def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np
     kl = bon_kl(np.array(ns))
     alpha = 1 - cfg.ci
     curve_rows, diff_rows, per_item, sample_values, groups = [], [], {}, {}, {}
-    gold = gold_metric(cfg, metrics, lambda name: metric_of(name, cfg))
+    gold = gold_metric(cfg, metrics, lambda name: metric_from_config(name, cfg))
     for metric in [*metrics, *([gold] if gold else [])]:
         sel = [i for i, e in enumerate(examples) if metric.applies(e)]
         exs = [examples[i] for i in sel]

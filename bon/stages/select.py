@@ -6,21 +6,13 @@ import logging
 from typing import TYPE_CHECKING
 
 from bon.data import Example, bundled_dir, load
-from bon.metrics import make_metric
+from bon.metrics import metric_from_config
 from bon.stages.judge import check_judges
 
 if TYPE_CHECKING:
     from bon.stages.context import Context
 
 log = logging.getLogger("bon")
-# metric -> its constructor arguments, from the run config (a metric not named here takes none)
-METRIC_OPTIONS = {
-    "answer_sycophancy": lambda cfg: {"grading": cfg.judge.answer_grading},
-    "feedback_sycophancy": lambda cfg: {"datasets": list(cfg.dataset.feedback_datasets) or None,
-                                        "mode": cfg.judge.feedback},
-    "are_you_sure": lambda cfg: {"admits": cfg.are_you_sure.admits},
-}
-
 
 def run(ctx: Context) -> None:
     cfg = ctx.cfg
@@ -34,14 +26,10 @@ def run(ctx: Context) -> None:
              cfg.m, ctx.ns, list(cfg.variants))
 
 
-def metric_of(name: str, cfg):
-    """The registered metric ``name``, built with its arguments from the run config."""
-    return make_metric(name, **METRIC_OPTIONS.get(name, lambda cfg: {})(cfg))
-
-
 def make_metrics(cfg) -> list:
-    """The metrics of ``cfg.metrics``, in config order."""
-    return [metric_of(name, cfg) for name in cfg.metrics]
+    """The metrics of ``cfg.metrics``, in config order, each built with what the run config gives it (its own
+    ``config_kwargs``)."""
+    return [metric_from_config(name, cfg) for name in cfg.metrics]
 
 
 def select_examples(cfg, metrics, positions: dict[str, int] | None = None, facts: dict | None = None
@@ -97,7 +85,7 @@ def drop_absent_metrics(ctx: Context, metrics, examples: list[Example]) -> list:
 
     if not examples:
         raise ConfigError("no prompt selected: " + coverage.missing_reason(ctx.cfg, None, examples))
-    kept, skipped = coverage.present_metrics(ctx.cfg, metrics, examples, lambda name: metric_of(name, ctx.cfg))
+    kept, skipped = coverage.present_metrics(ctx.cfg, metrics, examples, lambda name: metric_from_config(name, ctx.cfg))
     for name, why in skipped.items():
         log.warning("not computing %s: it %s", name, why)
     if skipped:
