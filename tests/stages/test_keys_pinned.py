@@ -18,6 +18,7 @@ from bon import store as st
 from bon.config import Config
 from bon.data import Example
 from bon.scoring import NON_SYCOPHANTIC, STANDARD
+from bon.stages import check, first_turn, judge, sample, score  # noqa: F401  (each declares its stage version)
 
 TASKS = ("positivity", "correctness", "positivity_pairwise", "admits")
 EXAMPLES = [
