@@ -37,10 +37,15 @@ def models(holder: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         yield holder
     finally:
         for name in list(holder):
-            close = getattr(holder.pop(name), "close", None)
-            if close:
-                close()
+            close_model(holder, name)
         release_memory()
+
+
+def close_model(holder: dict[str, Any], name: str) -> None:
+    """Take ``name`` out of ``holder`` and close it (a vLLM engine must be shut down, not just dropped)."""
+    close = getattr(holder.pop(name, None), "close", None)
+    if close:
+        close()
 
 
 def lazy(holder: dict[str, Any], name: str, build: Callable[[], Any]) -> Any:

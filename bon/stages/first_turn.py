@@ -26,6 +26,7 @@ from bon import store as st
 from bon.chat import Prompt
 from bon.data.are_you_sure import challenged, challenged_pool, first_turn_key
 from bon.data.sycophancy_eval import Example
+from bon.stages.base import close_model
 
 log = logging.getLogger("bon")
 COLUMNS = ["key", "reply", "n_tokens", "finish_reason"]
@@ -78,7 +79,7 @@ def first_turn_stage(ctx, examples: list[Example], holder: dict[str, Any],
         table, facts = ctx.store.run_chunked("first_turn", key, spec, items, cfg.chunk_prompts, compute,
                                              columns=columns)
     except BaseException:
-        _close_sampler(holder)
+        close_model(holder, "sampler")
         raise
     ctx.facts["first_turn"] = {**facts, "mode": mode}
     ctx.stage_keys["first_turn"] = key
@@ -87,12 +88,6 @@ def first_turn_stage(ctx, examples: list[Example], holder: dict[str, Any],
     first = dict(zip(table["key"], table["reply"]))
     return [challenged(e, first[e.key]) if e.kind == "are_you_sure" else e
             for e in examples if e.kind != "are_you_sure" or e.key in first]
-
-
-def _close_sampler(holder: dict[str, Any]) -> None:
-    close = getattr(holder.pop("sampler", None), "close", None)
-    if close:
-        close()
 
 
 def _pools(ctx, key: str, examples: list[Example], items: list[Example], table: pd.DataFrame,
@@ -106,7 +101,7 @@ def _pools(ctx, key: str, examples: list[Example], items: list[Example], table: 
     by_key = {k: g.sort_values("sample") for k, g in table.groupby("key", sort=False)}
     kept = [e for e in items if len(by_key.get(e.key, ())) == m]
     if "sampler" in holder:  # the PM loads next: free the policy's engine first (the sample stage starts it again)
-        _close_sampler(holder)
+        close_model(holder, "sampler")
         release_memory()
     reused = len(ctx.reused)
     scored = score_stage(ctx, key, kept, [by_key[e.key]["completion"].tolist() for e in kept]) if kept else {}
