@@ -16,8 +16,9 @@ import logging
 import os
 import shutil
 import tempfile
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import pandas as pd
 from pyarrow import ArrowException as ArrowError
@@ -130,6 +131,23 @@ class Store:
     def put_result(self, stage: str, key: str, result: Any) -> None:
         write_json(self.dir(stage, key) / "result.json", result)
 
+    @contextmanager
+    def locked(self, stage: str, keys: Sequence[str]) -> Iterator[None]:
+        """Hold the locks of ``keys`` (in sorted order, so two jobs never deadlock): a job that needs a result another
+        job is computing waits for it, then finds it stored, instead of computing it a second time. Same lock files
+        as :meth:`run_chunked`."""
+        with ExitStack() as stack:
+            for key in sorted(set(keys)):
+                d = self.dir(stage, key)
+                d.mkdir(parents=True, exist_ok=True)
+                lock = stack.enter_context(open(d / ".lock", "a"))
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    log.info("store: %s/%s is being computed by another job; waiting for it", stage, key)
+                    fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or when its holder dies
+            yield
+
     def _verified(self, stage: str, key: str, header: dict, columns: Sequence[str] | None
                   ) -> tuple[pd.DataFrame, dict] | None:
         """The finished table and facts if every check passes; None (with a warning) if anything is off."""
@@ -184,13 +202,7 @@ class Store:
         """
         d = self.dir(stage, key)
         header = {"stage": stage, "version": stage_version(stage), "spec": spec}
-        d.mkdir(parents=True, exist_ok=True)
-        with open(d / ".lock", "a") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:  # another job computes this very key: wait for it, then reuse its result
-                log.info("store: %s/%s is being computed by another job; waiting for it", stage, key)
-                fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or when its holder dies
+        with self.locked(stage, [key]):  # another job computing this very key: wait for it, then reuse its result
             if self.done(stage, key):
                 hit = self._verified(stage, key, header, columns)
                 if hit is not None:

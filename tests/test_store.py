@@ -304,3 +304,28 @@ def test_two_jobs_one_key_second_waits_and_reuses(tmp_path):
     calls_a, calls_b = (json.loads((tmp_path / f"{x}.json").read_text()) for x in "ab")
     assert sorted(map(len, (calls_a, calls_b))) == [0, 3]  # one job computed every chunk, the other none
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+
+
+def _check_job(root, log_path, out_path):
+    def compute(held):
+        with open(log_path, "a") as f:
+            f.write("computed\n")
+        time.sleep(1.0)
+        return {"accuracy": 0.5, "pid": os.getpid()}
+
+    result = check._stored(st.Store(root), check.Check("pm", {"task": "x"}, compute))
+    Path(out_path).write_text(json.dumps(result))
+
+
+def test_two_jobs_sharing_a_check_store_compute_a_check_once(tmp_path):
+    """Sweep jobs (or test workers) sharing check_store: the second waits for the first's check, then reads it."""
+    ctx = multiprocessing.get_context("fork")
+    jobs = [ctx.Process(target=_check_job, args=(tmp_path / "s", tmp_path / "log", tmp_path / f"{x}.json"))
+            for x in "ab"]
+    for j in jobs:
+        j.start()
+    for j in jobs:
+        j.join(60)
+    assert [j.exitcode for j in jobs] == [0, 0]
+    assert (tmp_path / "log").read_text() == "computed\n"
+    assert json.loads((tmp_path / "a.json").read_text()) == json.loads((tmp_path / "b.json").read_text())

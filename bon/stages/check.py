@@ -63,9 +63,12 @@ def _stored(store: st.Store, c: Check) -> dict:
     key = STAGE.key(c.spec)
     result = store.result(STAGE.name, key)
     if result is None:
-        with models() as held:
-            result = c.compute(held)
-        store.put_result(STAGE.name, key, result)
+        with store.locked(STAGE.name, [key]):  # jobs sharing a check_store compute a check once
+            result = store.result(STAGE.name, key)
+            if result is None:
+                with models() as held:
+                    result = c.compute(held)
+                store.put_result(STAGE.name, key, result)
     return result
 
 
@@ -117,14 +120,18 @@ def pm_probe(cfg, store: st.Store) -> dict[str, dict]:
     variants = variants_of(cfg)
     keys = {name: STAGE.key(pm_check_spec(cfg, v, digest)) for name, v in variants.items()}
     probe = {name: store.result(STAGE.name, key) for name, key in keys.items()}
-    missing = {name: variants[name] for name, result in probe.items() if result is None}
-    if missing:
-        with models() as held:
-            results = checks.check_pm(rows, lazy(held, "pm", lambda: load_pm(cfg)), missing,
-                                      instrument=f"{cfg.pm.name} {cfg.pm.model}")
-        for name in missing:
-            probe[name] = results[name].as_dict()
-            store.put_result(STAGE.name, keys[name], probe[name])
+    if any(result is None for result in probe.values()):
+        with store.locked(STAGE.name, [keys[name] for name, result in probe.items() if result is None]):
+            # another job sharing the check_store may have stored some while this one waited for the locks
+            probe = {name: result or store.result(STAGE.name, keys[name]) for name, result in probe.items()}
+            missing = {name: variants[name] for name, result in probe.items() if result is None}
+            if missing:
+                with models() as held:
+                    results = checks.check_pm(rows, lazy(held, "pm", lambda: load_pm(cfg)), missing,
+                                              instrument=f"{cfg.pm.name} {cfg.pm.model}")
+                for name in missing:
+                    probe[name] = results[name].as_dict()
+                    store.put_result(STAGE.name, keys[name], probe[name])
     return probe
 
 
