@@ -25,8 +25,8 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
-# Two workers (pytest-xdist), one core each, whole files to a worker (their module fixtures are built once):
-# 745 s against 1,006 s in one process on 2 cores (BENCHMARKS.md, suite). --warm-checks: see tests/conftest.py.
+# Two workers (pytest-xdist), one core each, whole files to a worker (their module fixtures are built once): on 2
+# cores 745 s against 1,006 s in one process (BENCHMARKS.md, suite). --warm-checks: see tests/conftest.py.
 TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --warm-checks tests

@@ -204,7 +204,8 @@ def main() -> None:
            f"itself). HF ours/bare = **{hf_ratio:.3f}** in "
            f"tokens/s, {hf_ratio_cpu:.3f} in tokens per CPU-second. Ratios are comparable anywhere; tokens/s and "
            f"seconds are absolute (this machine, this load). 1-min load average "
-           f"{min(load):.1f} to {max(load):.1f} on {os.cpu_count()} CPUs (other jobs share this machine)."]
+           f"{min(load):.1f} to {max(load):.1f} on {os.cpu_count()} CPUs"
+           f"{' (other jobs shared this machine)' if max(load) > os.cpu_count() else ''}."]
     if hf_ratio_cpu < TARGET:
         md += ["", "HF below target in CPU time: what bounds it is our per-row sampling work, done every step on "
                "top of the forward: one seeded `torch.Generator` per row (a Python loop of `exponential_` over the "

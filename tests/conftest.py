@@ -75,7 +75,6 @@ def bundled_model() -> str:
     return resolve("bundled:smollm2-135m-instruct")
 
 
-
 def pytest_addoption(parser):
     parser.addoption("--warm-checks", action="store_true",
                      help="before any test (before xdist starts its workers), convert the bundled model and run the "

@@ -123,7 +123,8 @@ def pm_probe(cfg, store: st.Store) -> dict[str, dict]:
     if any(result is None for result in probe.values()):
         with store.locked(STAGE.name, [keys[name] for name, result in probe.items() if result is None]):
             # another job sharing the check_store may have stored some while this one waited for the locks
-            probe = {name: result or store.result(STAGE.name, keys[name]) for name, result in probe.items()}
+            probe = {name: store.result(STAGE.name, keys[name]) if result is None else result
+                     for name, result in probe.items()}
             missing = {name: variants[name] for name, result in probe.items() if result is None}
             if missing:
                 with models() as held:
