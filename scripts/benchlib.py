@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import re
@@ -33,8 +34,19 @@ def update_section(name: str, body: str, path: Path = BENCHMARKS_MD) -> None:
 
 
 def emit(obj: dict) -> None:
-    """The last line of every bench script: one JSON object with its headline figures."""
-    print(json.dumps(obj, sort_keys=True), flush=True)
+    """The last line of every bench script: one JSON object with its headline figures. A NaN or infinite figure
+    (e.g. a CI half-width bootstrap_ci gives none for, on too few items) is written as null: strict JSON has no NaN."""
+    print(json.dumps(_finite(obj), sort_keys=True, allow_nan=False), flush=True)
+
+
+def _finite(x):
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    return x
 
 
 def run_peak_rss(cmd: list[str], cwd: Path | None = None, env: dict | None = None) -> dict:
