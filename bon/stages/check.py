@@ -60,16 +60,29 @@ def check_stage(ctx: Context, metrics, examples: list[Example] = ()) -> dict:
 
 
 def _stored(store: st.Store, c: Check) -> dict:
-    key = STAGE.key(c.spec)
-    result = store.result(STAGE.name, key)
-    if result is None:
-        with store.locked(STAGE.name, [key]):  # jobs sharing a check_store compute a check once
-            result = store.result(STAGE.name, key)
-            if result is None:
-                with models() as held:
-                    result = c.compute(held)
-                store.put_result(STAGE.name, key, result)
-    return result
+    def compute(names: list[str]) -> dict[str, dict]:
+        with models() as held:
+            return {c.name: c.compute(held)}
+
+    return _stored_results(store, {c.name: STAGE.key(c.spec)}, compute)[c.name]
+
+
+def _stored_results(store: st.Store, keys: dict[str, str],
+                    compute: Callable[[list[str]], dict[str, dict]]) -> dict[str, dict]:
+    """name -> result of each check keyed in ``keys``: read from the store, the missing ones computed together
+    (``compute(names)``, one model load) and stored. Jobs sharing a check_store compute a check once: the missing
+    keys are locked, then reread, since another job may have stored them while this one waited."""
+    results = {name: store.result(STAGE.name, key) for name, key in keys.items()}
+    missing = [name for name, result in results.items() if result is None]
+    if missing:
+        with store.locked(STAGE.name, [keys[name] for name in missing]):
+            results.update({name: store.result(STAGE.name, keys[name]) for name in missing})
+            missing = [name for name in missing if results[name] is None]
+            if missing:
+                for name, result in compute(missing).items():
+                    results[name] = result
+                    store.put_result(STAGE.name, keys[name], result)
+    return results
 
 
 def labels(task: str) -> tuple[list[dict], str]:
@@ -119,21 +132,14 @@ def pm_probe(cfg, store: st.Store) -> dict[str, dict]:
     rows, digest = labels("pm")
     variants = variants_of(cfg)
     keys = {name: STAGE.key(pm_check_spec(cfg, v, digest)) for name, v in variants.items()}
-    probe = {name: store.result(STAGE.name, key) for name, key in keys.items()}
-    if any(result is None for result in probe.values()):
-        with store.locked(STAGE.name, [keys[name] for name, result in probe.items() if result is None]):
-            # another job sharing the check_store may have stored some while this one waited for the locks
-            probe = {name: store.result(STAGE.name, keys[name]) if result is None else result
-                     for name, result in probe.items()}
-            missing = {name: variants[name] for name, result in probe.items() if result is None}
-            if missing:
-                with models() as held:
-                    results = checks.check_pm(rows, lazy(held, "pm", lambda: load_pm(cfg)), missing,
-                                              instrument=f"{cfg.pm.name} {cfg.pm.model}")
-                for name in missing:
-                    probe[name] = results[name].as_dict()
-                    store.put_result(STAGE.name, keys[name], probe[name])
-    return probe
+
+    def compute(names: list[str]) -> dict[str, dict]:
+        with models() as held:
+            results = checks.check_pm(rows, lazy(held, "pm", lambda: load_pm(cfg)), {n: variants[n] for n in names},
+                                      instrument=f"{cfg.pm.name} {cfg.pm.model}")
+        return {name: results[name].as_dict() for name in names}
+
+    return _stored_results(store, keys, compute)
 
 
 def answer_check_spec(cfg, grading: str, labels_digest: str) -> dict:
