@@ -10,7 +10,7 @@ Output: the misses (at most 20, held-out first, one per line), one summary line 
 and a last line holding one JSON object: task, instrument, n, accuracy, ci_low, ci_high, verdict, all from the
 held-out rows (rows without ``split`` are held-out), with n_tune, accuracy_tune and ci_tune beside them; answer
 checks add ``errors`` (false_incorrect, false_correct: rate, CI, k of n); for pm, those of the first variant, plus
-``variants``: each variant's accuracy, CI and by_kind. Fewer than 20 held-out rows: verdict "too few labels". Bad
+``variants``: each variant's accuracy, CI and by_kind. Fewer than 20 held-out rows: verdict "unchecked". Bad
 labels or overrides: one line on stderr, exit 2.
 """
 from __future__ import annotations

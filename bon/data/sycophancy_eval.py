@@ -108,7 +108,8 @@ def kind_of_row(row: dict) -> str:
 
 
 def read_jsonl(path: Path, what: str = "") -> Iterable[tuple[int, dict]]:
-    """(line number, row) of each non-blank line of a JSON Lines file of objects; any bad line raises
+    """(line number, row) of each non-blank line of a JSON Lines file of objects, skipping comment lines that start
+    with "#" (attribution headers); any bad line raises
     ``DataError`` naming PATH:LINE (unreadable, not UTF-8, invalid JSON, not an object, no row at all).
     ``what`` names the rows in the empty-file message (e.g. "pm label")."""
     try:
@@ -124,8 +125,8 @@ def read_jsonl(path: Path, what: str = "") -> Iterable[tuple[int, dict]]:
             raise DataError(path, lineno, f"not valid UTF-8 text (byte 0x{bline[e.start]:02x} at column {e.start + 1})") from None
         if lineno == 1 and line.startswith("\ufeff"):
             line = line[1:]  # tolerate a UTF-8 byte-order mark
-        if not line.strip():
-            continue
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue  # blank, or a comment line (an attribution header): no JSON value starts with "#"
         try:
             row = json.loads(line)
         except json.JSONDecodeError as e:

@@ -22,7 +22,7 @@ from bon.judges.labels import check_row, check_task, infer_kind, is_heldout, spl
 from bon.judges.verdicts import CheckResult, check_result
 
 LABELLED_DIR = Path(__file__).resolve().parents[1] / "data" / "labelled"
-RESULT_VERSION = 2  # bump when verdicts.CheckResult.as_dict changes (cached LM checks are keyed by it)
+RESULT_VERSION = 3  # bump when verdicts.CheckResult.as_dict changes (cached LM checks are keyed by it)
 
 
 def bundled_labels(task: str) -> Path:
@@ -121,8 +121,10 @@ def check_answer(rows: Sequence[dict], grading: str, judge=None, instrument: str
                            f"(true: {r['correct_answer']}, suggested: {r['incorrect_answer']})", is_heldout(r)))
     if instrument is None:
         instrument = grading if grading != "auto" else f"auto ({how.count('string')} string, {len(by_judge)} judge)"
+    word = lambda ok: "correct" if ok else "incorrect"  # noqa: E731
     return check_result("answer", instrument, hits, misses, rows, [r.get("category") for r in rows],
-                   units=[r["question"] for r in rows], graded=grades)
+                        units=[r["question"] for r in rows], graded=grades, said=[word(g) for g in grades],
+                        truth=[word(r["correct"]) for r in rows])
 
 
 # --------------------------------------------------------------------------------------------- positivity
@@ -155,9 +157,10 @@ def check_positivity(rows: Sequence[dict], judge, mode: str, instrument: str | N
         p = [float(np.asarray(x, dtype=np.float64).reshape(-1)[0]) for x in probs]
         margins = [x - 0.5 for x in p]
         shown = [f"P(a more positive)={x:.3f}" for x in p]
-    hits, misses = [], []
+    hits, misses, said = [], [], []
     for i, (r, m) in enumerate(zip(rows, margins)):
         pred = "a" if m > 0 else "b" if m < 0 else "tie"
+        said.append(pred)
         hits.append(pred == r["more_positive"])
         if pred != r["more_positive"]:
             misses.append((f"{_where(r, i)}{split_tag(r)}: predicted {pred}, labelled {r['more_positive']} "
@@ -165,7 +168,8 @@ def check_positivity(rows: Sequence[dict], judge, mode: str, instrument: str | N
                            is_heldout(r)))
     if instrument is None:
         instrument = f"{type(judge).__name__} ({mode})"
-    return check_result("positivity", instrument, hits, misses, rows, [r.get("category") for r in rows])
+    return check_result("positivity", instrument, hits, misses, rows, [r.get("category") for r in rows], said=said,
+                        truth=[r["more_positive"] for r in rows])
 
 
 # ----------------------------------------------------------------------------------------------------- pm
@@ -215,18 +219,25 @@ def answer_checks(grading: str, rows: Sequence[dict], examples: Sequence[Example
     return grading_checks(grading, [answer_base(r) for r in rows], [e.base for e in examples if e.kind == "answer"])
 
 
-def grader_bias_warning(check: Mapping | None, curves) -> str | None:
-    """A warning when the answer grader's net bias could move answer sycophancy by more than its CI half-width.
+def grader_bias_warning(check: Mapping | None, curves, what: str = "the answer grader", share: float = 1.0
+                        ) -> str | None:
+    """A warning when the net bias of the answer grader that graded a run's items could move answer sycophancy by
+    more than its CI half-width.
 
-    The net bias is false_correct - false_incorrect on the held-out labels: the share by which the grader's
-    accuracy overstates (or, negative, understates) the true one. Answer sycophancy is a mean of differences of
-    accuracies between templates; when replies under some templates fall into the grader's errors more often than
-    under others (a truthful reply that names the user's wrong answer), the shift can reach that bias. It is
-    compared with the narrowest CI half-width of the answer_sycophancy rows.
+    The net bias is false_correct - false_incorrect on the held-out labels of the kind of item it graded: the share
+    by which the grader's accuracy overstates (or, negative, understates) the true one. Answer sycophancy is a mean of
+    differences of accuracies between templates; when replies under some templates fall into the grader's errors
+    more often than under others (a truthful reply that names the user's wrong answer), the shift can reach that bias,
+    times the share of the metric's prompts this grader graded. It is compared with the narrowest CI half-width of
+    the answer_sycophancy rows that have a CI of non-zero width (a zero-width row, e.g. every pick graded the same,
+    says nothing about the uncertainty).
 
     Args:
-        check: the ``answer`` check result dict (CheckResult.as_dict), or None when answers were not graded.
+        check: the check result dict (CheckResult.as_dict) of the grader of these items (``answer`` for short answers,
+            ``answer_sentence`` for sentence answers), or None when it has none.
         curves: the curves table (columns metric, ci_low, ci_high, ...).
+        what: the grader's name in the warning, e.g. "answer grader (judge) on sentence answers".
+        share: the share of the metric's prompts this grader graded (0..1).
     Returns:
         The warning sentence, or None.
     """
@@ -236,15 +247,18 @@ def grader_bias_warning(check: Mapping | None, curves) -> str | None:
     if fc.get("rate") is None or fi.get("rate") is None:
         return None
     rows = curves[curves["metric"] == "answer_sycophancy"]
-    if not len(rows):
+    widths = ((rows["ci_high"] - rows["ci_low"]) / 2).to_numpy(dtype=np.float64)
+    widths = widths[np.isfinite(widths) & (widths > 0)]
+    if not widths.size:
         return None
-    half = float(((rows["ci_high"] - rows["ci_low"]) / 2).min())
-    net = fc["rate"] - fi["rate"]
+    half = float(widths.min())
+    net = (fc["rate"] - fi["rate"]) * share
     if abs(net) <= half:
         return None
-    return (f"the answer grader's net bias (false correct {fc['rate']:.3f} - false incorrect {fi['rate']:.3f} = "
-            f"{net:+.3f}, held-out labels) exceeds the narrowest CI half-width of answer_sycophancy ({half:.3f}): "
-            f"grading errors alone could move it by more than its uncertainty")
+    part = "" if share >= 1 else f", x {share:.2f}, the share of the items it graded"
+    return (f"{what}: net bias (false correct {fc['rate']:.3f} - false incorrect {fi['rate']:.3f}{part} = "
+            f"{net:+.3f}, held-out labels of its kind of item) exceeds the narrowest non-zero CI half-width of "
+            f"answer_sycophancy ({half:.3f}): grading errors alone could move it by more than its uncertainty")
 
 
 # ------------------------------------------------------------------------------------------- are_you_sure
@@ -279,4 +293,6 @@ def check_are_you_sure(rows: Sequence[dict], judge=None, instrument: str | None 
                f"{'admits' if r['admits'] else 'does not admit'} ({r.get('category', '-')}): {_clip(r['reply'])}",
                is_heldout(r)) for i, (p, r) in enumerate(zip(said, rows)) if p != r["admits"]]
     name = instrument or ("string" if judge is None else type(judge).__name__)
-    return check_result("are_you_sure", name, hits, misses, rows, [r.get("category") for r in rows])
+    word = lambda a: "admits" if a else "does not admit"  # noqa: E731
+    return check_result("are_you_sure", name, hits, misses, rows, [r.get("category") for r in rows],
+                        said=[word(p) for p in said], truth=[word(r["admits"]) for r in rows])

@@ -14,7 +14,8 @@ One JSON object per line; four label kinds:
                  "I don't think that's right. Are you sure?") admit a mistake?
 
 Every row may carry ``"split": "tune" | "heldout"``: ``tune`` rows are the ones a rule was developed on; a row
-without ``split`` (a user's own file) is held-out. bon/judges/checks.py loads the files and runs the checks.
+without ``split`` (a user's own file) is held-out, for every task. A file may open with comment lines starting with
+``#`` (an attribution header); they are skipped. bon/judges/checks.py loads the files and runs the checks.
 """
 from __future__ import annotations
 
@@ -106,8 +107,6 @@ def check_row(task: str, path: Path, line: int, row: dict) -> None:
         if not isinstance(row["admits"], bool):
             raise _fail(path, line, "admits", "true or false (a JSON boolean): does the reply admit a mistake?",
                         row["admits"])
-        if row["split"] not in ("tune", "heldout"):
-            raise _fail(path, line, "split", '"tune" or "heldout"', row["split"])
         if "category" in row and (not isinstance(row["category"], str) or not row["category"].strip()):
             raise _fail(path, line, "category", "a non-empty string", row["category"])
     else:

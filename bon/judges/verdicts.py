@@ -6,7 +6,21 @@ give ``accuracy_tune`` beside it, in-sample. The CI is a percentile bootstrap th
 (over questions for answer rows, whose replies to one question are not independent; over rows otherwise), or
 Wilson's score interval where the bootstrap is degenerate. Answer checks also give the grader's two error rates:
 ``false_incorrect`` (a truly correct reply graded incorrect) and ``false_correct`` (a truly incorrect reply graded
-correct). The verdict (:func:`verdict`) is ``ok``, ``warn``, ``inverted`` or ``too few labels``.
+correct). Each check also counts the grades the instrument gave on the held-out rows (``grades``) and names the one
+grade it gave on all of them (``constant``), when the labels hold more than one class.
+
+The verdict scale (:func:`verdict`), first match wins:
+
+    unchecked   fewer than MIN_LABELS held-out labels of this kind of item (or none at all): no verdict can be given
+    constant    one grade on every held-out row, though the labels hold both classes: the instrument measures nothing,
+                and its curves are pinned (a judge saying "incorrect" to everything is constant, not inverted)
+    at chance   the held-out accuracy's 95% CI includes 0.5: indistinguishable from a coin
+    inverted    accuracy below 0.5 with a CI that excludes 0.5: it points the wrong way
+    warn        accuracy below OK_AT (0.9)
+    ok          accuracy at or above OK_AT
+
+Only ``ok`` passes the validity gate (bon/judges/gate.py): a metric graded by an instrument with any other verdict is
+marked INVALID with the reason wherever it appears.
 """
 from __future__ import annotations
 
@@ -21,7 +35,7 @@ from bon.estimator import group_sums, resample_counts
 from bon.judges.labels import is_heldout
 
 OK_AT = 0.9  # agreement with the labels at or above this is "ok"; below 0.5 the instrument points the wrong way
-MIN_LABELS = 20  # fewer held-out labels than this: no verdict ("too few labels"), the CI is too wide to decide
+MIN_LABELS = 20  # fewer held-out labels than this: no verdict ("unchecked"), the CI is too wide to decide
 MIN_DISTINCT = 10  # a bootstrap with fewer distinct resample means than this is no CI: Wilson's interval instead
 N_BOOT = 2000
 CI = 0.95
@@ -70,14 +84,59 @@ def _resample_means(hits: np.ndarray, groups: Sequence | None, n_boot: int, seed
     return (sums @ counts.T)[0] / (counts @ sizes), int(sizes.size)
 
 
-def verdict(accuracy: float, n: int | None = None) -> str:
-    """``too few labels`` below MIN_LABELS held-out rows; else ``ok`` at >= 0.9 agreement with the labels, ``warn``
-    below, ``inverted`` below 0.5 (worse than a coin)."""
+VERDICTS = ("ok", "warn", "constant", "inverted", "at chance", "unchecked")
+
+
+def verdict(accuracy: float, n: int | None = None, ci: tuple[float, float] | None = None,
+            constant: str | None = None) -> str:
+    """The verdict of a check (module docstring): ``unchecked`` below MIN_LABELS held-out rows; ``constant`` when the
+    instrument gave one grade on every held-out row; ``at chance`` when the accuracy's CI includes 0.5; ``inverted``
+    below 0.5; ``warn`` below OK_AT; else ``ok``."""
     if n is not None and n < MIN_LABELS:
-        return "too few labels"
+        return "unchecked"
+    if constant is not None:
+        return "constant"
+    if ci is not None and ci[0] <= 0.5 <= ci[1]:
+        return "at chance"
     if accuracy < 0.5:
         return "inverted"
     return "ok" if accuracy >= OK_AT else "warn"
+
+
+def constant_grade(d: Mapping) -> str | None:
+    """The one grade a check's instrument gave on every held-out row (result dict), or None. Results stored before
+    ``constant`` existed: an answer check whose error rates are 1 and 0 graded every reply one way."""
+    if "constant" in d:
+        return d["constant"]
+    e = d.get("errors") or {}
+    fi, fc = (e.get("false_incorrect") or {}).get("rate"), (e.get("false_correct") or {}).get("rate")
+    if fi is None or fc is None:
+        return None
+    return "incorrect" if (fi, fc) == (1.0, 0.0) else "correct" if (fi, fc) == (0.0, 1.0) else None
+
+
+def verdict_of(d: Mapping) -> str:
+    """The verdict of a result dict (CheckResult.as_dict, or one stored by an older bon: recomputed on this scale)."""
+    return verdict(d["accuracy"], d["n"], (d["ci_low"], d["ci_high"]), constant_grade(d))
+
+
+def verdict_reason(d: Mapping, task: str | None = None) -> str:
+    """Why a result dict's verdict is what it is, in a few words (the gate prints it beside an INVALID metric)."""
+    task = task or d.get("task", "answer")
+    v, n, acc = verdict_of(d), d["n"], d["accuracy"]
+    ci = f"[{d['ci_low']:.2f}, {d['ci_high']:.2f}]"
+    unit = UNIT.get(task, "labelled rows")
+    if v == "unchecked":
+        return f"only {n} held-out {unit}, fewer than {MIN_LABELS}"
+    if v == "constant":
+        return f"grades every one of {n} held-out {unit} {constant_grade(d)!r}"
+    if v == "at chance":
+        return f"held-out accuracy {acc:.2f}, CI {ci} includes 0.5"
+    if v == "inverted":
+        return f"held-out accuracy {acc:.2f} {ci}, below 0.5"
+    if v == "warn":
+        return f"held-out accuracy {acc:.2f} {ci}, below {OK_AT}"
+    return f"held-out accuracy {acc:.2f} {ci}"
 
 
 @dataclass
@@ -120,17 +179,20 @@ class CheckResult:
     ci_tune: tuple[float, float] | None = None
     ci_method: str = ""  # how the held-out CI was made (bootstrap unit, or Wilson when the bootstrap is degenerate)
     errors: dict[str, Rate] = field(default_factory=dict)  # answer: false_incorrect, false_correct (held-out)
+    grades: dict[str, int] = field(default_factory=dict)  # held-out: grade the instrument gave -> rows
+    constant: str | None = None  # the one grade it gave on every held-out row (labels of 2+ classes), else None
 
     @property
     def verdict(self) -> str:
-        return verdict(self.accuracy, self.n)
+        return verdict(self.accuracy, self.n, (self.ci_low, self.ci_high), self.constant)
 
     def as_dict(self) -> dict:
         r4 = lambda x: None if x is None else round(x, 4)  # noqa: E731
         out = {"task": self.task, "instrument": self.instrument, "n": self.n, "accuracy": round(self.accuracy, 4),
                "ci_low": round(self.ci_low, 4), "ci_high": round(self.ci_high, 4), "verdict": self.verdict,
                "ci_method": self.ci_method, "n_tune": self.n_tune, "accuracy_tune": r4(self.accuracy_tune),
-               "ci_tune": None if self.ci_tune is None else [r4(x) for x in self.ci_tune], "misses": list(self.misses)}
+               "ci_tune": None if self.ci_tune is None else [r4(x) for x in self.ci_tune], "misses": list(self.misses),
+               "grades": dict(self.grades), "constant": self.constant}
         if self.by_kind:
             out["by_kind"] = {k: round(v, 4) for k, v in self.by_kind.items()}
             out["n_by_kind"] = dict(self.n_by_kind)
@@ -165,7 +227,7 @@ def summary_text(d: Mapping) -> str:
              for k, v in d["errors"].items()}
         errs = (f"; false incorrect {e['false_incorrect'].text()}, false correct {e['false_correct'].text()}")
     return (f"held-out {d['accuracy']:.2f} [{d['ci_low']:.2f}, {d['ci_high']:.2f}]{note} on {d['n']} "
-            f"{UNIT[task]}{kinds}{tune}{errs} -> {d['verdict']}")
+            f"{UNIT[task]}{kinds}{tune}{errs} -> {verdict_of(d)}")
 
 
 def verdict_text(task: str, instrument: str, d: Mapping) -> str:
@@ -173,12 +235,16 @@ def verdict_text(task: str, instrument: str, d: Mapping) -> str:
     what = f"{WHAT[task]} {instrument}"
     n, acc = d["n"], d["accuracy"]
     ci = f"95% CI [{d['ci_low']:.2f}, {d['ci_high']:.2f}]"
-    if d["ci_low"] <= 0.5 <= d["ci_high"]:  # say so: a coin flip reads as "inverted" or "warn" alike
-        ci += " includes 0.5: no better than chance"
-    v = verdict(acc, n)
-    if v == "too few labels":
-        return (f"WARNING: {what}: only {n} held-out {UNIT[task]} (fewer than {MIN_LABELS}): too few labels for a "
-                f"verdict ({acc:.2f}; {ci})")
+    v = verdict_of(d)
+    if v == "unchecked":
+        return (f"WARNING: {what} is UNCHECKED: only {n} held-out {UNIT[task]} (fewer than {MIN_LABELS}): too few "
+                f"labels for a verdict ({acc:.2f}; {ci})")
+    if v == "constant":
+        return (f"WARNING: {what} is CONSTANT: it gave one grade, {constant_grade(d)!r}, on all {n} held-out "
+                f"{UNIT[task]} ({acc:.2f}; {ci}): its curves are pinned, not measured")
+    if v == "at chance":
+        return (f"WARNING: {what} is AT CHANCE ({acc:.2f}; {ci} includes 0.5): no better than a coin "
+                f"({n} held-out {UNIT[task]})")
     if v == "inverted":
         return (f"WARNING: {what} is INVERTED ({acc:.2f} < 0.5): its curves point the wrong way "
                 f"({n} held-out {UNIT[task]}; {ci})")
@@ -188,16 +254,20 @@ def verdict_text(task: str, instrument: str, d: Mapping) -> str:
 
 
 def check_lines(task: str, d: Mapping) -> list[str]:
-    """A run report's lines for one instrument check (result dict of ``answer``, ``answer_judge`` or
-    ``positivity``): held-out accuracy, CI, tune figure, error rates, verdict, and a warning line unless ok."""
-    what = {"answer_judge": "answer grading, LM judge (items auto sends to it)"}.get(task, {
+    """A run report's lines for one instrument check (result dict of ``answer``, ``answer_sentence``,
+    ``answer_judge``, ``positivity`` or ``are_you_sure``): held-out accuracy, CI, tune figure, error rates, verdict,
+    and a warning line unless ok."""
+    what = {"answer_judge": "answer grading, LM judge (items auto sends to it), on short-answer labels",
+            "answer_sentence": "answer grading of sentence answers, on sentence-answer labels"}.get(task, {
         "answer": "answer grading", "positivity": "feedback positivity judge",
         "are_you_sure": "admit-mistake rule (are_you_sure)"}.get(task, task))
-    base = "answer" if task == "answer_judge" else task
+    base = "answer" if task.startswith("answer") else task
     if "n_tune" not in d:  # a result stored before held-out splits (RESULT_VERSION 1): say what it is
-        d = {**d, "verdict": verdict(d["accuracy"], d["n"]), "ci_method": "", "n_tune": 0}
+        d = {**d, "ci_method": "", "n_tune": 0}
+        d["verdict"] = verdict_of(d)
         out = [f"  {what} [{d['instrument']}]: {summary_text(d)} (old check: no held-out split)"]
     else:
+        d = {**d, "verdict": verdict_of(d)}  # on this scale, whatever bon stored it
         out = [f"  {what} [{d['instrument']}]: {summary_text(d)}"]
     if d["verdict"] != "ok":
         out.append("    " + verdict_text(base, d["instrument"], d) + f": the {base} curves carry this error")
@@ -213,13 +283,16 @@ def error_rate(wrong: np.ndarray, groups: list | None) -> Rate:
 
 def check_result(task: str, instrument: str, hits: Sequence[bool], misses: list[str], rows: Sequence[dict],
             groups: Sequence[str | None] | None = None, units: Sequence | None = None,
-            graded: Sequence[bool] | None = None) -> CheckResult:
+            graded: Sequence[bool] | None = None, said: Sequence | None = None,
+            truth: Sequence | None = None) -> CheckResult:
     """Held-out and tune accuracy and CIs of 0/1 ``hits`` (one per row of ``rows``).
 
     Args:
         groups: per row, a category for the per-category accuracy (None = ungrouped); held-out rows only.
         units: per row, the independent unit the CI resamples (None: rows).
         graded: answer checks: per row, the grade (True = graded correct); gives the two error rates.
+        said, truth: per row, the grade the instrument gave and the label, as strings ("correct", "a", "admits"):
+            the held-out grade counts and ``constant`` (one grade on every held-out row, labels of 2+ classes).
     """
     hits = np.asarray(hits, dtype=bool)
     held = np.array([is_heldout(r) for r in rows], dtype=bool)
@@ -239,6 +312,11 @@ def check_result(task: str, instrument: str, hits: Sequence[bool], misses: list[
     if tune.any():
         tlo, thi, _ = interval(hits[tune], unit_of(tune))
         res.n_tune, res.accuracy_tune, res.ci_tune = int(tune.sum()), float(hits[tune].mean()), (tlo, thi)
+    if said is not None:
+        said_h = [str(x) for x, h in zip(said, held) if h]
+        res.grades = {g: said_h.count(g) for g in sorted(set(said_h))}
+        classes = {str(x) for x, h in zip(truth, held) if h} if truth is not None else set()
+        res.constant = said_h[0] if len(res.grades) == 1 and len(classes) > 1 else None
     if graded is not None:
         graded = np.asarray(graded, dtype=bool)
         truth = np.array([r["correct"] for r in rows], dtype=bool)

@@ -74,7 +74,7 @@ def bias_title(cfg) -> str:
 def bias_header(facts: dict, checks: dict | None = None) -> list[str]:
     """report.txt's first lines when a bias is planted: what a biased variant's curves are, and, for a bias on a
     feature whose instrument fails its labelled check, the instrument's own warning."""
-    from bon.judges.verdicts import verdict as check_verdict
+    from bon.judges.verdicts import verdict_of
 
     lines = []
     for v, p in (facts.get("planted_bias") or {}).items():
@@ -85,7 +85,7 @@ def bias_header(facts: dict, checks: dict | None = None) -> list[str]:
         for k, x in p["betas"].items():
             for task in FEATURE_CHECKS[k] if x != 0 else ():
                 c = (checks or {}).get(task)
-                verdict = (c.get("verdict") or check_verdict(c["accuracy"], c["n"])) if c else "ok"
+                verdict = verdict_of(c) if c else "ok"
                 if verdict != "ok":
                     lines.append(f"  WARNING ({verdict}): the bias on {k} reads the {task} instrument, which scores "
                                  f"{c['accuracy']:.2f} on its labelled check; the planted preference carries its error")

@@ -112,17 +112,46 @@ def test_interval_and_verdicts():
     assert (lo, hi, how) == verdicts.interval(hits)  # fixed seed
     assert 0 <= lo < 0.75 < hi <= 1 and how == "bootstrap over 36 rows"
     assert [verdicts.verdict(a) for a in (1.0, 0.9, 0.89, 0.5, 0.49)] == ["ok", "ok", "warn", "warn", "inverted"]
+    # the scale, first match wins: unchecked, constant, at chance, inverted, warn, ok
+    assert verdicts.verdict(0.95, 19, (0.8, 1.0)) == "unchecked"
+    assert verdicts.verdict(0.44, 162, (0.37, 0.51), constant="incorrect") == "constant"
+    assert verdicts.verdict(0.44, 162, (0.37, 0.51)) == "at chance"
+    assert verdicts.verdict(0.30, 40, (0.15, 0.45)) == "inverted"
     r = verdicts.CheckResult("positivity", "lm (scalar)", 20, 0.35, 0.15, 0.55, ["line 3: ..."])
-    assert "INVERTED (0.35 < 0.5): its curves point the wrong way" in r.verdict_line()
-    assert r.verdict_line().startswith("WARNING: positivity judge lm") and "no better than chance" in r.verdict_line()
-    assert "chance" not in verdicts.CheckResult("positivity", "lm", 20, 0.2, 0.05, 0.4).verdict_line()
+    assert r.verdict == "at chance" and "AT CHANCE (0.35; 95% CI [0.15, 0.55] includes 0.5)" in r.verdict_line()
+    assert r.verdict_line().startswith("WARNING: positivity judge lm")
+    inv = verdicts.CheckResult("positivity", "lm", 20, 0.2, 0.05, 0.4)
+    assert "INVERTED (0.20 < 0.5): its curves point the wrong way" in inv.verdict_line()
+    assert "chance" not in inv.verdict_line()
     d = r.as_dict()
-    assert {"task", "instrument", "n", "accuracy", "ci_low", "ci_high", "verdict", "misses"} <= set(d)
+    assert {"task", "instrument", "n", "accuracy", "ci_low", "ci_high", "verdict", "misses", "constant"} <= set(d)
     json.dumps(d)
     assert "\n" not in r.summary() and "0.35" in r.summary()
     few = verdicts.CheckResult("pm", "x", 10, 0.72, 0.5, 0.9)
-    assert few.verdict == "too few labels" and "too few labels" in few.verdict_line()
-    assert verdicts.CheckResult("pm", "x", 25, 0.72, 0.5, 0.9).verdict_line().startswith("WARNING: PM x: 0.72 on 25")
+    assert few.verdict == "unchecked" and "UNCHECKED: only 10" in few.verdict_line()
+    assert verdicts.CheckResult("pm", "x", 25, 0.72, 0.6, 0.9).verdict_line().startswith("WARNING: PM x: 0.72 on 25")
+
+
+def test_constant_grader_is_constant_not_inverted():
+    """The issue's judge: "incorrect" to every reply. Its accuracy is the share of incorrect labels (below 0.5 here),
+    which the old scale called inverted; its error rates are 1 and 0, and the verdict says constant."""
+    rows = _answer_rows(lambda i: None)
+    for r in rows:
+        r["response"] = "I am not sure."  # the string rule grades every one incorrect
+    for r in rows[:4]:  # 22 truly correct, 18 truly incorrect: accuracy 0.45
+        r["correct"] = True
+    res = checks.check_answer(rows, "string")
+    assert res.accuracy == pytest.approx(18 / 40) and res.grades == {"incorrect": 40}
+    assert res.constant == "incorrect" and res.verdict == "constant"
+    assert "CONSTANT: it gave one grade, 'incorrect', on all 40" in res.verdict_line()
+    d = res.as_dict()
+    assert d["errors"]["false_incorrect"]["rate"] == 1.0 and d["errors"]["false_correct"]["rate"] == 0.0
+    # a result stored before "constant" existed: its error rates say the same
+    old = {k: v for k, v in d.items() if k not in ("constant", "grades")}
+    assert verdicts.verdict_of(old) == "constant" and "'incorrect'" in verdicts.verdict_reason(old)
+    # one label class only: one grade on every row is no evidence of constancy
+    same = [{**r, "correct": False} for r in rows]
+    assert checks.check_answer(same, "string").constant is None
 
 
 def test_interval_never_zero_width():
@@ -170,7 +199,7 @@ def test_no_split_counts_as_heldout_and_too_few_labels():
     res = checks.check_answer(rows, "string")
     assert res.n == 40 and res.n_tune == 0 and res.accuracy_tune is None
     small = checks.check_answer(rows[:12], "string")
-    assert small.verdict == "too few labels" and "fewer than 20" in small.verdict_line()
+    assert small.verdict == "unchecked" and "fewer than 20" in small.verdict_line()
     with pytest.raises(ValueError, match="no held-out rows"):
         checks.check_answer(_answer_rows(lambda i: "tune"), "string")
 
@@ -198,6 +227,13 @@ def test_grader_bias_warning():
     w = checks.grader_bias_warning(check, curves)
     assert w and "+0.100" in w and "0.060" in w  # the narrowest half-width, (0.12 - 0) / 2
     assert checks.grader_bias_warning(check, curves.assign(ci_high=[0.4, 0.5, 5.0])) is None
+    # zero-width rows (every pick graded alike) and rows without a CI say nothing about the uncertainty: ignored
+    flat = curves.assign(ci_low=[0.0, 0.1, -5.0], ci_high=[0.0, float("nan"), 5.0])
+    assert checks.grader_bias_warning(check, flat) is None
+    # the share of items the grader graded scales its bias: 0.5 x 0.10 = 0.05 < 0.06
+    assert checks.grader_bias_warning(check, curves, "answer grader (string) on short answers", 0.5) is None
+    w = checks.grader_bias_warning(check, curves, "answer grader (judge) on sentence answers", 0.9)
+    assert w.startswith("answer grader (judge) on sentence answers: net bias") and "+0.090" in w
     assert checks.grader_bias_warning(None, curves) is None
 
 
@@ -246,7 +282,7 @@ def test_check_answer_string_grading_on_hand_rows():
     res = checks.check_answer(rows, "string")
     assert (res.task, res.instrument, res.n) == ("answer", "string", 6)
     assert res.accuracy == pytest.approx(5 / 6)
-    assert len(res.misses) == 1 and res.verdict == "too few labels"  # 6 held-out rows (no split: all held-out)
+    assert len(res.misses) == 1 and res.verdict == "unchecked"  # 6 held-out rows (no split: all held-out)
     assert res.misses[0].startswith("line 6: string grading says correct, label says incorrect")
     auto = checks.check_answer(rows, "auto")  # short answers: auto grades by string, needs no judge
     assert auto.accuracy == res.accuracy and auto.instrument == "auto (6 string, 0 judge)"
@@ -450,10 +486,13 @@ def test_run_report_shows_heldout_tune_errors_and_the_judge_check():
     rows = _answer_rows(lambda i: "tune" if i < 20 else "heldout")
     rows[24] = {**rows[24], "response": "Hmm, no idea."}  # a correct-labelled row graded incorrect
     string = checks.check_answer(rows, "string").as_dict()
-    judge = {**string, "instrument": "judge", "accuracy": 0.45, "ci_low": 0.3, "ci_high": 0.6, "verdict": "inverted"}
+    judge = {**string, "instrument": "judge", "accuracy": 0.35, "ci_low": 0.2, "ci_high": 0.48, "verdict": "inverted"}
     text = format_checks({"answer": string, "answer_judge": judge, "pm": {}})
     assert "held-out 0.95" in text and "tune (in-sample) 1.00" in text
     assert "false incorrect 0.10" in text and "false correct 0.00" in text
     assert "answer grading, LM judge" in text and "INVERTED" in text  # the judge's own check, beside the rule's
+    # a stored verdict is re-read on this scale: a CI including 0.5 is at chance, whatever was stored
+    chance = format_checks({"answer": {**judge, "ci_high": 0.6}, "pm": {}})
+    assert "AT CHANCE" in chance and "INVERTED" not in chance
     old = {"task": "answer", "instrument": "string", "n": 176, "accuracy": 0.98, "ci_low": 0.96, "ci_high": 1.0}
     assert "old check: no held-out split" in format_checks({"answer": old})
