@@ -41,7 +41,8 @@ import numpy as np
 from bon.estimator import expected_best_of_n
 from bon.metrics.base import METRICS, Metric
 from bon.judges.answer_rules import grade_answer
-from bon.judges.answer_grading import GRADINGS, judge_needed, resolve_grading
+from bon.judges.answer_grading import GRADINGS, judge_needed, needs_judge, resolve_grading
+from bon.judges.gate import Instrument
 
 TEMPLATES = ("bare", "doubt_correct", "suggest_correct", "suggest_incorrect")
 
@@ -53,6 +54,7 @@ class AnswerSycophancy(Metric):
     title, ylabel = "Answer sycophancy (user beliefs)", "mean accuracy shift toward user belief"
     main, order = True, 1
     value_name = "correctness"
+    beside = tuple(f"answer_accuracy/{t}" for t in TEMPLATES)  # tabled beside the shift: a floor effect shows
 
     @classmethod
     def config_kwargs(cls, cfg) -> dict:
@@ -79,6 +81,21 @@ class AnswerSycophancy(Metric):
         if self.grading == "auto":
             needed = judge_needed(self.grading, [e.base for e in self.select(examples)])
             self.judge_task = "correctness" if needed else None
+
+    def instruments(self, examples) -> list[Instrument]:
+        """The answer grader on short answers (check ``answer``, on short-answer labels) where some item has a short
+        answer, and on sentence answers (check ``answer_sentence``, on sentence-answer labels) where some has a
+        sentence answer (``needs_judge``), each named with the gradings it used and the prompts it graded."""
+        out = []
+        for sentence, check, labels in ((False, "answer", "short-answer labels"),
+                                        (True, "answer_sentence", "sentence-answer labels "
+                                                                  "(bon/data/labelled/answer_sentence.jsonl)")):
+            exs = [e for e in self.select(examples) if needs_judge(e.base) == sentence]
+            if exs:
+                how = ", ".join(dict.fromkeys(resolve_grading(self.grading, e.base) for e in exs))
+                kind = "sentence" if sentence else "short"
+                out.append(Instrument(check, f"answer grader ({how}) on {kind} answers", len(exs), labels))
+        return out
 
     def judged_rows(self, examples) -> list[bool]:
         """Which of these (answer) prompts the judge grades."""

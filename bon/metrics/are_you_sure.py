@@ -64,6 +64,7 @@ import numpy as np
 from bon.data.are_you_sure import base_template
 from bon.estimator import expected_best_of_n, pick_probabilities
 from bon.judges.admits import admits_mistake, final_letter, keeps_answer, option_letters
+from bon.judges.gate import Instrument
 from bon.metrics.base import METRICS, Metric
 from bon.judges.answer_rules import grade_answer
 
@@ -140,6 +141,13 @@ class AreYouSure(Metric):
         self.judge_task = "admits" if admits == "lm" else None
         self._parts: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # key -> (correct, flip) per sample
         self.variant: str | None = None  # first_turn=best_of_n: the PM variant of the rewards item_curves gets
+
+    def instruments(self, examples) -> list[Instrument]:
+        """The admit-mistake instrument (check ``are_you_sure``, on labelled turn-2 replies), string rule or LM judge.
+        (The final-answer rows also use the answer rules; the gate reads the admit check, the summary row's.)"""
+        n = len(self.select(examples))
+        return [Instrument("are_you_sure", f"admit-mistake {'rule' if self.admits == 'string' else 'LM judge'}", n,
+                           "labelled are_you_sure replies")]
 
     def bind(self, examples) -> None:
         """Before sampling: every are_you_sure item must say what its correct answer is (PATH:LINE errors)."""

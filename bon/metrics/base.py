@@ -16,7 +16,9 @@ A metric works in two steps, so each reply is graded (or judged) once and every 
 
 Both steps take only the prompts ``metric.select(examples)`` returns, in any order, and raise on others.
 
-A metric also carries what it knows about the run config: ``config_kwargs(cfg)``, the constructor arguments the config
+A metric names the instruments that grade its items (``instruments(examples)``), so the validity gate
+(bon/judges/gate.py) can mark its rows INVALID when one of them fails its labelled check. A metric also carries what
+it knows about the run config: ``config_kwargs(cfg)``, the constructor arguments the config
 gives it (answer_sycophancy's grading is ``judge.answer_grading``), and ``config_errors(cfg)``, the problems with the
 config values it owns, which ``bon.config.validate`` reports for every registered metric before any model loads.
 """
@@ -53,6 +55,7 @@ class Metric:
     main: bool = False  # a main result (drawn and tabled by default) or an extra (charted in W&B, drawn on request)
     order: int = 100  # place among the main (or the extra) metrics, lowest first; ties by name
     value_name: str | None = None  # what one per-sample value is, when not the metric's name (gold/<value_name>)
+    beside: tuple[str, ...] = ()  # extra rows report.txt tables right after the main row's block
 
     @classmethod
     def config_kwargs(cls, cfg) -> dict:
@@ -62,6 +65,12 @@ class Metric:
     @classmethod
     def config_errors(cls, cfg) -> list[str]:
         """Problems with the config values this metric owns, one line each (none by default)."""
+        return []
+
+    def instruments(self, examples: Sequence[Example]) -> list:
+        """The instruments that grade this metric's items among ``examples`` (bon.judges.gate.Instrument: the check
+        that vouches for each, on labels of the same kind of item); the validity gate reads their verdicts. None by
+        default: a metric read off rewards or token counts (reward, length, win_rate, truncated) has no instrument."""
         return []
 
     def __init__(self) -> None:

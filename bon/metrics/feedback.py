@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from bon.estimator import prob_greater_curve, prob_greater_matrix_curve
+from bon.judges.gate import Instrument
 from bon.metrics.base import METRICS, Metric
 
 POSITIVE = ("like", "wrote")  # framings where a sycophant warms up
@@ -56,6 +57,11 @@ class FeedbackSycophancy(Metric):
         if cfg.judge.feedback not in MODES:
             return [f"judge.feedback must be {' or '.join(MODES)}, got {cfg.judge.feedback!r}"]
         return []
+
+    def instruments(self, examples) -> list[Instrument]:
+        """The positivity judge (check ``positivity``, on labelled comment pairs), in this metric's mode."""
+        n = len(self.select(examples))
+        return [Instrument("positivity", f"positivity judge ({self.mode})", n, "labelled comment pairs")]
 
     def __init__(self, datasets: list[str] | str | None = ("arguments",), mode: str = "scalar"):
         """Args:

@@ -12,6 +12,7 @@ import numpy as np
 
 from bon.estimator import expected_best_of_n
 from bon.metrics.base import METRICS, Metric
+from bon.judges.gate import Instrument
 from bon.judges.words import mimicry_value
 
 
@@ -22,6 +23,12 @@ class MimicrySycophancy(Metric):
     higher_is_more_sycophantic = True
     title, ylabel = "Mimicry sycophancy (poems)", "rate of repeating user's mistake"
     main, order = True, 3
+
+    def instruments(self, examples) -> list[Instrument]:
+        """The whole-word poet-name match (bon.judges.words.mimicry_value). No labelled set checks it (check
+        ``mimicry`` is never run), so the gate calls it unchecked and the metric INVALID until one exists."""
+        n = len(self.select(examples))
+        return [Instrument("mimicry", "poet-name match (string rule)", n, "mimicry labels (none bundled)")]
 
     def sample_values(self, examples, texts, judged=None) -> np.ndarray:
         """(P, M) 1.0 where the reply repeats the misattribution, else 0.0."""

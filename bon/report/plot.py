@@ -11,16 +11,20 @@ the global backend alone and plotting works headless and in threads.
 """
 from __future__ import annotations
 
+import json
 import os
+import textwrap
 import uuid
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from bon.judges.gate import invalid_reason
 from bon.report.titles import main_metrics, metric_text
 
 DPI = 130
+INVALID_KEY = "bon-invalid-panels"  # PNG text chunk: JSON {metric: INVALID reason} of the panels drawn greyed
 _LINESTYLES = ["-", "--", ":", "-."]
 
 
@@ -134,12 +138,17 @@ def plot_curves(curves: pd.DataFrame, path, title: str | None = None, label_col:
     fig = Figure(figsize=(5.2 * ncols, 3.9 * nrows + 0.6), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    handles = {}
+    handles, invalid = {}, {}
     for ax, metric in zip(axes, panels):
         rows = curves[curves["metric"] == metric]
+        if (why := invalid_reason(rows)) is not None:
+            invalid[metric] = why
+            _mark_invalid(ax, why)
         if _is_gold(metric):
             _goodhart_panel(ax, curves, metric, label_col, colors, color_col, styles, style_col, x, handles,
                             (fits or {}).get(metric) or {})
+            if metric in invalid:
+                ax.set_title("INVALID: " + ax.get_title(), fontsize=11, color="firebrick")
             continue
         for label, g in rows.groupby(label_col, sort=False):
             g = g.sort_values("n")
@@ -152,7 +161,8 @@ def plot_curves(curves: pd.DataFrame, path, title: str | None = None, label_col:
         if "sycophancy" in metric:
             ax.axhline(0.0, color="0.3", ls="--", lw=0.9, zorder=0)
         panel_title, ylabel = metric_text(metric)
-        ax.set_title(panel_title, fontsize=11)
+        ax.set_title(("INVALID: " if metric in invalid else "") + panel_title, fontsize=11,
+                     **({"color": "firebrick"} if metric in invalid else {}))
         ax.set_ylabel(ylabel)
         ax.set_xlabel("N (best-of-N)")
         ax.set_xscale("log", base=2)
@@ -177,13 +187,24 @@ def plot_curves(curves: pd.DataFrame, path, title: str | None = None, label_col:
     # one path never share a temp file. open(.., "xb") keeps the umask permissions (mkstemp: 0600).
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with open(tmp, "xb") as f:
-            fig.savefig(f, format="png", dpi=DPI)
+        with open(tmp, "xb") as f:  # the INVALID panels and reasons also go in a PNG text chunk, for tools and tests
+            fig.savefig(f, format="png", dpi=DPI, metadata={INVALID_KEY: json.dumps(invalid)})
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _mark_invalid(ax, why: str) -> None:
+    """Grey and hatch a panel whose metric failed the validity gate (bon/judges/gate.py), its reason printed in it."""
+    from matplotlib.patches import Rectangle
+
+    ax.set_facecolor("0.9")
+    ax.add_patch(Rectangle((0, 0), 1, 1, transform=ax.transAxes, fill=False, hatch="//", edgecolor="0.75", lw=0,
+                           zorder=0))
+    ax.text(0.5, 0.5, textwrap.fill(why, 58), transform=ax.transAxes, ha="center", va="center", fontsize=7.5,
+            color="firebrick", zorder=5, bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "firebrick"})
 
 
 def _is_gold(metric) -> bool:

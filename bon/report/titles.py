@@ -37,3 +37,10 @@ def metric_text(row: str) -> tuple[str, str]:
         return cls.title, cls.ylabel or f"mean {kind.replace('_', ' ')}"
     kind = kind.replace("_", " ")
     return (f"{kind.capitalize()} ({template})" if template else kind.capitalize()), f"mean {kind}"
+
+
+def beside(metric: str) -> list[str]:
+    """The rows a metric's report block is followed by (its ``beside``: answer_sycophancy's per-template accuracies,
+    so a floor effect is visible next to the shift); none for other rows."""
+    cls = METRICS.get(metric) if metric in METRICS else None
+    return list(getattr(cls, "beside", ()) or ())

@@ -12,7 +12,8 @@ What a run holds:
   tables    example_picks, curves_table, differences_table
   media     curves.png (drawn by bon.report.plot if the run directory lacks it)
   artifact  type "bon-curves": curves.csv, differences.csv
-  summary   final/{metric}/{pm}{,_ci_low,_ci_high} at the largest N; checks/{task}/{accuracy,ci_low,ci_high,n}
+  summary   final/{metric}/{pm}{,_ci_low,_ci_high,_valid} at the largest N (and _validity, the INVALID reason, where
+            the validity gate failed it); checks/{task}/{accuracy,ci_low,ci_high,n,verdict}
             (the instrument checks of run.json; checks/pm/{variant}/... for the PM probe);
             goodhart/{gold row}/{pm}/{kl,kl_pool}/{alpha,beta,n_peak,inside} (the Goodhart fits of run.json)
 """
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bon.judges.verdicts import verdict_of
 from bon.report.files import read_curves, read_differences, read_run
 from bon.report.plot import plot_curves
 from bon.report.titles import extra_metrics, main_metrics
@@ -161,6 +163,7 @@ def _checks(run_dir: Path) -> dict:
         for name, r in ({task: c} if task != "pm" else {f"pm/{v}": r for v, r in c.items()}).items():
             for k in ("accuracy", "ci_low", "ci_high", "n"):
                 flat[f"checks/{name}/{k}"] = r[k]
+            flat[f"checks/{name}/verdict"] = verdict_of(r)
     return flat
 
 
@@ -188,6 +191,10 @@ def _final(curves: pd.DataFrame) -> dict:
         key = f"final/{metric}/{pm}"
         out.update({key: float(last["mean"]), f"{key}_ci_low": float(last["ci_low"]),
                     f"{key}_ci_high": float(last["ci_high"]), f"{key}_n": int(last["n"])})
+        if "valid" in g.columns:  # the validity gate (bon/judges/gate.py): an INVALID number carries its reason
+            out[f"{key}_valid"] = bool(last["valid"])
+            if not last["valid"]:
+                out[f"{key}_validity"] = str(last.get("validity") or "INVALID")
     return out
 
 

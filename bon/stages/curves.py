@@ -35,6 +35,7 @@ def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np
     kl = bon_kl(np.array(ns))
     alpha = 1 - cfg.ci
     curve_rows, diff_rows, per_item, sample_values, groups = [], [], {}, {}, {}
+    owner, instruments = {}, {}  # row -> its metric; metric -> the instruments that graded its items (the gate)
     gold = gold_metric(cfg, metrics, lambda name: metric_from_config(name, cfg))
     for metric in [*metrics, *([gold] if gold else [])]:
         sel = [i for i, e in enumerate(examples) if metric.applies(e)]
@@ -48,12 +49,14 @@ def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np
         judged_vals = metric_input(cfg, metric, sel, examples, replies, judged, samples, rewards, sample_values)
         values = metric.sample_values(exs, texts, judged_vals)
         sample_values[metric.name] = (sel, values)
+        instruments[metric.name] = metric.instruments(exs)
         for vname, r in rewards.items():
             r_sel = r[sel]
             metric.variant = vname  # whose rewards these are (are_you_sure first_turn=best_of_n picks turn 1 by it)
             rows = metric.item_curves(exs, r_sel, r_sel if values is None else values, ns)
             for row, arr in rows.items():
                 per_item[(row, vname)] = arr
+                owner[row] = metric.name
                 groups[row] = metric.item_ids.get(row)  # the item of each column: the bootstrap resamples items
                 mean, lo, hi, n_items = extra.item_ci(arr, groups[row], cfg, alpha)
                 for k, n in enumerate(ns):
@@ -77,11 +80,16 @@ def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np
                 for k, n in enumerate(ns):
                     diff_rows.append({"metric": row, "pm_a": a, "pm_b": b, "n": n, "kl": kl[k], "mean": mean[k],
                                       "ci_low": lo[k], "ci_high": hi[k], "n_items": n_items})
-    curves = pd.DataFrame(curve_rows)
+    # the validity gate (bon/judges/gate.py): each row carries its metric's verdict, INVALID with the reason
+    from bon.judges.gate import annotate, gate
+
+    ctx.facts["gate"] = gate(instruments, ctx.checks)
+    curves = annotate(pd.DataFrame(curve_rows), owner, ctx.facts["gate"])
+    diffs = annotate(pd.DataFrame(diff_rows), owner, ctx.facts["gate"])
     ctx.facts["goodhart"] = extra.goodhart_fits(curves, per_item, groups, cfg.n_boot, alpha, cfg.seed,
                                                 cfg.get("min_items_ci", 5))
     ctx.facts["length_shift"] = extra.length_shifts(curves)
-    return curves, pd.DataFrame(diff_rows), sample_values
+    return curves, diffs, sample_values
 
 
 def example_picks(ctx: Context, metrics, examples, replies, rewards, sample_values) -> pd.DataFrame:

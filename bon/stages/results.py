@@ -26,6 +26,7 @@ def run(ctx: Context) -> None:
     from bon.coverage import truncation_shares
     from bon.report import log_run
     from bon.report.facts import bias_header, bias_title
+    from bon.report.text import format_gate
 
     cfg, ns, run_dir = ctx.cfg, ctx.ns, ctx.run_dir
     metrics, examples, samples, replies = ctx.metrics, ctx.examples, ctx.samples, ctx.replies
@@ -53,9 +54,12 @@ def run(ctx: Context) -> None:
     facts["truncation"] = {"max_new_tokens": cfg.sampler.max_new_tokens, "shares": truncation_shares(curves)}
     from bon.judges.checks import grader_bias_warning
 
-    grader_bias = grader_bias_warning(instrument_checks.get("answer"), curves)
-    if grader_bias:
-        facts["answer_grader_bias"] = grader_bias
+    graders = (facts.get("gate") or {}).get("answer_sycophancy", {}).get("instruments", [])
+    total = sum(g["items"] for g in graders) or 1
+    warnings = [w for g in graders if (w := grader_bias_warning(  # each grader on the items it graded
+        instrument_checks.get(g["check"]), curves, g["what"], g["items"] / total))]
+    if warnings:
+        facts["answer_grader_bias"] = " | ".join(warnings)
     summary = {
         "checks": instrument_checks, "stages": ctx.stage_keys,
         "reused": ctx.reused, "n_prompts": len(examples), "m": cfg.m, "ns": ns, "facts": facts,
@@ -66,7 +70,7 @@ def run(ctx: Context) -> None:
     paired = report.format_differences(diffs) if len(diffs) else "(one PM variant: nothing to compare)"
     text = "\n\n".join([*(["\n".join(h)] if (h := bias_header(facts, instrument_checks)) else []),
                         report.format_table(curves), "paired differences (a - b):\n" + paired,
-                        report.format_checks(instrument_checks),
+                        report.format_checks(instrument_checks), format_gate(facts.get("gate") or {}),
                         facts_text(facts, ctx.timings, time.time() - ctx.started)])
     st.write_text(run_dir / "report.txt", text + "\n")
     print(text, flush=True)

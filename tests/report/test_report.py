@@ -119,13 +119,23 @@ def test_format_table(frames):
     for n in NS:
         assert f"N={n}" in text
     for metric in MAIN_METRICS:
-        assert f"{metric}: mean ± CI half-width, 200 items" in text
-    assert "answer_accuracy/bare" not in text
+        assert f"{metric}: mean [CI low, high], 200 items" in text
     assert "answer_accuracy/bare" in format_table(frames[0], metrics=["answer_accuracy/bare"])
-    assert max(len(line) for line in text.splitlines()) <= 100
+    # the CIs are asymmetric (mean - 0.04, mean + 0.06): printed as [lo, hi], never as ±0.05
     # standard at N=32 on answer_sycophancy: mean 0.1 + 0.03*5 = 0.25, CI [0.21, 0.31]
     block = text.split("answer_sycophancy:")[1].split("\n\n")[0].splitlines()
-    assert block[2].split() == ["standard"] + [f"{0.1 + 0.03 * np.log2(n):.2f}±0.05" for n in NS]
+    mu = [0.1 + 0.03 * np.log2(n) for n in NS]
+    assert block[2].split() == ["standard"] + [x for m in mu for x in (f"{m:.2f}", f"[{m - 0.04:.2f},", f"{m + 0.06:.2f}]")]
+    assert "±" not in text
+    # beside answer_sycophancy, its per-template accuracy (here only the bare row exists): a floor shows
+    near = text.split("answer_sycophancy:")[1].split("\n\n")[1].splitlines()
+    assert near[0].startswith("  answer_accuracy by template") and near[2].split()[:2] == ["standard", "bare"]
+    # a symmetric CI keeps mean ± half-width, and the table fits 100 columns
+    sym = frames[0].assign(ci_low=frames[0]["mean"] - 0.05, ci_high=frames[0]["mean"] + 0.05)
+    text = format_table(sym)
+    assert max(len(line) for line in text.splitlines()) <= 100 and "answer_sycophancy: mean ± CI half-width" in text
+    block = text.split("answer_sycophancy:")[1].split("\n\n")[0].splitlines()
+    assert block[2].split() == ["standard"] + [f"{m:.2f}±0.05" for m in mu]
 
 
 def test_main_and_extra_rows_come_from_the_metric_classes():

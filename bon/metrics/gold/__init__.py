@@ -45,6 +45,11 @@ class Gold(Metric):
     def applies(self, example) -> bool:
         return self.like.applies(example) if self.like is not None else super().applies(example)
 
+    def instruments(self, examples) -> list:
+        """The instruments of the metric whose per-sample value this gold is (``like``); none for a PM variant's or
+        a judge task's value (a judge gold has no labelled check of its own)."""
+        return self.like.instruments(examples) if self.like is not None else []
+
     def sample_values(self, examples, texts, judged=None) -> np.ndarray:
         """(P, M) gold score of each reply: ``judged``, the gold source the pipeline resolved."""
         m = self._check_texts(examples, texts)
