@@ -78,7 +78,10 @@ def test_run_writes_all_artifacts(first_run):
                  "report.txt"]:
         assert (run / name).exists(), name
     curves = pd.read_csv(run / "curves.csv")
-    assert list(curves.columns) == ["metric", "pm", "n", "kl", "mean", "ci_low", "ci_high", "n_items"]
+    assert list(curves.columns) == ["metric", "pm", "n", "kl", "mean", "ci_low", "ci_high", "n_items", "valid",
+                                    "validity"]
+    # the validity gate: reward reads no instrument; mimicry's name match has no labelled check (unchecked)
+    assert curves[curves.metric == "reward"].valid.all() and not curves[curves.metric == "mimicry_sycophancy"].valid.any()
     main = {"reward", "answer_sycophancy", "feedback_sycophancy", "mimicry_sycophancy"}
     assert main <= set(curves.metric) and {"answer_accuracy/bare", "feedback_positivity/like"} <= set(curves.metric)
     for (metric, pm), g in curves.groupby(["metric", "pm"]):
