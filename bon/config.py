@@ -246,7 +246,9 @@ def validate(cfg: Any) -> list[int]:
             errs.append(f"dataset.kinds: unknown kind {kind!r}; expected some of {list(KINDS)}")
     for p in cfg.dataset.paths:
         if not Path(p).expanduser().exists():
-            errs.append(f"dataset.paths: {p} does not exist")
+            where = "" if Path(p).expanduser().is_absolute() else f" (relative to {Path.cwd()}, where bon runs)"
+            errs.append(f"dataset.paths: {p} does not exist{where}; pass dataset.paths=[PATH] (a file or folder "
+                        f"of SycophancyEval JSON Lines)")
     if cfg.wandb.mode not in ("disabled", "offline", "online"):
         errs.append(f"wandb.mode must be disabled, offline or online, got {cfg.wandb.mode!r}")
     for ref_name, ref in [("policy.model", cfg.policy.model), ("pm.model", cfg.pm.model), ("judge.model", cfg.judge.model)]:

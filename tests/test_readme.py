@@ -110,7 +110,7 @@ def test_bon_run_commands_compose_and_validate():
     """Each composes as written; validation finds nothing but the README's placeholder paths (and no W&B key)."""
     cmds = [c for c in readme_commands() if re.match(r"(python -m bon\.run|bon-run) ", c)]
     assert len(cmds) >= 4
-    placeholder = re.compile(r" (/data|/models|/shared)/\S* does not exist|needs a W&B API key")
+    placeholder = re.compile(r" (\.\./shared|/data|/models|/shared)/\S* does not exist|needs a W&B API key")
     for cmd in cmds:
         ovs = _overrides(cmd)
         if "variants=mine" in ovs or "hedging" in cmd or "my-bon-conf" in cmd:
