@@ -4,7 +4,8 @@
     lexicon.py  lexicon   VADER sentiment, offline (positivity only)
 
 Which judge does which task is config (``judge.positivity``, ``judge.name`` + ``judge.model`` for LM tasks); every
-judge is checked against labelled sets by ``python -m bon.check_judge`` and in every run's report.
+judge is checked against labelled sets by ``python -m bon.check_judge`` and in every run's report (checks.py,
+labels.py, verdicts.py); gate.py turns those verdicts into each metric's validity (INVALID with the reason).
 A new judge: one file here with ``@JUDGES.register("<name>")``, ``tasks``, ``judge(task, examples, replies)``,
 ``store_identity(cfg, task)`` and optionally ``compare`` (see base.py); the registry finds the file.
 """

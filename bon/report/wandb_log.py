@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bon.judges.gate import invalid_reason
 from bon.judges.verdicts import verdict_of
 from bon.report.files import read_curves, read_differences, read_run
 from bon.report.plot import plot_curves
@@ -94,7 +95,8 @@ def log_run(run_dir, curves: pd.DataFrame | None = None, diffs: pd.DataFrame | N
             by_pm = [(pm, g.sort_values("n")) for pm, g in curves[curves["metric"] == metric].groupby("pm", sort=False)]
             charts[f"charts/{metric}"] = wandb.plot.line_series(
                 xs=[g["n"].tolist() for _, g in by_pm], ys=[g["mean"].tolist() for _, g in by_pm],
-                keys=[str(pm) for pm, _ in by_pm], title=metric, xname="N")
+                keys=[str(pm) for pm, _ in by_pm], xname="N",
+                title=metric + (f" ({why})" if (why := invalid_reason(curves[curves["metric"] == metric])) else ""))
         tables = {"curves_table": wandb.Table(dataframe=curves.reset_index(drop=True))}
         if diffs is not None:
             tables["differences_table"] = wandb.Table(dataframe=diffs.reset_index(drop=True))
