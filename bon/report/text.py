@@ -72,7 +72,7 @@ def _ci_what(rows: pd.DataFrame, star: bool = False) -> str:
     d = _decimals(pd.concat([rows["mean"], rows["ci_low"], rows["ci_high"]]))
     sym = {_symmetric(m, lo, hi, d) for m, lo, hi in zip(rows["mean"][has], rows["ci_low"][has], rows["ci_high"][has])}
     what = {frozenset([True]): " ± CI half-width", frozenset([False]): " [CI low, high]"}.get(
-        frozenset(sym), " ± CI half-width, or [CI low, high] where asymmetric")
+        frozenset(sym), " ± CI half-width or [CI low, high]")
     return what + (", * = CI excludes 0" if star else "")
 
 
