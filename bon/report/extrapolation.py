@@ -43,7 +43,7 @@ def format_extrapolation(curves: pd.DataFrame, ext: dict) -> str:
             if "skipped" in f:
                 lines.append(f"  Goodhart on extrapolated {row} ({pm}): {f['skipped']}")
                 continue
-            where = ("no peak up to N = %d" % f["n_max"] if f["n_peak"] is None else
+            where = ("no peak (the fitted gold rises without end)" if f["n_peak"] is None else
                      f"predicted peak at N ~ {f['n_peak']:.3g}, "
                      + ("inside" if f["peak_inside_backtested"] else "OUTSIDE")
                      + f" the backtested range (N <= {f['n_backtested']:.0f})")
