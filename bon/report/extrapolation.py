@@ -47,6 +47,7 @@ def format_extrapolation(curves: pd.DataFrame, ext: dict) -> str:
                      f"predicted peak at N ~ {f['n_peak']:.3g}, "
                      + ("inside" if f["peak_inside_backtested"] else "OUTSIDE")
                      + f" the backtested range (N <= {f['n_backtested']:.0f})")
-            lines.append(f"  Goodhart on extrapolated {row} ({pm}): {where}; verdict {f['verdict']} (the degree-1 "
-                         f"form is monotone in N beyond M: it cannot itself predict a turnover)")
+            why = (" (the degree-1 form is monotone in N beyond M: it cannot itself predict a turnover)"
+                   if ext["degree"] == 1 else "")
+            lines.append(f"  Goodhart on extrapolated {row} ({pm}): {where}; verdict {f['verdict']}{why}")
     return "\n".join(lines)

@@ -140,3 +140,20 @@ def test_backtest_catches_a_link_the_form_cannot_follow():
     _, lo, hi = bootstrap_ci(exact)
     assert np.mean(bt["abs_error"]) > 2 * np.median((hi - lo) / 2)
     assert not all(bt["covered"])
+
+
+def test_study_script_as_written():
+    """scripts/extrapolation_study.py (the README's synthetic table) runs and prints one JSON line per setting; 3
+    runs each here instead of 200."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, str(root / "scripts/extrapolation_study.py"), "--sims", "3"],
+                         capture_output=True, text=True, timeout=300, check=True).stdout
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert len(rows) == 8 and {r["link"] for r in rows} == {"linear", "logistic", "peaked"}
+    peaked = [r for r in rows if r["link"] == "peaked"]
+    assert all(r["backtest_pass_share"] == 0 and r["coverage"] == [0.0, 0.0] for r in peaked)
