@@ -119,8 +119,10 @@ class ExtrapolateConfig:
     n_max: Optional[int] = None  # largest N predicted; null = 8 * m; 0 (or any n_max <= m) = off
     max_error: Optional[float] = None  # backtest pass threshold on the mean absolute error; null = half the median
     # CI half-width of the row's exact curves
-    degree: int = 1  # degree of the link in the normal score of the reward rank (the backtest needs degree + 1 N <= m/4)
-    form: str = "normal"  # normal: E_N linear in E[max of N normals] (bon/estimator/extrapolate.py) | log: in log N
+    degree: int = 1  # degree of the link in the normal score of the reward rank (backtest: degree + 1 N <= m / 4)
+    # auto: per row, logit (the logit of E_N linear in E[max of N normals]) for a rate in [0, 1], else normal (E_N
+    # linear in it) | normal | logit | log (E_N linear in log N); bon/estimator/extrapolate.py
+    form: str = "auto"
 
 
 @dataclass
@@ -394,7 +396,8 @@ def _extrapolate_errors(cfg: Any) -> list[str]:
     ext = cfg.get("extrapolate") or {}
     errs, n_max, max_error, degree = [], ext.get("n_max"), ext.get("max_error"), ext.get("degree", 1)
     if n_max is not None and (isinstance(n_max, bool) or not isinstance(n_max, int) or n_max < 0):
-        errs.append(f"extrapolate.n_max must be null (8 * m), 0 (off) or an integer > m, got {n_max!r}")
+        errs.append(f"extrapolate.n_max must be null (8 * m) or an integer >= 0 (the largest N predicted; <= m: off), "
+                    f"got {n_max!r}")
     if max_error is not None and (isinstance(max_error, bool) or not isinstance(max_error, (int, float))
                                   or not max_error > 0):
         errs.append(f"extrapolate.max_error must be null (half the median CI half-width) or a number > 0, "
@@ -403,8 +406,8 @@ def _extrapolate_errors(cfg: Any) -> list[str]:
         errs.append(f"extrapolate.degree must be an integer >= 1, got {degree!r}")
     from bon.estimator.extrapolate import FORMS
 
-    if ext.get("form", "normal") not in FORMS:
-        errs.append(f"extrapolate.form must be one of {', '.join(FORMS)}, got {ext.get('form')!r}")
+    if ext.get("form", "auto") not in ("auto", *FORMS):
+        errs.append(f"extrapolate.form must be one of auto, {', '.join(FORMS)}, got {ext.get('form')!r}")
     return errs
 
 

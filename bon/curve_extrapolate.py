@@ -6,8 +6,11 @@ curve. The math is bon/estimator/extrapolate.py; this file only walks the rows a
                         predicted mean curve over variants and tested N, the share of tested points inside the
                         predicted 95% CI, the threshold and the verdict (backtest.csv, run.json facts, report.txt)
     extrapolated rows   curves.csv rows with extrapolated = True, only for rows whose error is below the threshold
-    goodhart            gold rows that pass: R(d) = d (alpha - beta d) fitted on the exact and extrapolated N, where
-                        the peak falls, and whether it lies inside the backtested range (N <= M * M / M')
+    form                extrapolate.form = auto (default): per row, logit for a rate (every value in [0, 1]), else
+                        normal (bon/estimator/extrapolate.py)
+    goodhart            gold rows that pass: R(d) = d (alpha - beta d) fitted on the exact and extrapolated mean N
+                        (a point fit), where the peak falls, and whether it lies inside the backtested range
+                        (N <= M * M / M')
 """
 from __future__ import annotations
 
@@ -15,8 +18,8 @@ import math
 
 import numpy as np
 
-from bon.estimator import bon_kl, goodhart_bootstrap
-from bon.estimator.extrapolate import backtest, extrapolate_ci, extrapolation_grid, extrapolation_matrix
+from bon.estimator import bon_kl, fit_goodhart
+from bon.estimator.extrapolate import applicable_forms, backtest, extrapolate_ci, extrapolation_grid
 
 
 def n_max_of(cfg) -> int:
@@ -40,30 +43,33 @@ def extrapolate_rows(per_item: dict, groups: dict, curves, ns, cfg, alpha: float
     m, n_max = int(cfg.m), n_max_of(cfg)
     ext = cfg.get("extrapolate") or {}
     degree = int(ext.get("degree", 1))
-    form = str(ext.get("form", "normal"))
+    form = str(ext.get("form", "auto"))
     grid = extrapolation_grid(m, n_max) if n_max > m else []
     if not grid:
         return [], {"off": f"extrapolate.n_max = {n_max} <= M = {m}"}
     ns = np.asarray(ns)
-    boot = {"n_boot": int(cfg.n_boot), "alpha": alpha, "seed": int(cfg.seed), "min_items": int(cfg.get("min_items_ci", 5)),
-            "form": form}
+    boot = {"n_boot": int(cfg.n_boot), "alpha": alpha, "seed": int(cfg.seed),
+            "min_items": int(cfg.get("min_items_ci", 5))}
     rows_out, table, gold_fits = [], [], {}
     for row in dict.fromkeys(r for r, _ in per_item):
         variants = [v for r, v in per_item if r == row]
-        tests = {v: backtest(ns, per_item[(row, v)], m, degree, groups.get(row), **boot) for v in variants}
-        entry = _verdict(row, tests, curves, ext.get("max_error"))
+        # auto: logit for a rate (every value in [0, 1]), else normal. Chosen by the row's range, not by the lowest
+        # backtest error: with M' = 2 that choice is noise (scripts/extrapolation_study.py; README)
+        f = form if form != "auto" else applicable_forms(np.stack([per_item[(row, v)] for v in variants]))[-1]
+        tests = {v: backtest(ns, per_item[(row, v)], m, degree, groups.get(row), form=f, **boot) for v in variants}
+        entry = _verdict(row, tests, curves, ext.get("max_error")) | {"form": f}
         table.append(entry)
         if not entry["passed"]:
             continue
         kl = bon_kl(np.array(grid))
         for v in variants:
             arr = per_item[(row, v)]
-            mean, lo, hi = extrapolate_ci(ns, arr, grid, degree, groups.get(row), **boot)
+            mean, lo, hi = extrapolate_ci(ns, arr, grid, degree, groups.get(row), form=entry["form"], **boot)
             n_items = arr.shape[1] if groups.get(row) is None else len(set(groups[row]))
             rows_out += [{"metric": row, "pm": v, "n": n, "kl": kl[k], "mean": mean[k], "ci_low": lo[k],
                           "ci_high": hi[k], "n_items": n_items, "extrapolated": True} for k, n in enumerate(grid)]
             if str(row).startswith("gold/"):
-                gold_fits.setdefault(row, {})[v] = _goodhart(ns, arr, grid, degree, groups.get(row), m, boot)
+                gold_fits.setdefault(row, {})[v] = _goodhart(ns, arr.mean(axis=1), grid, mean, m)
     facts = {"n_max": n_max, "m": m, "m_sub": m // 4, "degree": degree, "form": form, "grid": grid, "backtest": table,
              "goodhart": gold_fits}
     return rows_out, facts
@@ -75,7 +81,8 @@ def _verdict(row: str, tests: dict, curves, max_error) -> dict:
     entry = {"metric": row, "m_sub": None, "ns_fit": None, "ns_test": None, "mae": None, "coverage": None,
              "n_points": 0, "threshold": None, "passed": False, "why": None}
     if not done:
-        entry["why"] = "the N grid has too few points at or below M / 4 to backtest (needs 2) or none above it"
+        entry["why"] = ("the N grid has too few points at or below M / 4 to backtest (M >= 8 with N = 1, 2 in the "
+                        "grid) or none above it")
         return entry
     first = next(iter(done.values()))
     errs = [e for t in done.values() for e in t["abs_error"]]
@@ -100,19 +107,19 @@ def _verdict(row: str, tests: dict, curves, max_error) -> dict:
     return entry
 
 
-def _goodhart(ns, arr, grid, degree, groups, m, boot) -> dict:
-    """Goodhart's form on the exact and extrapolated gold curve of one variant, and where its peak falls."""
+def _goodhart(ns, exact_mean, grid, predicted, m) -> dict:
+    """Goodhart's form (a point fit, `fit_goodhart`) on the exact and extrapolated mean gold curve of one variant, and
+    where its peak falls. No bootstrap verdict: past N = M the curve is a prediction, not a measurement."""
     ns_all = np.concatenate([ns, grid]).astype(np.float64)
-    values = np.vstack([arr, extrapolation_matrix(ns, grid, degree, boot["form"]) @ arr])
+    curve = np.concatenate([exact_mean, predicted])
     order = np.argsort(ns_all, kind="stable")
-    ns_all, values = ns_all[order], values[order]
+    ns_all, curve = ns_all[order], curve[order]
     backtested = m * (m / max(m // 4, 1))  # the backtest checked a factor M / M' beyond the fitted pool
     try:
-        fit = goodhart_bootstrap(np.sqrt(bon_kl(ns_all)), values, ns_all, groups,
-                                 **{k: v for k, v in boot.items() if k != "form"})
+        fit = fit_goodhart(np.sqrt(bon_kl(ns_all)), curve - curve[0], ns_all)
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as e:
         return {"skipped": f"no fit: {e}"}
     n_peak = fit.get("n_peak")
     return {"n_peak": n_peak if n_peak is not None and math.isfinite(n_peak) else None,
-            "beta": fit["beta"], "verdict": fit["verdict"], "n_backtested": backtested, "n_max": int(max(grid)),
+            "beta": fit["beta"], "n_backtested": backtested, "n_max": int(max(grid)),
             "peak_inside_backtested": bool(n_peak is not None and math.isfinite(n_peak) and n_peak <= backtested)}

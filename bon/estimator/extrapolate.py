@@ -9,7 +9,7 @@ E[v | z] = c_0 + c_1 z + ... + c_d z^d. The best of N draws has z = the maximum 
 
 Nothing is assumed about the reward's own scale: only its rank enters, as in the exact estimator (a reward that is
 Gaussian within the prompt makes the `reward` row itself exactly degree 1, mean + sd * mu_1(N)). Three properties
-make this the form bon uses (README, "N beyond the pool", has the backtest that chose it):
+make this the form bon uses for rows that are not rates (README, "N beyond the pool", has the backtests):
 
 - It is linear in the c_k, and the exact E_n of every n <= M is a known weighted sum of the pool's values, so the fit
   is a least-squares projection: E_N = A @ E_{fit grid} with a fixed (L_new, L_fit) matrix A (`extrapolation_matrix`).
@@ -23,8 +23,13 @@ pool's E_n (the estimator is a U-statistic), and the fit is linear, so fitting t
 mean of the fits on every sub-pool. `backtest` does that for M' = M / 4 and compares the predictions for
 n in (M', M] with the full pool's exact values.
 
+A rate that saturates (a 0/1 value whose link to the reward is steep) flattens toward 1 while mu_1(N) keeps growing, so
+the normal form overshoots; the "logit" form fits the same regressors to the logit of the mean curve
+(E_N = expit(sum_k c_k mu_k(N))), which keeps it in [0, 1]. bon takes it for every row whose values are rates. It is not linear, so the sub-pool identity gives the fit on the sub-pool-averaged curve rather than the
+mean of the sub-pool fits, and the bootstrap refits every resample.
+
 What it cannot do: with d = 1, E_N is monotone in N, so it never predicts a turnover (a Goodhart peak) that the pool
-does not already show; a bounded metric's prediction is not clipped to its range.
+does not already show; the normal form's prediction is not clipped to a row's range.
 """
 from __future__ import annotations
 
@@ -32,7 +37,8 @@ import math
 
 import numpy as np
 
-from bon.estimator.bootstrap import bootstrap_ci
+from bon.estimator.bootstrap import (bootstrap_ci, enough_resamples, expanded_alpha, group_sums,
+                                     resample_counts)
 from bon.estimator.validate import check_array, check_finite, check_int
 
 _Z = np.linspace(-12.0, 12.0, 48001)  # grid for mu_k(N): Phi(-12) ~ 2e-33, the tails past it hold nothing
@@ -62,13 +68,15 @@ def max_normal_moments(ns, degree: int = 1) -> np.ndarray:
     return (dens[:, None, :] * powers[None]).sum(axis=-1) * dz  # (L, d+1); the ends are ~0, so a Riemann sum
 
 
-FORMS = ("normal", "log")
+FORMS = ("normal", "logit", "log")
+_EPS = 1e-6  # the logit form clips a mean curve to [eps, 1 - eps]: a rate of exactly 0 or 1 stays finite
 
 
 def basis(ns, degree: int = 1, form: str = "normal") -> np.ndarray:
-    """The regressors of E_N: "normal" mu_k(N) (`max_normal_moments`), the form bon uses; "log" (log N)^k, the
-    curve-fitting baseline it was backtested against (linear in log N for degree 1, as Gao et al. 2022 plot BoN)."""
-    if form == "normal":
+    """The regressors of E_N: "normal" and "logit" mu_k(N) (`max_normal_moments`; "logit" fits them to the
+    logit of the mean curve, for rates in [0, 1] that saturate); "log" (log N)^k, the curve-fitting baseline they were
+    backtested against (linear in log N for degree 1, as Gao et al. 2022 plot BoN)."""
+    if form in ("normal", "logit"):
         return max_normal_moments(ns, degree)
     if form == "log":
         degree = check_int("degree", degree, 0)
@@ -108,15 +116,49 @@ def extrapolate_ci(ns_fit, values, ns_new, degree: int = 1, groups=None, n_boot:
             seed gives the same item resamples as the exact rows' CIs).
 
     Returns:
-        (mean, lo, hi), each (L_new,); lo and hi NaN below min_items items. The fit is linear, so the refit of a
-        resampled mean curve equals the resampled mean of the per-column predictions, which is what is bootstrapped.
+        (mean, lo, hi), each (L_new,); lo and hi NaN below min_items items. "normal" and "log" are linear, so the
+        refit of a resampled mean curve equals the resampled mean of the per-column predictions, which is what is
+        bootstrapped; "logit" (values in [0, 1] only) refits every resampled mean curve on the logit scale.
     """
     values = check_array("values", values)
     if values.ndim != 2 or values.shape[0] != len(np.atleast_1d(ns_fit)):
         raise ValueError(f"values must be (L, n_cols) with L = len(ns_fit), got {values.shape}")
     check_finite("values", values)
-    pred = extrapolation_matrix(ns_fit, ns_new, degree, form) @ values  # (L_new, n_cols)
-    return bootstrap_ci(pred, n_boot=n_boot, alpha=alpha, seed=seed, groups=groups, min_items=min_items)
+    A = extrapolation_matrix(ns_fit, ns_new, degree, form)  # (L_new, L)
+    if form != "logit":
+        return bootstrap_ci(A @ values, n_boot=n_boot, alpha=alpha, seed=seed, groups=groups, min_items=min_items)
+    if (values < 0).any() or (values > 1).any():
+        raise ValueError("form 'logit' needs values in [0, 1] (a rate)")
+    mean = _expit(A @ _logit(values.mean(axis=1)))
+    g = n_items_of(values.shape[1], groups)
+    nan = np.full(mean.shape, np.nan)
+    if g < max(min_items, 1) or not enough_resamples(g, alpha):
+        return mean, nan, nan.copy()
+    sums, sizes = group_sums(values, groups)
+    counts = resample_counts(g, n_boot, seed)
+    boot = _expit(A @ _logit((sums @ counts.T) / (counts @ sizes)))  # (L_new, n_boot): each resample refitted
+    a = expanded_alpha(g, alpha)
+    lo, hi = np.quantile(boot, [a / 2, 1 - a / 2], axis=-1)
+    return mean, lo, hi
+
+
+def applicable_forms(values) -> list[str]:
+    """The forms `extrapolate_ci` accepts for these values: normal always, logit when every value is in [0, 1]."""
+    v = np.asarray(values, dtype=np.float64)
+    return ["normal", "logit"] if v.size and (v >= 0).all() and (v <= 1).all() else ["normal"]
+
+
+def n_items_of(n_cols: int, groups) -> int:
+    return n_cols if groups is None else len(set(groups))
+
+
+def _logit(p):
+    p = np.clip(p, _EPS, 1 - _EPS)
+    return np.log(p / (1 - p))
+
+
+def _expit(x):
+    return 1 / (1 + np.exp(-x))
 
 
 def backtest(ns, values, m: int, degree: int = 1, groups=None, n_boot: int = 1000, alpha: float = 0.05,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-BACKTEST_COLUMNS = ["metric", "m_sub", "ns_fit", "ns_test", "mae", "coverage", "n_points", "threshold", "passed",
+BACKTEST_COLUMNS = ["metric", "form", "m_sub", "ns_fit", "ns_test", "mae", "coverage", "n_points", "threshold", "passed",
                     "why"]
 
 
@@ -21,18 +21,18 @@ def format_extrapolation(curves: pd.DataFrame, ext: dict) -> str:
 
     if not ext or "off" in ext:
         return f"extrapolation beyond N = M: off ({ext.get('off', 'not computed')})"
-    lines = [f"extrapolation beyond N = M = {ext['m']} to N = {ext['n_max']} (form "
-             f"{ext.get('form', 'normal')}, degree {ext['degree']}; bon/estimator/extrapolate.py). Backtest: fitted on sub-pools of M' = {ext['m_sub']}, "
-             f"predicting N in (M', M], against the exact estimator on the full pool; shown only where the mean "
-             f"absolute error is below the threshold:"]
+    lines = [f"extrapolation beyond N = M = {ext['m']} to N = {ext['n_max']} (form {ext.get('form', 'auto')}, "
+             f"degree {ext['degree']}; bon/estimator/extrapolate.py). Backtest: fitted on sub-pools of "
+             f"M' = {ext['m_sub']}, predicting N in (M', M], against the exact estimator on the full pool; shown only "
+             f"where the mean absolute error is below the threshold:"]
     w = max([len(str(e["metric"])) for e in ext["backtest"]] + [6])
-    lines.append(f"  {'metric':<{w}}  {'error':>8}  {'coverage':>8}  {'threshold':>9}  verdict")
+    lines.append(f"  {'metric':<{w}}  {'form':<6}  {'error':>8}  {'coverage':>8}  {'threshold':>9}  verdict")
     for e in ext["backtest"]:
         err = "-" if e["mae"] is None else f"{e['mae']:.3g}"
         cov = "-" if e["coverage"] is None else f"{e['coverage']:.2f}"
         thr = "-" if e["threshold"] is None else f"{e['threshold']:.3g}"
         verdict = "passes: extrapolated" if e["passed"] else f"FAILS: {e['why']}"
-        lines.append(f"  {str(e['metric']):<{w}}  {err:>8}  {cov:>8}  {thr:>9}  {verdict}")
+        lines.append(f"  {str(e['metric']):<{w}}  {e.get('form', '-'):<6}  {err:>8}  {cov:>8}  {thr:>9}  {verdict}")
     passed = [e["metric"] for e in ext["backtest"] if e["passed"]]
     if passed and "extrapolated" in curves.columns:
         rows = curves[curves["extrapolated"].astype(bool)]
@@ -47,7 +47,7 @@ def format_extrapolation(curves: pd.DataFrame, ext: dict) -> str:
                      f"predicted peak at N ~ {f['n_peak']:.3g}, "
                      + ("inside" if f["peak_inside_backtested"] else "OUTSIDE")
                      + f" the backtested range (N <= {f['n_backtested']:.0f})")
-            why = (" (the degree-1 form is monotone in N beyond M: it cannot itself predict a turnover)"
+            why = ("; the degree-1 forms are monotone in N beyond M: they cannot themselves predict a turnover"
                    if ext["degree"] == 1 else "")
-            lines.append(f"  Goodhart on extrapolated {row} ({pm}): {where}; verdict {f['verdict']}{why}")
+            lines.append(f"  Goodhart on extrapolated {row} ({pm}): {where} (a point fit on predicted means){why}")
     return "\n".join(lines)

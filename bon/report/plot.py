@@ -219,7 +219,7 @@ def _measured_top_axis(ax, ns, kls):
     top = ax.secondary_xaxis("top")
     top.xaxis.set_major_locator(FixedLocator(ns))
     top.xaxis.set_minor_locator(NullLocator())
-    top.set_xticklabels([f"{k:.2g}" for k in kls], fontsize=8)
+    top.set_xticklabels([f"{k:.2g}" if np.isfinite(k) else "" for k in kls], fontsize=8)  # none beyond N = M
     top.set_xlabel("KL measured on the pool (kl_pool), nats", fontsize=9)
     return top
 

@@ -15,7 +15,7 @@ from bon.report.extrapolation import backtest_frame, format_extrapolation
 
 def cfg_of(**ext):
     return OmegaConf.create({"m": 32, "n_boot": 300, "seed": 0, "ci": 0.95, "min_items_ci": 5,
-                             "extrapolate": {"n_max": None, "max_error": None, "degree": 1, "form": "normal", **ext}})
+                             "extrapolate": {"n_max": None, "max_error": None, "degree": 1, "form": "auto", **ext}})
 
 
 def pools(m=32, p=120, seed=0):
@@ -48,6 +48,25 @@ def test_only_rows_that_pass_the_backtest_are_extrapolated():
     assert set(ext.metric) == {"follows", "gold/g"} and ext.extrapolated.all()
     assert sorted(ext.n.unique()) == [64, 128, 256] == facts["grid"] and n_max_of(cfg_of()) == 256
     assert (ext.ci_low < ext["mean"]).all() and (ext["mean"] < ext.ci_high).all()
+
+
+def test_auto_takes_the_logit_form_for_a_saturating_rate():
+    """A 0/1 row with a steep link (sigmoid(2 z - 1)) saturates: auto fits it by the logit form, whose backtest error
+    is the lower here; a row outside [0, 1] is fitted by the normal form."""
+    rng = np.random.default_rng(0)
+    m, p = 32, 200
+    z = rng.standard_normal((p, m))
+    ns = default_ns(m)
+    v = (rng.random((p, m)) < 1 / (1 + np.exp(-(2 * z - 1)))).astype(float)
+    per_item = {("rate", "std"): expected_best_of_n(z, v, ns), ("signed", "std"): expected_best_of_n(z, v - 0.5, ns)}
+    mean, lo, hi = bootstrap_ci(per_item[("rate", "std")], n_boot=300)
+    curves = pd.DataFrame([{"metric": r, "pm": "std", "n": n, "mean": mean[k], "ci_low": lo[k], "ci_high": hi[k]}
+                           for r in ["rate", "signed"] for k, n in enumerate(ns)])
+    _, auto = extrapolate_rows(per_item, {}, curves, ns, cfg_of(), 0.05)
+    _, normal = extrapolate_rows(per_item, {}, curves, ns, cfg_of(form="normal"), 0.05)
+    a, n = ({e["metric"]: e for e in f["backtest"]} for f in (auto, normal))
+    assert a["rate"]["form"] == "logit" and a["rate"]["mae"] < n["rate"]["mae"]
+    assert a["signed"]["form"] == "normal" and a["signed"]["mae"] == n["signed"]["mae"]
 
 
 def test_a_fixed_threshold_and_off():
@@ -88,10 +107,10 @@ def test_report_csv_and_plot_carry_the_extrapolation(tmp_path):
 
 
 @pytest.mark.parametrize("override, message", [
-    ("extrapolate.n_max=-1", "extrapolate.n_max must be null (8 * m), 0 (off) or an integer > m, got -1"),
+    ("extrapolate.n_max=-1", "extrapolate.n_max must be null (8 * m) or an integer >= 0 (the largest N predicted; <= m: off), got -1"),
     ("extrapolate.max_error=0", "extrapolate.max_error must be null"),
     ("extrapolate.degree=0", "extrapolate.degree must be an integer >= 1"),
-    ("extrapolate.form=power", "extrapolate.form must be one of normal, log"),
+    ("extrapolate.form=power", "extrapolate.form must be one of auto, normal, logit, log"),
 ])
 def test_bad_extrapolate_settings_are_config_errors(override, message):
     from hydra import compose, initialize_config_module
