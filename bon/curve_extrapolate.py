@@ -55,24 +55,39 @@ def extrapolate_rows(per_item: dict, groups: dict, curves, ns, cfg, alpha: float
         variants = [v for r, v in per_item if r == row]
         # auto: logit for a rate (every value in [0, 1]), else normal. Chosen by the row's range, not by the lowest
         # backtest error: with M' = 2 that choice is noise (scripts/extrapolation_study.py; README)
-        f = form if form != "auto" else applicable_forms(np.stack([per_item[(row, v)] for v in variants]))[-1]
-        tests = {v: backtest(ns, per_item[(row, v)], m, degree, groups.get(row), form=f, **boot) for v in variants}
-        entry = _verdict(row, tests, curves, ext.get("max_error")) | {"form": f}
+        rates = all(applicable_forms(per_item[(row, v)])[-1] == "logit" for v in variants)
+        f = form if form != "auto" else "logit" if rates else "normal"
+        try:  # a row that cannot be fitted fails its backtest with the reason; the curves are written regardless
+            tests = {v: backtest(ns, per_item[(row, v)], m, degree, groups.get(row), form=f, **boot)
+                     for v in variants}
+            entry = _verdict(row, tests, curves, ext.get("max_error")) | {"form": f}
+            new, fits = _extrapolate(row, variants, per_item, groups.get(row), ns, grid, degree, f, m, boot) \
+                if entry["passed"] else ([], {})
+        except (ValueError, np.linalg.LinAlgError) as e:
+            entry = _verdict(row, {}, curves, None) | {"form": f, "why": f"no fit: {e}"}
+            new, fits = [], {}
         table.append(entry)
-        if not entry["passed"]:
-            continue
-        kl = bon_kl(np.array(grid))
-        for v in variants:
-            arr = per_item[(row, v)]
-            mean, lo, hi = extrapolate_ci(ns, arr, grid, degree, groups.get(row), form=entry["form"], **boot)
-            n_items = arr.shape[1] if groups.get(row) is None else len(set(groups[row]))
-            rows_out += [{"metric": row, "pm": v, "n": n, "kl": kl[k], "mean": mean[k], "ci_low": lo[k],
-                          "ci_high": hi[k], "n_items": n_items, "extrapolated": True} for k, n in enumerate(grid)]
-            if str(row).startswith("gold/"):
-                gold_fits.setdefault(row, {})[v] = _goodhart(ns, arr.mean(axis=1), grid, mean, m)
+        rows_out += new
+        if fits:
+            gold_fits[row] = fits
     facts = {"n_max": n_max, "m": m, "m_sub": m // 4, "degree": degree, "form": form, "grid": grid, "backtest": table,
              "goodhart": gold_fits}
     return rows_out, facts
+
+
+def _extrapolate(row, variants, per_item, groups, ns, grid, degree, form, m, boot) -> tuple[list[dict], dict]:
+    """The extrapolated curves.csv rows of one row that passed, per variant; for a gold row, the Goodhart fits."""
+    kl = bon_kl(np.array(grid))
+    rows, fits = [], {}
+    for v in variants:
+        arr = per_item[(row, v)]
+        mean, lo, hi = extrapolate_ci(ns, arr, grid, degree, groups, form=form, **boot)
+        n_items = arr.shape[1] if groups is None else len(set(groups))
+        rows += [{"metric": row, "pm": v, "n": n, "kl": kl[k], "mean": mean[k], "ci_low": lo[k], "ci_high": hi[k],
+                  "n_items": n_items, "extrapolated": True} for k, n in enumerate(grid)]
+        if str(row).startswith("gold/"):
+            fits[v] = _goodhart(ns, arr.mean(axis=1), grid, mean, m)
+    return rows, fits
 
 
 def _verdict(row: str, tests: dict, curves, max_error) -> dict:

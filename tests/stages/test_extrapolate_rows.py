@@ -69,6 +69,16 @@ def test_auto_takes_the_logit_form_for_a_saturating_rate():
     assert a["signed"]["form"] == "normal" and a["signed"]["mae"] == n["signed"]["mae"]
 
 
+def test_a_row_the_form_cannot_take_fails_with_the_reason():
+    """extrapolate.form=logit on a row outside [0, 1]: that row fails its backtest saying why; the others go on."""
+    ns, per_item, curves = pools()
+    rates = {("rate", "std"): np.clip(per_item[("follows", "std")] * 0.1 + 0.5, 0, 1), **per_item}
+    rows, facts = extrapolate_rows(rates, {}, curves, ns, cfg_of(form="logit"), 0.05)
+    table = {e["metric"]: e for e in facts["backtest"]}
+    assert not table["follows"]["passed"] and table["follows"]["why"].startswith("no fit: form 'logit' needs values")
+    assert table["rate"]["mae"] is not None
+
+
 def test_a_fixed_threshold_and_off():
     ns, per_item, curves = pools()
     _, facts = extrapolate_rows(per_item, {}, curves, ns, cfg_of(max_error=1e-9), 0.05)
