@@ -197,3 +197,17 @@ def test_study_script_as_written():
     assert len(rows) == 15 and {r["link"] for r in rows} == {"linear", "logistic", "peaked"}
     peaked = [r for r in rows if r["link"] == "peaked"]
     assert all(r["backtest_pass_share"] == 0 and r["coverage"] == [0.0, 0.0] for r in peaked)
+
+
+def test_backtest_fit_is_the_mean_of_the_fits_on_every_sub_pool():
+    """The backtest fits the full pool's E_n, n <= M' = M / 4; for the (linear) normal form that is the mean of the
+    fits on all C(M, M') sub-pools of M' samples, brute-forced here for M = 8 (28 sub-pools of 2)."""
+    from itertools import combinations
+
+    rng = np.random.default_rng(4)
+    m, p = 8, 6
+    r, v = rng.normal(size=(p, m)), rng.normal(size=(p, m))
+    A = extrapolation_matrix([1, 2], [4, 8])
+    subs = [A @ expected_best_of_n(r[:, list(c)], v[:, list(c)], [1, 2]) for c in combinations(range(m), 2)]
+    bt = backtest([1, 2, 4, 8], expected_best_of_n(r, v, [1, 2, 4, 8]), m)
+    assert np.mean(subs, axis=0).mean(axis=1) == pytest.approx(bt["predicted"])
