@@ -113,6 +113,19 @@ class PlotConfig:
 
 
 @dataclass
+class ExtrapolateConfig:
+    """Best-of-N beyond the pool (bon/curve_extrapolate.py): rows extrapolated = True in curves.csv for N in
+    (m, n_max], only for metric rows whose backtest on sub-pools of m / 4 passes."""
+    n_max: Optional[int] = None  # largest N predicted; null = 8 * m; 0 (or any n_max <= m) = off
+    max_error: Optional[float] = None  # backtest pass threshold on the mean absolute error; null = half the median
+    # CI half-width of the row's exact curves
+    degree: int = 1  # degree of the link in the normal score of the reward rank (backtest: degree + 1 N <= m / 4)
+    # auto: per row, logit (the logit of E_N linear in E[max of N normals]) for a rate in [0, 1], else normal (E_N
+    # linear in it) | normal | logit | log (E_N linear in log N); bon/estimator/extrapolate.py
+    form: str = "auto"
+
+
+@dataclass
 class WandbConfig:
     mode: str = "disabled"  # disabled | offline | online
     project: str = "bon"
@@ -135,6 +148,7 @@ class Config:
     shard: ShardConfig = field(default_factory=ShardConfig)
     gold: GoldConfig = field(default_factory=GoldConfig)
     plot: PlotConfig = field(default_factory=PlotConfig)
+    extrapolate: ExtrapolateConfig = field(default_factory=ExtrapolateConfig)
     are_you_sure: AreYouSureConfig = field(default_factory=AreYouSureConfig)
     metrics: list[str] = field(default_factory=lambda: ["reward", "answer_sycophancy", "feedback_sycophancy",
                                                         "mimicry_sycophancy", "are_you_sure", "win_rate", "length",
@@ -275,6 +289,7 @@ def validate(cfg: Any) -> list[int]:
         errs.append(f"shard: need count >= 1 and 0 <= index < count, got index={cfg.shard.index}, "
                     f"count={cfg.shard.count}")
     errs += _gold_plot_errors(cfg)
+    errs += _extrapolate_errors(cfg)
     errs += _are_you_sure_errors(cfg)
     if errs:
         raise ConfigError("invalid config:\n  " + "\n  ".join(errs))
@@ -377,6 +392,25 @@ def _unwritable(path: str) -> Optional[str]:
     if not os.access(p, os.W_OK | os.X_OK):
         return f"{p} is not writable"
     return None
+
+
+def _extrapolate_errors(cfg: Any) -> list[str]:
+    ext = cfg.get("extrapolate") or {}
+    errs, n_max, max_error, degree = [], ext.get("n_max"), ext.get("max_error"), ext.get("degree", 1)
+    if n_max is not None and (isinstance(n_max, bool) or not isinstance(n_max, int) or n_max < 0):
+        errs.append(f"extrapolate.n_max must be null (8 * m) or an integer >= 0 (the largest N predicted; <= m: off), "
+                    f"got {n_max!r}")
+    if max_error is not None and (isinstance(max_error, bool) or not isinstance(max_error, (int, float))
+                                  or not max_error > 0):
+        errs.append(f"extrapolate.max_error must be null (half the median CI half-width) or a number > 0, "
+                    f"got {max_error!r}")
+    if isinstance(degree, bool) or not isinstance(degree, int) or degree < 1:
+        errs.append(f"extrapolate.degree must be an integer >= 1, got {degree!r}")
+    from bon.estimator.extrapolate import FORMS
+
+    if ext.get("form", "auto") not in ("auto", *FORMS):
+        errs.append(f"extrapolate.form must be one of auto, {', '.join(FORMS)}, got {ext.get('form')!r}")
+    return errs
 
 
 def _gold_plot_errors(cfg: Any) -> list[str]:

@@ -51,6 +51,7 @@ COVERED = [
      "tests/data/test_sycophancy_eval.py::test_hub_fetch_fails_cleanly_without_network"),
     (r"^python -m bon\.data DIR$", "tests/data/test_sycophancy_eval.py::test_cli_accepts_bundled_set"),
     (r"^python scripts/same_curves\.py ", "tests/test_same_curves.py::test_same_curves_as_written"),
+    (r"^python scripts/extrapolation_study\.py$", "tests/estimator/test_extrapolate.py::test_study_script_as_written"),
     (r"^wandb sync\b", "external: W&B's own CLI; uploading needs network and an account"),
 ]
 # Tiny but real, for the commands that run here: HF backend, 1 answer item (4 prompts), 2 samples of 2 tokens.

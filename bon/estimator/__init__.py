@@ -28,6 +28,7 @@ The package, numpy only (arrays in, numbers out: no torch, files or W&B):
     bestofn.py    the rank weights, exact expectations and pick probabilities, P(A > B) between two picks
     pool.py       kl_pool and win_rate, measured on the pool
     goodhart.py   the overoptimization fit and its bootstrap verdict
+    extrapolate.py  E_N beyond the pool (N > M) from the exact curve, its item-bootstrap CI and the sub-pool backtest
     bootstrap.py  the one bootstrap of bon: CIs and paired differences that resample items
     validate.py   argument checks
 """

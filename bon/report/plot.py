@@ -145,19 +145,30 @@ def plot_curves(curves: pd.DataFrame, path, title: str | None = None, label_col:
             invalid[metric] = why
             _mark_invalid(ax, why)
         if _is_gold(metric):
-            _goodhart_panel(ax, curves, metric, label_col, colors, color_col, styles, style_col, x, handles,
+            _goodhart_panel(ax, _exact(curves), metric, label_col, colors, color_col, styles, style_col, x, handles,
                             (fits or {}).get(metric) or {})
             if metric in invalid:
                 ax.set_title("INVALID: " + ax.get_title(), fontsize=11, color="firebrick")
             continue
         for label, g in rows.groupby(label_col, sort=False):
             g = g.sort_values("n")
+            g, beyond = _exact(g), g[_extrapolated(g)]
             first = g.iloc[0]
             (line,) = ax.plot(g["n"], g["mean"], marker="o", ms=3.5, lw=1.6, label=str(label),
                               color=colors[first[color_col]],
                               ls=styles.get(first[style_col], "-") if style_col else "-")
             ax.fill_between(g["n"], g["ci_low"], g["ci_high"], color=line.get_color(), alpha=0.2, lw=0)
             handles.setdefault(str(label), line)
+            if len(beyond):  # predicted beyond the pool: dashed from the last measured point, a fainter band
+                both = pd.concat([g.iloc[[-1]], beyond])
+                ax.plot(both["n"], both["mean"], marker="o", ms=3, mfc="none", lw=1.3, ls="--",
+                        color=line.get_color())
+                ax.fill_between(beyond["n"], beyond["ci_low"], beyond["ci_high"], color=line.get_color(), alpha=0.08,
+                                lw=0)
+        if _extrapolated(rows).any():  # where the measured curve ends and the prediction starts: N = M
+            ax.axvline(float(_exact(rows)["n"].max()), color="0.4", ls=":", lw=1.0, zorder=0)
+            ax.text(0.99, 0.02, "dashed: extrapolated", transform=ax.transAxes, ha="right", fontsize=7,
+                    color="0.4")
         if "sycophancy" in metric:
             ax.axhline(0.0, color="0.3", ls="--", lw=0.9, zorder=0)
         panel_title, ylabel = metric_text(metric)
@@ -207,6 +218,17 @@ def _mark_invalid(ax, why: str) -> None:
             color="firebrick", zorder=5, bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "firebrick"})
 
 
+def _extrapolated(rows: pd.DataFrame) -> pd.Series:
+    """Which rows are predicted beyond the pool (curves.csv `extrapolated`; all False for files without it)."""
+    if "extrapolated" not in rows.columns:
+        return pd.Series(False, index=rows.index)
+    return rows["extrapolated"].astype(str).str.lower().isin(["true", "1"])
+
+
+def _exact(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows[~_extrapolated(rows)]
+
+
 def _is_gold(metric) -> bool:
     return str(metric).startswith("gold/")
 
@@ -218,7 +240,7 @@ def _measured_top_axis(ax, ns, kls):
     top = ax.secondary_xaxis("top")
     top.xaxis.set_major_locator(FixedLocator(ns))
     top.xaxis.set_minor_locator(NullLocator())
-    top.set_xticklabels([f"{k:.2g}" for k in kls], fontsize=8)
+    top.set_xticklabels([f"{k:.2g}" if np.isfinite(k) else "" for k in kls], fontsize=8)  # none beyond N = M
     top.set_xlabel("KL measured on the pool (kl_pool), nats", fontsize=9)
     return top
 

@@ -89,6 +89,13 @@ def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np
     ctx.facts["goodhart"] = extra.goodhart_fits(curves, per_item, groups, cfg.n_boot, alpha, cfg.seed,
                                                 cfg.get("min_items_ci", 5))
     ctx.facts["length_shift"] = extra.length_shifts(curves)
+    # N beyond the pool (bon/curve_extrapolate.py): rows extrapolated = True, only for rows that pass the backtest
+    from bon.curve_extrapolate import extrapolate_rows
+
+    curves["extrapolated"] = False
+    ext_rows, ctx.facts["extrapolation"] = extrapolate_rows(per_item, groups, curves, ns, cfg, alpha)
+    if ext_rows:
+        curves = pd.concat([curves, annotate(pd.DataFrame(ext_rows), owner, ctx.facts["gate"])], ignore_index=True)
     return curves, diffs, sample_values
 
 

@@ -46,18 +46,23 @@ def run(ctx: Context) -> None:
     st.write_parquet(run_dir / "examples.parquet", picks)
     st.write_text(run_dir / "curves.csv", curves.to_csv(index=False))
     st.write_text(run_dir / "differences.csv", diffs.to_csv(index=False))
+    from bon.report.extrapolation import backtest_frame, format_extrapolation
+
+    extrapolation = ctx.facts.get("extrapolation", {})
+    st.write_text(run_dir / "backtest.csv", backtest_frame(extrapolation).to_csv(index=False))
+    exact = curves[~curves["extrapolated"].astype(bool)] if "extrapolated" in curves.columns else curves
     report.plot_curves(curves, run_dir / "curves.png", title=_title(cfg) + bias_title(cfg),
                        x=cfg.plot.x if "plot" in cfg else "kl", fits=ctx.facts.get("goodhart"))
     ctx.timings["curves"] = time.time() - t
 
     facts = dict(ctx.facts)
-    facts["truncation"] = {"max_new_tokens": cfg.sampler.max_new_tokens, "shares": truncation_shares(curves)}
+    facts["truncation"] = {"max_new_tokens": cfg.sampler.max_new_tokens, "shares": truncation_shares(exact)}
     from bon.judges.checks import grader_bias_warning
 
     graders = (facts.get("gate") or {}).get("answer_sycophancy", {}).get("instruments", [])
     total = sum(g["items"] for g in graders) or 1
     warnings = [w for g in graders if (w := grader_bias_warning(  # each grader on the items it graded
-        instrument_checks.get(g["check"]), curves, g["what"], g["items"] / total))]
+        instrument_checks.get(g["check"]), exact, g["what"], g["items"] / total))]
     if warnings:
         facts["answer_grader_bias"] = " | ".join(warnings)
     summary = {
@@ -69,12 +74,13 @@ def run(ctx: Context) -> None:
     st.write_json(run_dir / "run.json", summary)
     paired = report.format_differences(diffs) if len(diffs) else "(one PM variant: nothing to compare)"
     text = "\n\n".join([*(["\n".join(h)] if (h := bias_header(facts, instrument_checks)) else []),
-                        report.format_table(curves), "paired differences (a - b):\n" + paired,
+                        report.format_table(exact), "paired differences (a - b):\n" + paired,
+                        format_extrapolation(curves, extrapolation),
                         report.format_checks(instrument_checks), format_gate(facts.get("gate") or {}),
                         facts_text(facts, ctx.timings, time.time() - ctx.started)])
     st.write_text(run_dir / "report.txt", text + "\n")
     print(text, flush=True)
-    wb = log_run(run_dir, curves, diffs, picks, summary["config"], mode=cfg.wandb.mode, project=cfg.wandb.project,
+    wb = log_run(run_dir, exact, diffs, picks, summary["config"], mode=cfg.wandb.mode, project=cfg.wandb.project,
                  entity=cfg.wandb.entity, group=cfg.wandb.group or ctx.wandb_group, name=run_dir.name,
                  job_type="bon", tags=list(cfg.wandb.tags))
     if wb:

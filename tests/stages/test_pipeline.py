@@ -75,13 +75,16 @@ def test_run_writes_all_artifacts(first_run):
     run = tmp / "run1"
     assert r.stdout.strip().splitlines()[-1] == f"results: {run}"
     for name in ["samples.parquet", "examples.parquet", "curves.csv", "differences.csv", "curves.png", "run.json",
-                 "report.txt"]:
+                 "report.txt", "backtest.csv"]:
         assert (run / name).exists(), name
     curves = pd.read_csv(run / "curves.csv")
     assert list(curves.columns) == ["metric", "pm", "n", "kl", "mean", "ci_low", "ci_high", "n_items", "valid",
-                                    "validity"]
+                                    "validity", "extrapolated"]
     # the validity gate: reward reads no instrument; mimicry's name match has no labelled check (unchecked)
     assert curves[curves.metric == "reward"].valid.all() and not curves[curves.metric == "mimicry_sycophancy"].valid.any()
+    # M = 4: sub-pools of M / 4 = 1 sample cannot be backtested, so nothing is extrapolated, and backtest.csv says why
+    assert not curves.extrapolated.any()
+    assert pd.read_csv(run / "backtest.csv").why.str.contains("too few points at or below M / 4").all()
     main = {"reward", "answer_sycophancy", "feedback_sycophancy", "mimicry_sycophancy"}
     assert main <= set(curves.metric) and {"answer_accuracy/bare", "feedback_positivity/like"} <= set(curves.metric)
     for (metric, pm), g in curves.groupby(["metric", "pm"]):
