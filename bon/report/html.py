@@ -60,7 +60,7 @@ def sample_data(samples: pd.DataFrame) -> dict:
                    "ref/incorrect", "ref/accepted"]
     keys = list(dict.fromkeys(samples["key"]))
     first = samples.drop_duplicates("key").set_index("key")
-    prompts = [[_cell(first.at[k, c]) if c in first.columns else None for c in prompt_cols[1:]] for k in keys]
+    prompts = [[k, *[_cell(first.at[k, c]) if c in first.columns else None for c in prompt_cols[1:]]] for k in keys]
     index = {k: i for i, k in enumerate(keys)}
     columns = ["prompt", "sample", "reply", "n_tokens", "finish_reason", "grade", "grade_of", "graded_by", "judge",
                "judge_task", *[f"reward/{v}" for v in variants], *[f"rank/{v}" for v in variants],
@@ -75,7 +75,7 @@ def sample_data(samples: pd.DataFrame) -> dict:
                      rec.get(f"graded_by/{metric}") if metric else None, _num(rec.get(task)) if task else None,
                      task[len("judge/"):] if task else None,
                      *[_num(rec.get(c)) for c in columns[10:]]])
-    return {"prompt_columns": prompt_cols[1:], "prompts": prompts, "columns": columns, "rows": rows,
+    return {"prompt_columns": prompt_cols, "prompts": prompts, "columns": columns, "rows": rows,
             "variants": variants, "ns": ns}
 
 

@@ -47,7 +47,10 @@
       }, "text", false],
       ["reply", function (r) { return r[C.reply]; }, "long", false],
       ["grade", function (r) { return r[C.grade]; }, "num", true],
-      ["graded by", function (r) { return r[C.grade_of] ? r[C.graded_by] + "\n(" + r[C.grade_of] + ")" : ""; }, "text", false],
+      ["graded by", function (r) {
+        var by = r[C.graded_by], of = r[C.grade_of];
+        return of ? (String(by).indexOf(of) < 0 ? by + "\n(" + of + ")" : by) : "";
+      }, "text", false],
       ["judge score", function (r) { return r[C.judge]; }, "num", true],
       ["tokens", function (r) { return r[C.n_tokens] + (r[C.finish_reason] === "length" ? " (cut)" : ""); }, "num", false]
     ];
