@@ -43,6 +43,8 @@ EXAMPLES = [
 
 def test_ranks_count_strictly_higher_rewards_ties_share_the_best():
     assert ranks(np.array([[1.0, 3.0, 3.0, 2.0], [0.0, 0.0, 0.0, 0.0]])).tolist() == [[4, 1, 1, 3], [1, 1, 1, 1]]
+    r = np.random.default_rng(1).integers(0, 5, size=(50, 9)).astype(float)  # many ties
+    np.testing.assert_array_equal(ranks(r), 1 + (r[:, None, :] > r[:, :, None]).sum(axis=2))
 
 
 def brute_pick(r, n):
