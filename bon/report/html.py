@@ -114,25 +114,29 @@ def checks_html(checks: dict) -> str:
 
 def _card(title: str, c: dict) -> str:
     verdict = c.get("verdict")
-    head = f'<h3>{_esc(title)}'
-    if verdict is not None:
-        head += f' <span class="verdict v-{_esc(str(verdict).split()[0].lower() if str(verdict).split() else "")}">' \
-                f'{_esc(verdict)}</span>'
+    head = f"<h3>{_esc(title)}"
+    if verdict is not None:  # any verdict string; its first word picks a colour where the stylesheet knows it
+        word = (str(verdict).split() or [""])[0].lower()
+        head += f' <span class="verdict v-{_esc(word)}">{_esc(verdict)}</span>'
     head += "</h3>"
     scalars, blocks = [], []
     for k, v in c.items():
         if k == "verdict":
             continue
         if isinstance(v, dict):
-            inner = "".join(f"<tr><td>{_esc(a)}</td><td>{_esc(json.dumps(_clean(b))) if isinstance(b, (dict, list)) else _fmt(b)}</td></tr>"
-                            for a, b in v.items())
-            blocks.append(f"<details><summary>{_esc(k)} ({len(v)})</summary><table class='kv'>{inner}</table></details>")
+            inner = "".join(f"<tr><td>{_esc(a)}</td><td>{_value(b)}</td></tr>" for a, b in v.items())
+            blocks.append(f"<details><summary>{_esc(k)} ({len(v)})</summary><table class='kv'>{inner}</table>"
+                          "</details>")
         elif isinstance(v, list):
-            inner = "".join(f"<li>{_esc(x)}</li>" for x in v)
+            inner = "".join(f"<li>{_value(x)}</li>" for x in v)
             blocks.append(f"<details><summary>{_esc(k)} ({len(v)})</summary><ul>{inner}</ul></details>")
         else:
             scalars.append(f"<tr><td>{_esc(k)}</td><td>{_fmt(v)}</td></tr>")
     return f'<div class="card">{head}<table class="kv">{"".join(scalars)}</table>{"".join(blocks)}</div>'
+
+
+def _value(v) -> str:
+    return _esc(json.dumps(_clean(v), ensure_ascii=False)) if isinstance(v, (dict, list)) else _fmt(v)
 
 
 def differences_html(diffs: pd.DataFrame) -> str:

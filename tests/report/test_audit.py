@@ -150,3 +150,24 @@ def test_sample_data_picks_the_grade_of_each_rows_kind():
             assert sum(row[c[f"pick/standard/N={n}"]] for row in d["rows"] if row[c["prompt"]] == p) == \
                 pytest.approx(1)
     assert re.fullmatch(r"[ -~]*", embed_json(d))
+
+
+def test_browser_helper_skips_without_chromium_and_fails_under_ci(monkeypatch, tmp_path):
+    import browser
+
+    monkeypatch.setattr(browser, "CHROMEDRIVER", str(tmp_path / "no-chromedriver"))
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="chromedriver absent"):
+        browser.need_browser()
+    monkeypatch.setenv("CI", "1")
+    with pytest.raises(pytest.fail.Exception, match="CI is set"):
+        browser.need_browser()
+
+
+def test_checks_render_any_verdict_and_nested_groups():
+    from bon.report.html import checks_html
+
+    page = checks_html({"answer": {"verdict": "usable with care <b>", "accuracy": 0.9, "misses": ["a <x>"]},
+                        "pm": {"standard": {"verdict": "inverted", "n": 22}, "other": {"n": 3}}})
+    assert "usable with care &lt;b&gt;" in page and 'class="verdict v-usable"' in page and "a &lt;x&gt;" in page
+    assert page.count('<div class="card">') == 3 and "pm / standard" in page and "inverted" in page
