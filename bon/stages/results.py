@@ -1,6 +1,6 @@
 """The results step: the curves stage (bon/stages/curves.py) on the per-sample tables, and every run-dir artifact:
 prompts.jsonl and judged.parquet (what bon.merge reads), samples.parquet, examples.parquet, curves.csv,
-differences.csv, curves.png, run.json, report.txt and the W&B run. A run and bon.merge both end here."""
+differences.csv, curves.png, run.json, report.txt, report.html and the W&B run. A run and bon.merge both end here."""
 from __future__ import annotations
 
 import dataclasses

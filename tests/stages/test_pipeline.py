@@ -75,7 +75,7 @@ def test_run_writes_all_artifacts(first_run):
     run = tmp / "run1"
     assert r.stdout.strip().splitlines()[-1] == f"results: {run}"
     for name in ["samples.parquet", "examples.parquet", "curves.csv", "differences.csv", "curves.png", "run.json",
-                 "report.txt"]:
+                 "report.txt", "report.html"]:
         assert (run / name).exists(), name
     curves = pd.read_csv(run / "curves.csv")
     assert list(curves.columns) == ["metric", "pm", "n", "kl", "mean", "ci_low", "ci_high", "n_items"]
