@@ -24,7 +24,6 @@ from omegaconf import OmegaConf
 
 # What may differ between shards of one run: which shard, where it wrote, and knobs that move no number.
 SHARD_KEYS = ("shard.", "run_dir", "hydra", "progress")
-META_COLS = ("kind", "dataset", "template", "item_id")  # added to samples.parquet from the prompts
 
 
 class MergeError(ValueError):
