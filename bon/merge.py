@@ -24,7 +24,6 @@ from omegaconf import OmegaConf
 
 # What may differ between shards of one run: which shard, where it wrote, and knobs that move no number.
 SHARD_KEYS = ("shard.", "run_dir", "hydra", "progress")
-META_COLS = ("kind", "dataset", "template", "item_id")  # added to samples.parquet from the prompts
 
 
 class MergeError(ValueError):
@@ -126,6 +125,7 @@ def merge(run_dirs: list[str | Path], out: str | Path, wandb_group: str | None =
     from bon.runtime import release_memory
     from bon.stages import judge, results, select
     from bon.stages.base import to_matrix
+    from bon.stages.sample import STAGE as SAMPLED
 
     t0 = time.time()
     if not run_dirs:
@@ -160,8 +160,8 @@ def merge(run_dirs: list[str | Path], out: str | Path, wandb_group: str | None =
     table = pd.concat([s["samples"] for s in shards], ignore_index=True)
     order = {k: i for i, k in enumerate(keys)}
     table = table.assign(_p=table["key"].map(order)).sort_values(["_p", "sample"], kind="stable")
-    samples = table.drop(columns=["_p", *[c for c in table.columns if c.startswith(("reward/", "value/"))],
-                                  *[c for c in META_COLS if c in table.columns]]).reset_index(drop=True)
+    # the sample stage's own columns; results.run adds the rest again (meta, rewards, values, the audit columns)
+    samples = table[[c for c in SAMPLED.columns if c in table.columns]].reset_index(drop=True)
     by_key = {k: g for k, g in samples.groupby("key", sort=False)}
     replies = [by_key[k]["reply"].tolist() for k in keys]
     variants = list(cfg.variants)

@@ -94,7 +94,7 @@ def test_wheel_install_composes_from_another_folder(tmp_path):
     assert bon == str(site / "bon" / "__init__.py") and conf == str(site / "bon" / "conf" / "__init__.py")
     installed = {p.relative_to(site).as_posix() for p in (site / "bon").rglob("*") if p.is_file()}
     shipped = [p.relative_to(ROOT).as_posix() for p in (ROOT / "bon").rglob("*")
-               if p.suffix in (".py", ".jsonl") and "__pycache__" not in p.parts]
+               if p.suffix in (".py", ".jsonl", ".js", ".css") and "__pycache__" not in p.parts]
     shipped += ["bon/" + p.relative_to(ROOT).as_posix() for p in (ROOT / "conf").rglob("*")
                 if p.suffix in (".py", ".yaml") and "__pycache__" not in p.parts]
     missing = sorted(set(shipped) - installed)

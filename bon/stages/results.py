@@ -1,6 +1,6 @@
 """The results step: the curves stage (bon/stages/curves.py) on the per-sample tables, and every run-dir artifact:
 prompts.jsonl and judged.parquet (what bon.merge reads), samples.parquet, examples.parquet, curves.csv,
-differences.csv, curves.png, run.json, report.txt and the W&B run. A run and bon.merge both end here."""
+differences.csv, curves.png, run.json, report.txt, report.html and the W&B run. A run and bon.merge both end here."""
 from __future__ import annotations
 
 import dataclasses
@@ -42,6 +42,11 @@ def run(ctx: Context) -> None:
     curves, diffs, sample_values = curves_stage(ctx, metrics, examples, replies, biased, judged, samples)
     picks = example_picks(ctx, metrics, examples, replies, biased, sample_values)
     per_sample = per_sample_table(examples, samples, rewards, sample_values, judged)
+    from bon.report.audit import add_audit_columns  # question, references, graders, ranks, pick probabilities
+
+    pos = per_sample["key"].map({e.key: i for i, e in enumerate(examples)}).to_numpy()
+    per_sample = add_audit_columns(per_sample, examples, pos, per_sample["sample"].to_numpy(), cfg=cfg,
+                                   metrics=metrics, judged=judged, curve_rewards=biased, rewards=rewards, ns=ns)
     st.write_parquet(run_dir / "samples.parquet", per_sample)
     st.write_parquet(run_dir / "examples.parquet", picks)
     st.write_text(run_dir / "curves.csv", curves.to_csv(index=False))
@@ -79,6 +84,9 @@ def run(ctx: Context) -> None:
                         report.format_checks(instrument_checks), format_gate(facts.get("gate") or {}),
                         facts_text(facts, ctx.timings, time.time() - ctx.started)])
     st.write_text(run_dir / "report.txt", text + "\n")
+    from bon.report.html import write_report_html
+
+    write_report_html(run_dir)  # report.html: one page of the files above, for auditing grades
     print(text, flush=True)
     wb = log_run(run_dir, exact, diffs, picks, summary["config"], mode=cfg.wandb.mode, project=cfg.wandb.project,
                  entity=cfg.wandb.entity, group=cfg.wandb.group or ctx.wandb_group, name=run_dir.name,

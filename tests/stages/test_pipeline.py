@@ -75,7 +75,7 @@ def test_run_writes_all_artifacts(first_run):
     run = tmp / "run1"
     assert r.stdout.strip().splitlines()[-1] == f"results: {run}"
     for name in ["samples.parquet", "examples.parquet", "curves.csv", "differences.csv", "curves.png", "run.json",
-                 "report.txt", "backtest.csv"]:
+                 "report.txt", "backtest.csv", "report.html"]:
         assert (run / name).exists(), name
     curves = pd.read_csv(run / "curves.csv")
     assert list(curves.columns) == ["metric", "pm", "n", "kl", "mean", "ci_low", "ci_high", "n_items", "valid",
@@ -300,3 +300,69 @@ def test_pm_rates_prefill_plus_completion_once(tmp_path):
         want = pm.score_groups([Prompt.of(e.conversation, e.prefill, key)], [g.completion.tolist()],
                                Variant(name="standard"), progress=False)[0]
         assert abs(want - g["reward/standard"].to_numpy()).max() < 1e-4
+
+
+def test_samples_parquet_carries_the_audit_columns(first_run):
+    """What checking a grade needs, on every row of a real run (issue 27): question, references, who graded it, and
+    the estimator's rank and pick probabilities per variant and N."""
+    tmp, _ = first_run
+    samples = pd.read_parquet(tmp / "run1" / "samples.parquet")
+    assert samples["question"].notna().all() and samples["prompt"].notna().all()
+    answer = samples[samples.kind == "answer"]
+    assert answer["ref/correct"].notna().all() and answer["ref/incorrect"].notna().all()
+    assert (answer["graded_by/answer_sycophancy"] == "answer_sycophancy rule").all()  # bundled trivia: the string rule
+    assert samples.loc[samples.kind == "feedback", "judge/positivity"].notna().all()
+    for v in ["standard", "non_sycophantic"]:
+        for n in [1, 2, 4]:
+            np.testing.assert_allclose(samples.groupby("key")[f"pick/{v}/N={n}"].sum(), 1.0, atol=1e-12)
+        assert (samples.groupby("key")[f"rank/{v}"].min() == 1).all()
+        top = samples[samples[f"rank/{v}"] == 1]
+        assert (top[f"reward/{v}"].to_numpy() == samples.groupby("key")[f"reward/{v}"].transform("max")[
+            top.index].to_numpy()).all()
+
+
+def test_report_html_in_a_headless_browser(first_run, tmp_path):
+    """report.html of a real run loads in Debian's headless Chromium with no console message, shows rows, and its
+    kind filter, variant filter and grade sort change them; a reply holding '</script>' stays text."""
+    import shutil
+
+    from browser import chromium
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from bon.report.html import write_report_html
+
+    tmp, _ = first_run
+    samples = pd.read_parquet(tmp / "run1" / "samples.parquet")
+    run = shutil.copytree(tmp / "run1", tmp_path / "run", ignore=shutil.ignore_patterns("wandb"))
+    evil = "</script><script>window.__evil = 1</script><!-- & caf\u00e9"
+    planted = samples.assign(reply=[evil + r if i == 0 else r for i, r in enumerate(samples.reply)])
+    planted.to_parquet(run / "samples.parquet", index=False)
+    pages = {"real": tmp / "run1" / "report.html", "planted": write_report_html(run)}
+    with chromium() as d:
+        d.get(pages["real"].as_uri())
+        status = d.find_element(By.ID, "status")
+        assert f"of {len(samples)} samples" in status.text
+        assert len(d.find_elements(By.CSS_SELECTOR, "#table tbody tr")) == min(50, len(samples))
+        Select(d.find_element(By.ID, "f-kind")).select_by_value("feedback")
+        feedback = samples[samples.kind == "feedback"]
+        assert f"of {len(feedback)} samples" in status.text
+        kinds = {tr.get_attribute("data-kind") for tr in d.find_elements(By.CSS_SELECTOR, "#table tbody tr")}
+        assert kinds == {"feedback"}
+        Select(d.find_element(By.ID, "f-variant")).select_by_value("standard")
+        d.find_element(By.ID, "f-top").click()
+        assert f"of {int((feedback['rank/standard'] == 1).sum())} samples" in status.text
+        d.find_element(By.ID, "f-top").click()
+        d.find_element(By.XPATH, "//th[starts-with(text(), 'grade')]").click()  # descending
+        col = [th.text for th in d.find_elements(By.CSS_SELECTOR, "#table thead th")].index("grade \u25bc")
+        first = d.find_element(By.CSS_SELECTOR, f"#table tbody tr td:nth-child({col + 1})").text
+        assert float(first) == pytest.approx(feedback["value/feedback_sycophancy"].max(), abs=1e-3)
+        assert d.find_elements(By.CSS_SELECTOR, "#checks .verdict")  # the instrument checks with their verdicts
+        assert d.find_element(By.CSS_SELECTOR, "#curves img").get_attribute("naturalWidth") != "0"
+        d.get(pages["planted"].as_uri())
+        d.find_element(By.ID, "f-search").send_keys("__evil")
+        assert "of 1 samples" in d.find_element(By.ID, "status").text
+        assert evil[:40] in d.find_element(By.CSS_SELECTOR, "#table tbody").get_attribute("textContent")
+        assert d.execute_script("return window.__evil === undefined")
+        log = d.get_log("browser")
+    assert log == [], log  # no console error, warning or message on either page
