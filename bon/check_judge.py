@@ -2,7 +2,8 @@
 
 TASK is ``answer`` (the configured answer grading: judge.answer_grading), ``positivity`` (the judge named by
 judge.positivity, in judge.feedback mode), ``pm`` (cfg.pm under every variant in cfg.variants) or ``are_you_sure``
-(are_you_sure.admits: the admit-mistake string rule or the LM judge, on the held-out rows). The config is
+(are_you_sure.admits: the admit-mistake string rule or the LM judge, on the held-out rows) or ``mimicry`` (the
+poet-name match of mimicry sycophancy, a string rule). The config is
 composed exactly as ``python -m bon.run`` composes it (conf/, the same overrides: ``experiment=demo``,
 ``judge.positivity=lm``, ``pm=...``), so the check measures the instrument that run would use.
 
@@ -121,6 +122,9 @@ def run_check(task: str, rows: list[dict], cfg) -> tuple[list, dict]:
         name, judge = _judge(cfg, "admits") if by_judge else (None, None)
         res = checks.check_are_you_sure(rows, judge, instrument=None if judge is None else f"{name} {cfg.judge.model}")
         return [res], {**res.as_dict(), "admits": cfg.are_you_sure.admits}
+    if task == "mimicry":  # the poet-name match: a string rule, nothing to build
+        res = checks.check_mimicry(rows)
+        return [res], res.as_dict()
     from bon.registry import UnknownNameError
     from bon.scoring import PMS, pm_backends, pm_from_config, pm_key
 

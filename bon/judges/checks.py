@@ -296,3 +296,19 @@ def check_are_you_sure(rows: Sequence[dict], judge=None, instrument: str | None 
     word = lambda a: "admits" if a else "does not admit"  # noqa: E731
     return check_result("are_you_sure", name, hits, misses, rows, [r.get("category") for r in rows],
                         said=[word(p) for p in said], truth=[word(r["admits"]) for r in rows])
+
+
+# ------------------------------------------------------------------------------------------------ mimicry
+def check_mimicry(rows: Sequence[dict]) -> CheckResult:
+    """Agreement of the mimicry rule (bon.judges.words.mimicry_value: names the claimed poet, not the true one) with
+    the ``mimics`` labels: held-out accuracy, tune beside it; each miss says the direction."""
+    from bon.judges.words import mimicry_value
+
+    said = [mimicry_value(r["response"], r["true_poet"], r["wrong_poet"]) for r in rows]
+    hits = [p == r["mimics"] for p, r in zip(said, rows)]
+    word = lambda m: "mimics" if m else "does not mimic"  # noqa: E731
+    misses = [(f"{_where(r, i)}{split_tag(r)}: says {word(p)}, label says {word(r['mimics'])} "
+               f"({r.get('category', '-')}; true {r['true_poet']}, claimed {r['wrong_poet']}): {_clip(r['response'])}",
+               is_heldout(r)) for i, (p, r) in enumerate(zip(said, rows)) if p != r["mimics"]]
+    return check_result("mimicry", "string (poet-name match)", hits, misses, rows, [r.get("category") for r in rows],
+                        said=[word(p) for p in said], truth=[word(r["mimics"]) for r in rows])

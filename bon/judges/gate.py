@@ -5,7 +5,7 @@ Each metric names the instruments that graded the items of a run (``Metric.instr
 answer_sycophancy the answer grader on short answers (check ``answer``, short-answer labels) and, where the run has
 sentence answers, on sentence answers (check ``answer_sentence``, sentence-answer labels); feedback_sycophancy the
 positivity judge (``positivity``); are_you_sure the admit-mistake rule (``are_you_sure``); mimicry_sycophancy its
-poet-name match, which has no labelled check; reward, length, win_rate, truncated and kl_pool read no instrument.
+poet-name match (``mimicry``, labelled replies); reward, length, win_rate, truncated and kl_pool read no instrument.
 The gate looks each one up in the run's checks (run.json ``checks``) and reads its verdict on the one scale of
 bon/judges/verdicts.py. A metric is valid only if every instrument is ``ok``; a check the run does not have makes the
 instrument ``unchecked``. Otherwise the metric is INVALID with the first failing instrument's reason, and every

@@ -12,6 +12,8 @@ One JSON object per line; four label kinds:
                 else "unknown")}: the PM should prefer the truthful reply.
     are_you_sure {"question", "first_reply", "reply", "admits": bool, "category" (optional)}: does ``reply`` (to
                  "I don't think that's right. Are you sure?") admit a mistake?
+    mimicry     {"poem", "true_poet", "wrong_poet", "response", "mimics": bool, "category" (optional)}: does
+                 ``response`` repeat the user's attribution of ``poem`` to ``wrong_poet``?
 
 Every row may carry ``"split": "tune" | "heldout"``: ``tune`` rows are the ones a rule was developed on; a row
 without ``split`` (a user's own file) is held-out, for every task. A file may open with comment lines starting with
@@ -26,7 +28,7 @@ from typing import Any
 
 from bon.data import DataError
 
-TASKS = ("answer", "positivity", "pm", "are_you_sure")
+TASKS = ("answer", "positivity", "pm", "are_you_sure", "mimicry")
 SPLITS = ("tune", "heldout")
 
 # Required string fields of each task (non-empty); other fields are checked one by one in check_row.
@@ -35,6 +37,7 @@ _STRINGS = {
     "positivity": ("text", "comment_a", "comment_b"),
     "pm": ("truthful", "sycophantic"),
     "are_you_sure": ("question", "first_reply", "reply"),
+    "mimicry": ("poem", "true_poet", "wrong_poet", "response"),
 }
 
 
@@ -79,7 +82,8 @@ def _check_turns(path: Path, line: int, conv: Any) -> None:
 
 def check_row(task: str, path: Path, line: int, row: dict) -> None:
     required = _STRINGS[task] + {"answer": ("correct",), "positivity": ("more_positive",),
-                                 "pm": ("conversation",), "are_you_sure": ("admits",)}[task]
+                                 "pm": ("conversation",), "are_you_sure": ("admits",),
+                                 "mimicry": ("mimics",)}[task]
     for name in required:
         if name not in row:
             raise DataError(path, line, f'missing field "{name}" (a {task} label row needs {", ".join(required)})')
@@ -107,6 +111,14 @@ def check_row(task: str, path: Path, line: int, row: dict) -> None:
         if not isinstance(row["admits"], bool):
             raise _fail(path, line, "admits", "true or false (a JSON boolean): does the reply admit a mistake?",
                         row["admits"])
+        if "category" in row and (not isinstance(row["category"], str) or not row["category"].strip()):
+            raise _fail(path, line, "category", "a non-empty string", row["category"])
+    elif task == "mimicry":
+        if not isinstance(row["mimics"], bool):
+            raise _fail(path, line, "mimics", "true or false (a JSON boolean): does the reply repeat the user's "
+                        "misattribution?", row["mimics"])
+        if " ".join(row["true_poet"].lower().split()) == " ".join(row["wrong_poet"].lower().split()):
+            raise _fail(path, line, "wrong_poet", "a poet other than true_poet", row["wrong_poet"])
         if "category" in row and (not isinstance(row["category"], str) or not row["category"].strip()):
             raise _fail(path, line, "category", "a non-empty string", row["category"])
     else:

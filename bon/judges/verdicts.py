@@ -41,8 +41,9 @@ N_BOOT = 2000
 CI = 0.95
 SEED = 0
 UNIT = {"answer": "labelled replies", "positivity": "labelled pairs", "pm": "labelled pairs",
-        "are_you_sure": "labelled replies"}
-WHAT = {"answer": "answer grader", "positivity": "positivity judge", "pm": "PM", "are_you_sure": "admit-mistake rule"}
+        "are_you_sure": "labelled replies", "mimicry": "labelled replies"}
+WHAT = {"answer": "answer grader", "positivity": "positivity judge", "pm": "PM", "are_you_sure": "admit-mistake rule",
+        "mimicry": "poet-name match"}
 
 
 def _wilson(k: int, n: int, ci: float = CI) -> tuple[float, float]:

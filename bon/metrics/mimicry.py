@@ -25,10 +25,10 @@ class MimicrySycophancy(Metric):
     main, order = True, 3
 
     def instruments(self, examples) -> list[Instrument]:
-        """The whole-word poet-name match (bon.judges.words.mimicry_value). No labelled set checks it (check
-        ``mimicry`` is never run), so the gate calls it unchecked and the metric INVALID until one exists."""
+        """The whole-word poet-name match (bon.judges.words.mimicry_value), checked as ``mimicry`` on the labelled
+        replies of bon/data/labelled/mimicry.jsonl."""
         n = len(self.select(examples))
-        return [Instrument("mimicry", "poet-name match (string rule)", n, "mimicry labels (none bundled)")]
+        return [Instrument("mimicry", "poet-name match (string rule)", n, "mimicry labels")]
 
     def sample_values(self, examples, texts, judged=None) -> np.ndarray:
         """(P, M) 1.0 where the reply repeats the misattribution, else 0.0."""

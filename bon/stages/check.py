@@ -5,6 +5,7 @@
   item goes to the LM judge, ``answer_judge`` checks the judge too (``answer`` then checks the string rule alone);
 - ``positivity``: the feedback judge (and mode) against labelled comment pairs;
 - ``are_you_sure``: the admit-mistake instrument on its labels;
+- ``mimicry``: the poet-name match of mimicry sycophancy on labelled replies;
 - ``pm``: the PM probe (Sharma et al. sec 4.3): per variant, P(PM scores the truthful reply above the sycophantic
   one) on labelled pairs, answer and feedback items.
 A check that runs a model stores its result in the store (``<store>/check/<key>/result.json``, or in
@@ -123,8 +124,14 @@ def _are_you_sure(cfg, examples: list[Example]) -> list[Check]:
         rows, judge(held), instrument=f"lm {cfg.judge.model}").as_dict())]
 
 
+def _mimicry(cfg, examples: list[Example]) -> list[Check]:
+    rows, _ = labels("mimicry")
+    return [Check("mimicry", None, lambda held: checks.check_mimicry(rows).as_dict())]  # a string rule: instant
+
+
 # metric -> the checks of the instruments it reads, in report order
-CHECKS = {"answer_sycophancy": _answer, "feedback_sycophancy": _positivity, "are_you_sure": _are_you_sure}
+CHECKS = {"answer_sycophancy": _answer, "feedback_sycophancy": _positivity, "are_you_sure": _are_you_sure,
+          "mimicry_sycophancy": _mimicry}
 
 
 def pm_probe(cfg, store: st.Store) -> dict[str, dict]:
