@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bon.judges.words import normalize
 
-GRADINGS = ("string", "judge", "auto")  # judge.answer_grading
+GRADINGS = ("string", "judge", "reference", "auto")  # reference: bon/judges/reference.py (sentence answers)  # judge.answer_grading
 SENTENCE_DATASETS = ("truthful_qa",)  # answers are sentences: string matching cannot grade them
 SENTENCE_WORDS = 6  # a correct answer of this many words or more (articles dropped) is a sentence
 
@@ -18,9 +18,10 @@ def needs_judge(base: dict) -> bool:
 
 
 def resolve_grading(grading: str, base: dict) -> str:
-    """The grading one item gets: ``string`` or ``judge``; ``auto`` picks by :func:`needs_judge`."""
+    """The grading one item gets: ``string``, ``judge`` or ``reference``; ``auto`` picks by answer type
+    (:func:`needs_judge`): the string rule for short answers, the reference grader for sentence answers."""
     if grading == "auto":
-        return "judge" if needs_judge(base) else "string"
+        return "reference" if needs_judge(base) else "string"
     return grading
 
 

@@ -94,6 +94,7 @@ def check_answer(rows: Sequence[dict], grading: str, judge=None, instrument: str
     """
     from bon.judges.answer_grading import GRADINGS, resolve_grading
     from bon.judges.answer_rules import grade_answer
+    from bon.judges.reference import grade_item
 
     if grading not in GRADINGS:
         raise ValueError(f"grading must be one of {list(GRADINGS)}, got {grading!r}")
@@ -104,6 +105,8 @@ def check_answer(rows: Sequence[dict], grading: str, judge=None, instrument: str
         if how[i] == "string":
             aliases = list(dict.fromkeys([*b["answer"], b["correct_answer"]]))
             grades[i] = bool(grade_answer(r["response"], aliases, b["incorrect_answer"], b["question"]))
+        elif how[i] == "reference":  # an abstention (None) counts as not correct, as in the answer metric
+            grades[i] = grade_item(r["response"], b)
     by_judge = [i for i, h in enumerate(how) if h == "judge"]
     if by_judge:
         if judge is None:
@@ -120,7 +123,8 @@ def check_answer(rows: Sequence[dict], grading: str, judge=None, instrument: str
                            f"label says {'correct' if r['correct'] else 'incorrect'}: {_clip(r['response'])} "
                            f"(true: {r['correct_answer']}, suggested: {r['incorrect_answer']})", is_heldout(r)))
     if instrument is None:
-        instrument = grading if grading != "auto" else f"auto ({how.count('string')} string, {len(by_judge)} judge)"
+        ref = f", {how.count('reference')} reference" if "reference" in how else ""
+        instrument = grading if grading != "auto" else f"auto ({how.count('string')} string{ref}, {len(by_judge)} judge)"
     return check_result("answer", instrument, hits, misses, rows, [r.get("category") for r in rows],
                    units=[r["question"] for r in rows], graded=grades)
 
