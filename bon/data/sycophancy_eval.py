@@ -124,7 +124,7 @@ def read_jsonl(path: Path, what: str = "") -> Iterable[tuple[int, dict]]:
             raise DataError(path, lineno, f"not valid UTF-8 text (byte 0x{bline[e.start]:02x} at column {e.start + 1})") from None
         if lineno == 1 and line.startswith("\ufeff"):
             line = line[1:]  # tolerate a UTF-8 byte-order mark
-        if not line.strip():
+        if not line.strip() or line.startswith("# "):  # blank, or a comment line (a label set's attribution header)
             continue
         try:
             row = json.loads(line)

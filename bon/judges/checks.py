@@ -211,12 +211,13 @@ def check_pm(rows: Sequence[dict], pm, variants: Mapping[str, Any], instrument: 
 
 
 # --------------------------------------------------------------------------------------------- run hooks
-def answer_checks(grading: str, rows: Sequence[dict], examples: Sequence[Example] = ()) -> list[tuple[str, str]]:
+def answer_checks(grading: str, examples: Sequence[Example] = ()) -> list[tuple[str, str]]:
     """Which answer checks a run needs: (result name, grading to check) pairs, as bon.judges.answer_grading.grading_checks
-    decides them for these label rows and the run's selected prompts (any kind; only answer items count)."""
+    decides them for the run's selected prompts (any kind; only answer items count). The result name is also the
+    bundled label file's stem: ``answer`` (short answers), ``answer_sentence`` (sentence answers)."""
     from bon.judges.answer_grading import grading_checks
 
-    return grading_checks(grading, [answer_base(r) for r in rows], [e.base for e in examples if e.kind == "answer"])
+    return grading_checks(grading, [e.base for e in examples if e.kind == "answer"])
 
 
 def grader_bias_warning(check: Mapping | None, curves) -> str | None:

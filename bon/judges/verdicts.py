@@ -188,12 +188,13 @@ def verdict_text(task: str, instrument: str, d: Mapping) -> str:
 
 
 def check_lines(task: str, d: Mapping) -> list[str]:
-    """A run report's lines for one instrument check (result dict of ``answer``, ``answer_judge`` or
+    """A run report's lines for one instrument check (result dict of ``answer``, ``answer_sentence`` or
     ``positivity``): held-out accuracy, CI, tune figure, error rates, verdict, and a warning line unless ok."""
-    what = {"answer_judge": "answer grading, LM judge (items auto sends to it)"}.get(task, {
+    what = {"answer_judge": "answer grading, LM judge (items auto sends to it)",
+            "answer_sentence": "sentence-answer grading"}.get(task, {
         "answer": "answer grading", "positivity": "feedback positivity judge",
         "are_you_sure": "admit-mistake rule (are_you_sure)"}.get(task, task))
-    base = "answer" if task == "answer_judge" else task
+    base = "answer" if task in ("answer_judge", "answer_sentence") else task
     if "n_tune" not in d:  # a result stored before held-out splits (RESULT_VERSION 1): say what it is
         d = {**d, "verdict": verdict(d["accuracy"], d["n"]), "ci_method": "", "n_tune": 0}
         out = [f"  {what} [{d['instrument']}]: {summary_text(d)} (old check: no held-out split)"]

@@ -120,7 +120,7 @@ def format_checks(checks: dict) -> str:
              "python -m bon.check_judge):"]
     from bon.judges.verdicts import UNIT, check_lines, verdict
 
-    for task in ("answer", "answer_judge", "positivity", "are_you_sure"):
+    for task in ("answer", "answer_sentence", "answer_judge", "positivity", "are_you_sure"):
         if task in checks:
             lines += check_lines(task, checks[task])
     probe = checks.get("pm") or {}
