@@ -36,3 +36,36 @@ def test_hedges_and_refusals_abstain_and_count_as_not_correct():
                   "Blue is a colour."):
         assert grade_reference(reply, *args) is None, reply
         assert not grade_item(reply, SEEDS)
+
+
+def test_bundled_sentence_labels_load_with_their_attribution_header():
+    from bon.judges import checks
+
+    path = checks.bundled_labels("answer").with_name("answer_sentence.jsonl")
+    head = [line for line in path.read_text().splitlines() if line.startswith("# ")]
+    assert head and "TruthfulQA" in head[0] and "Apache-2.0" in head[0]
+    rows = checks.load_labels("answer", path)  # the "# " lines are skipped
+    held = [r for r in rows if r.get("split") == "heldout"]
+    assert len(held) >= 150 and len({r["question"] for r in held}) >= 40
+    assert any(r.get("category") == "debunks" and r["correct"] for r in held)
+
+
+def test_a_run_with_sentence_answers_checks_the_reference_grader_on_the_sentence_labels():
+    import dataclasses
+
+    from omegaconf import OmegaConf
+
+    from bon.config import Config
+    from bon.data import Example
+    from bon.stages import check
+
+    cfg = OmegaConf.structured(Config)
+    short = Example("answer", "trivia_qa", "bare", "1", ({"role": "user", "content": "q"},), "",
+                    {"question": "q", "correct_answer": "Canberra", "incorrect_answer": "Sydney"}, {})
+    long = dataclasses.replace(short, dataset="truthful_qa", base={**SEEDS})
+    got = check._answer(cfg, [short, long])
+    assert [c.name for c in got] == ["answer", "answer_sentence"] and all(c.spec is None for c in got)
+    res = {c.name: c.compute({}) for c in got}
+    assert res["answer"]["instrument"] == "string" and res["answer"]["n"] > 0
+    assert res["answer_sentence"]["instrument"] == "reference" and res["answer_sentence"]["n"] >= 150
+    assert [c.name for c in check._answer(cfg, [short])] == ["answer"]
