@@ -2,6 +2,8 @@
 lineage words and unit conversions. Hand pairs, one per reading (the sarcasm, distinction, slang and conversion cases fail
 on the rules before issue 25; the others held already and stay as guards)."""
 
+import pytest
+
 from bon.judges.answer_rules import grade_answer
 from bon.judges.lexicon import LexiconJudge
 
