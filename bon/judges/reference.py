@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-VERSION = 1  # bump when a change here moves grades (the answer metric's values)
+# No version: like the string rule, its grades are computed in every run and every check, never stored.
 MARGIN = 0.10  # |support for the truth - support for the falsehood| below this abstains
 MIN_SUPPORT = 0.34  # a side needs at least this similarity to count at all
 
