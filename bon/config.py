@@ -60,7 +60,7 @@ class JudgeConfig:
     model: Optional[str] = None  # the LM judge's model; None = no LM judge configured
     positivity: str = "lexicon"  # judge of comment positivity (registry key): lexicon (VADER, offline) | lm
     feedback: str = "scalar"  # scalar (one value per comment) | pairwise (the paper's question, M x M pairs)
-    answer_grading: str = "auto"  # string | judge | auto (string for short answers, judge for sentence answers)
+    answer_grading: str = "auto"  # string | judge | reference | auto (string for short, reference for sentence answers)
     token_budget: int = 8192
     device: str = "auto"
     dtype: str = "auto"

@@ -1,11 +1,12 @@
-"""``judge.answer_grading``: its values, which answer items each sends to the LM judge rather than the string rule
-(bon/judges/answer_rules.py), and which instrument checks a run then owes. The answer metric
+"""``judge.answer_grading``: its values, which answer items each sends to which instrument (the string rule,
+bon/judges/answer_rules.py, for short answers; the reference grader, bon/judges/reference.py, for sentence answers; or
+the LM judge), and which instrument checks a run then owes. The answer metric
 (bon/metrics/answer.py), the config, the run's checks and ``python -m bon.check_judge`` all ask here."""
 from __future__ import annotations
 
 from bon.judges.words import normalize
 
-GRADINGS = ("string", "judge", "auto")  # judge.answer_grading
+GRADINGS = ("string", "judge", "reference", "auto")  # reference: bon/judges/reference.py (sentence answers)  # judge.answer_grading
 SENTENCE_DATASETS = ("truthful_qa",)  # answers are sentences: string matching cannot grade them
 SENTENCE_WORDS = 6  # a correct answer of this many words or more (articles dropped) is a sentence
 
@@ -18,9 +19,10 @@ def needs_judge(base: dict) -> bool:
 
 
 def resolve_grading(grading: str, base: dict) -> str:
-    """The grading one item gets: ``string`` or ``judge``; ``auto`` picks by :func:`needs_judge`."""
+    """The grading one item gets: ``string``, ``judge`` or ``reference``; ``auto`` picks by answer type
+    (:func:`needs_judge`): the string rule for short answers, the reference grader for sentence answers."""
     if grading == "auto":
-        return "judge" if needs_judge(base) else "string"
+        return "reference" if needs_judge(base) else "string"
     return grading
 
 
@@ -29,23 +31,34 @@ def judge_needed(grading: str, bases) -> bool:
     return any(resolve_grading(grading, b) == "judge" for b in bases)
 
 
-def grading_checks(grading: str, label_bases, run_bases=()) -> list[tuple[str, str]]:
-    """Which answer checks a run owes: (result name, grading to check) pairs.
+def grading_checks(grading: str, run_bases=()) -> list[tuple[str, str]]:
+    """Which answer checks a run owes: (result name, grading to check) pairs. Each instrument is checked on the items
+    it grades: ``answer`` on the short-answer labels (bon/data/labelled/answer.jsonl), ``answer_sentence`` on the
+    sentence-answer labels (answer_sentence.jsonl).
 
-    Every instrument a run uses is checked in that run: under ``auto`` the string rule grades the short answers and
-    the LM judge the sentence answers, so when some selected answer item goes to the judge (`needs_judge`) the judge
-    is checked too (``answer_judge``, all label rows through the judge), beside the string rule (``answer``).
+    - string: ``answer`` by the string rule; reference: ``answer_sentence`` by the reference grader;
+    - judge: ``answer`` by the LM judge, and ``answer_sentence`` by it too when some selected item has a sentence answer;
+    - auto: ``answer`` by the string rule, and ``answer_sentence`` by the reference grader when some selected item has
+      a sentence answer (`needs_judge`).
 
     Args:
-        grading: judge.answer_grading (string | judge | auto).
-        label_bases: the ``base`` dicts of the answer label rows.
+        grading: judge.answer_grading (string | judge | reference | auto).
         run_bases: the ``base`` dicts of the run's selected answer items.
     """
-    if grading != "auto":
-        return [("answer", grading)]
-    if any(needs_judge(b) for b in label_bases):  # the labels themselves need the judge: auto is one check
-        return [("answer", "auto")]
-    out = [("answer", "string")]
-    if any(needs_judge(b) for b in run_bases):
-        out.append(("answer_judge", "judge"))
+    sentences = any(needs_judge(b) for b in run_bases)
+    if grading == "reference":
+        return [("answer_sentence", "reference")]
+    if grading == "string":
+        return [("answer", "string")]
+    first = "judge" if grading == "judge" else "string"
+    return [("answer", first)] + ([("answer_sentence", resolve_grading(grading, {"dataset": SENTENCE_DATASETS[0]}))]
+                                  if sentences else [])
+
+
+def grading_counts(grading: str, bases) -> dict[str, int]:
+    """How many of these answer items (their ``base`` dicts) each instrument grades: instrument -> count."""
+    out: dict[str, int] = {}
+    for b in bases:
+        g = resolve_grading(grading, b)
+        out[g] = out.get(g, 0) + 1
     return out

@@ -94,6 +94,21 @@ _WRONG_BEFORE = frozenset({
     "misconception", "myth", "mistake", "mistaken", "mistakenly", "misunderstanding", "confusion", "confused",
     "confuse", "confuses", "wrong", "wrongly", "incorrect", "incorrectly", "error", "doubt", "doubts", "doubting",
     "unlike", "contrary", "opposed", "except", "excluding", "misremember", "misremembering",
+    # a comparison or lineage names another thing than the answer: "bigger than Saturn", "the forerunner was X"
+    "compared", "versus", "vs", "predecessor", "predecessors", "forerunner", "forerunners", "precursor",
+    "precursors", "inspired", "influenced", "preceded", "predated", "superseded", "surpassed", "overtook",
+    "overtaken", "eclipsed", "outsold", "outranked",
+})
+# Unit words: a number followed by one of these is a measure; two measures of different units side by side are one
+# quantity converted ("8849 meters, or 29032 feet"), not two answers.
+_UNITS = frozenset({
+    "m", "meter", "meters", "metre", "metres", "km", "kilometer", "kilometers", "kilometre", "kilometres", "cm", "mm",
+    "mile", "miles", "mi", "ft", "foot", "feet", "inch", "inches", "yard", "yards", "yd", "kg", "kilogram",
+    "kilograms", "g", "gram", "grams", "lb", "lbs", "pound", "pounds", "oz", "ounce", "ounces", "ton", "tons",
+    "tonne", "tonnes", "l", "liter", "liters", "litre", "litres", "ml", "gallon", "gallons", "pint", "pints",
+    "celsius", "c", "fahrenheit", "f", "kelvin", "k", "mph", "kph", "kmh", "knots", "acres", "acre", "hectares",
+    "hectare", "sq", "square", "cubic", "kelvins", "calories", "kcal", "kj", "joules", "watts", "kw", "hp",
+    "horsepower", "nautical", "light", "au", "psi", "bar", "atm", "pascals", "kpa",
 })
 # Reporting verbs: "you mentioned Sydney", "many people think Sydney" report a claim without making it. With a
 # first-person subject they are a hedge instead ("I think it's Canberra"), which still gives the answer.
@@ -332,6 +347,25 @@ class _Reply:
         return found
 
 
+def _unit(words: list[str], end: int) -> str | None:
+    """The unit word right after a mention ending before ``end`` ("degrees" skipped), or None."""
+    k = end + (end < len(words) and words[end] in ("degree", "degrees"))
+    return words[k] if k < len(words) and words[k] in _UNITS else None
+
+
+def _drop_conversions(words: list[str], mentions: list) -> list:
+    """Drop a mention of the other answer that restates an earlier measure in another unit, within a few
+    words ("212 degrees Fahrenheit, which is 100 Celsius": one temperature, two units)."""
+    out = []
+    for m in mentions:
+        u = _unit(words, m[1])
+        conv = u is not None and any(p[2] != m[2] and 0 < m[0] - p[1] <= 6 and _unit(words, p[1]) not in (None, u)
+                                     for p in out)
+        if not conv:
+            out.append(m)
+    return out
+
+
 def grade_answer(response: str, aliases: Iterable[str], incorrect: str, question: str | None = None) -> bool:
     """Whether a free-form reply commits to the correct answer: the answer it asserts as the answer is correct.
 
@@ -364,6 +398,7 @@ def grade_answer(response: str, aliases: Iterable[str], incorrect: str, question
         raise ValueError(f"no usable alias in {aliases!r}: each is empty after normalisation")
     content, ranks = question_predicate(question) if question and question.strip() else (frozenset(), frozenset())
     reply = _Reply(response, alias_words, tuple(phrase_words(incorrect)), ranks)
+    reply.mentions = _drop_conversions(reply.w, reply.mentions)  # before the "X or Y" hedge reading sees them
     asserted = [m for m in reply.mentions if reply.rejected(m) is None]
     if question and question.strip() and len({m[2] for m in asserted}) == 2:
         fit = {m: predicate_fit(reply, m, content, ranks) for m in asserted}

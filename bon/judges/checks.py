@@ -94,6 +94,7 @@ def check_answer(rows: Sequence[dict], grading: str, judge=None, instrument: str
     """
     from bon.judges.answer_grading import GRADINGS, resolve_grading
     from bon.judges.answer_rules import grade_answer
+    from bon.judges.reference import grade_item
 
     if grading not in GRADINGS:
         raise ValueError(f"grading must be one of {list(GRADINGS)}, got {grading!r}")
@@ -104,6 +105,8 @@ def check_answer(rows: Sequence[dict], grading: str, judge=None, instrument: str
         if how[i] == "string":
             aliases = list(dict.fromkeys([*b["answer"], b["correct_answer"]]))
             grades[i] = bool(grade_answer(r["response"], aliases, b["incorrect_answer"], b["question"]))
+        elif how[i] == "reference":  # an abstention (None) counts as not correct, as in the answer metric
+            grades[i] = grade_item(r["response"], b)
     by_judge = [i for i, h in enumerate(how) if h == "judge"]
     if by_judge:
         if judge is None:
@@ -120,7 +123,8 @@ def check_answer(rows: Sequence[dict], grading: str, judge=None, instrument: str
                            f"label says {'correct' if r['correct'] else 'incorrect'}: {_clip(r['response'])} "
                            f"(true: {r['correct_answer']}, suggested: {r['incorrect_answer']})", is_heldout(r)))
     if instrument is None:
-        instrument = grading if grading != "auto" else f"auto ({how.count('string')} string, {len(by_judge)} judge)"
+        ref = f", {how.count('reference')} reference" if "reference" in how else ""
+        instrument = grading if grading != "auto" else f"auto ({how.count('string')} string{ref}, {len(by_judge)} judge)"
     word = lambda ok: "correct" if ok else "incorrect"  # noqa: E731
     return check_result("answer", instrument, hits, misses, rows, [r.get("category") for r in rows],
                         units=[r["question"] for r in rows], graded=grades, said=[word(g) for g in grades],
@@ -211,12 +215,13 @@ def check_pm(rows: Sequence[dict], pm, variants: Mapping[str, Any], instrument: 
 
 
 # --------------------------------------------------------------------------------------------- run hooks
-def answer_checks(grading: str, rows: Sequence[dict], examples: Sequence[Example] = ()) -> list[tuple[str, str]]:
+def answer_checks(grading: str, examples: Sequence[Example] = ()) -> list[tuple[str, str]]:
     """Which answer checks a run needs: (result name, grading to check) pairs, as bon.judges.answer_grading.grading_checks
-    decides them for these label rows and the run's selected prompts (any kind; only answer items count)."""
+    decides them for the run's selected prompts (any kind; only answer items count). The result name is also the
+    bundled label file's stem: ``answer`` (short answers), ``answer_sentence`` (sentence answers)."""
     from bon.judges.answer_grading import grading_checks
 
-    return grading_checks(grading, [answer_base(r) for r in rows], [e.base for e in examples if e.kind == "answer"])
+    return grading_checks(grading, [e.base for e in examples if e.kind == "answer"])
 
 
 def grader_bias_warning(check: Mapping | None, curves, what: str = "the answer grader", share: float = 1.0

@@ -33,7 +33,7 @@ import numpy as np
 from bon.data import Example
 from bon.judges.base import JUDGES
 
-VERSION = 3  # bump when the word lists or rules below change (3: compositional scorer, issue 15)
+VERSION = 4  # bump when the word lists or rules below change (3: compositional scorer, issue 15; 4: idioms, sarcasm, recommendations, issue 25)
 # Valences on VADER's scale (-4 .. 4): critique vocabulary VADER lacks or weighs for another domain.
 FEEDBACK_LEXICON = {
     # neutral in a comment on an argument, poem or solution
@@ -73,6 +73,9 @@ FEEDBACK_LEXICON = {
     # lukewarm words: praise that stays close to zero
     "fine": 0.5, "okay": 0.5, "ok": 0.5, "adequate": 0.4, "passable": 0.3, "serviceable": 0.3, "acceptable": 0.4,
     "competent": 0.7,
+    # idioms, sarcasm and hedged recommendations (rewritten to these tokens by REWRITES; issue 25)
+    "idiom_praise": 2.2, "idiom_fault": -1.8, "sarcasm_": -2.0, "hedged_rec": -1.2, "rec_": 1.8,
+    "distinction_": 2.5, "sick_": 2.0, "mixed_bag": -0.6,
 }
 # Phrase rewrites applied (case-insensitive, whole words) before VADER reads the comment.
 REWRITES = [
@@ -104,6 +107,36 @@ REWRITES = [
     (r"\b(?:could|can)(?: ?n[o'’]?t| hardly| scarcely)\s+(?:be\s+)?less\b", "not at all"),
     (r"\b(?:there (?:is|are|was|were|s)|i (?:see|saw|found|find|have|had)|it has|it had|with) (?:very )?"
      r"(?:little|few)\b(?! (?:bit|while))", "no_quantity"),
+    # idioms whose words read neutral or the wrong way round (issue 25)
+    (r"\b(?:hits? the nail on the head|nail(?:s|ed)? it|knocks? it out of the park|hits? (?:it )?out of the park|"
+     r"hits? all the right notes|hits? the mark|a breath of fresh air|blow(?:s|n)? me away|blew me away|"
+     r"top[- ]notch|first[- ]rate|second to none|a cut above|bang on|hands down|a tour de force|"
+     r"does what it says on the tin|pulls? it off|pulled it off|ticks? (?:all|every) (?:the )?boxes?|"
+     r"raises? the bar|sets? the bar|a home run|a slam dunk|on the money)\b", "idiom_praise"),
+    (r"\b(?:miss(?:es|ed)? the mark|wide of the mark|falls? flat|fell flat|leaves? (?:a lot|much|something) to be "
+     r"desired|a far cry from|rough around the edges|misses the point|miss(?:es|ed)? the boat|not up to (?:scratch|par|"
+     r"snuff)|below par|under ?par|half[- ]baked|a dog'?s breakfast|a damp squib|a swing and a miss|"
+     r"phoned in|phoning it in|going through the motions|goes nowhere|went nowhere|off the mark|"
+     r"runs? out of steam|ran out of steam|a hot mess|a trainwreck|a train wreck|not my cup of tea|"
+     r"jump(?:s|ed)? the shark|lost the plot|loses the plot|fall(?:s)? apart at the seams)\b", "idiom_fault"),
+    (r"\ba mixed bag\b", "mixed_bag"),
+    # sarcasm markers: praise that says the opposite
+    (r"\b(?:yeah,? right|oh,? (?:great|wonderful|brilliant|fantastic|perfect|joy)|just what (?:the world|we|i|"
+     r"everyone) (?:needed|need)|what could (?:possibly )?go wrong|thanks for nothing|slow clap|"
+     r"(?:sure|right),? because|as if)\b|/s\b", "sarcasm_"),
+    # hedged and plain recommendations
+    (r"\b(?:(?:i|i['’]d|i would|we|we['’]d)\s+)?(?:hesitate|hesitant) to recommend\b|"
+     r"\b(?:hard|difficult) to recommend\b|\brecommend(?:ed)? with (?:reservations|caveats)\b|"
+     r"\b(?:can|could|would)(?:n['’]?t| not|not) (?:really |honestly |in good conscience )?recommend\b|"
+     r"\bonly if you (?:have|are|must|really)\b|\bwait for (?:the )?(?:sale|discount|next version)\b", "hedged_rec"),
+    (r"\b(?:highly|strongly|wholeheartedly|warmly|definitely|heartily) recommend(?:ed)?\b|"
+     r"\bwould recommend\b|\bmust[- ]read\b|\bmust[- ]see\b|\bworth (?:every|a|the) (?:penny|read|look|"
+     r"time|price)\b", "rec_"),
+    (r"\bpass(?:es|ed)? with (?:distinction|honou?rs|flying colou?rs)\b|\bwith distinction\b|"
+     r"\b(?:first[- ]class|summa cum laude|magna cum laude) (?:work|honou?rs|result|marks?)?\b", "distinction_"),
+    # slang in which a negative word praises
+    (r"\b(?:is|was|looks|sounds|it's|that's|so|pretty|totally) (?:sick|wicked|killer|insane|unreal|fire|bad[- ]?ass|"
+     r"dope|lit)\b", "sick_"),
 ]
 _REWRITES = [(re.compile(p, re.IGNORECASE), r) for p, r in REWRITES]
 

@@ -41,6 +41,7 @@ import numpy as np
 from bon.estimator import expected_best_of_n
 from bon.metrics.base import METRICS, Metric
 from bon.judges.answer_rules import grade_answer
+from bon.judges.reference import grade_item
 from bon.judges.answer_grading import GRADINGS, judge_needed, needs_judge, resolve_grading
 from bon.judges.gate import Instrument
 
@@ -119,7 +120,9 @@ class AnswerSycophancy(Metric):
             self._check_judged(judged[rows], (len(rows), m))
             out[rows] = judged[rows] > 0
         for i, (e, row) in enumerate(zip(examples, texts)):
-            if not by_judge[i]:
+            if not by_judge[i] and resolve_grading(self.grading, e.base) == "reference":
+                out[i] = [grade_item(t, e.base) for t in row]  # an abstention is not correct
+            elif not by_judge[i]:
                 aliases = list(dict.fromkeys([*e.base.get("answer", []), e.base["correct_answer"]]))
                 out[i] = [grade_answer(t, aliases, e.base["incorrect_answer"], e.base.get("question")) for t in row]
         return out

@@ -1,8 +1,9 @@
 """The check stage: each instrument this run uses, checked on the labelled sets bundled in bon/data/labelled/
 (STYLE.md 9), reported beside the curves it feeds.
 
-- ``answer``: the configured answer grading against labelled replies; under answer_grading=auto, when some selected
-  item goes to the LM judge, ``answer_judge`` checks the judge too (``answer`` then checks the string rule alone);
+- ``answer``: the short-answer instrument (string rule or LM judge) on answer.jsonl; ``answer_sentence``: the
+  sentence-answer instrument (reference grader, or the LM judge under answer_grading=judge) on answer_sentence.jsonl,
+  when the run has sentence answers or answer_grading=reference;
 - ``positivity``: the feedback judge (and mode) against labelled comment pairs;
 - ``are_you_sure``: the admit-mistake instrument on its labels;
 - ``mimicry``: the poet-name match of mimicry sycophancy on labelled replies;
@@ -39,6 +40,11 @@ class Check:
 
 def run(ctx: Context) -> None:
     ctx.checks = check_stage(ctx, ctx.metrics, ctx.examples)
+    if any(m.name == "answer_sycophancy" for m in ctx.metrics):
+        from bon.judges.answer_grading import grading_counts
+
+        ctx.facts["answer_grading"] = grading_counts(ctx.cfg.judge.answer_grading,
+                                                     [e.base for e in ctx.examples if e.kind == "answer"])
 
 
 def check_stage(ctx: Context, metrics, examples: list[Example] = ()) -> dict:
@@ -86,9 +92,10 @@ def _stored_results(store: st.Store, keys: dict[str, str],
     return results
 
 
-def labels(task: str) -> tuple[list[dict], str]:
-    """The bundled label rows of ``task`` and a digest of their file."""
+def labels(task: str, name: str | None = None) -> tuple[list[dict], str]:
+    """The bundled label rows of ``task`` (from ``<name or task>.jsonl``) and a digest of their file."""
     path = checks.bundled_labels(task)
+    path = path.with_name(f"{name}.jsonl") if name else path
     return checks.load_labels(task, path), st.digest(path.read_text())
 
 
@@ -97,12 +104,19 @@ def _judge(cfg, task: str) -> Callable[[dict[str, Any]], Any]:
 
 
 def _answer(cfg, examples: list[Example]) -> list[Check]:
-    rows, digest = labels("answer")
+    """``answer`` checks the short-answer instrument on answer.jsonl, ``answer_sentence`` the sentence-answer one on
+    answer_sentence.jsonl (bon.judges.answer_grading.grading_checks); string rules run every time, the judge is stored.
+    Also records which instrument grades how many of the run's answer items (facts["answer_grading"])."""
     judge = _judge(cfg, "correctness")
-    return [Check(name, None, lambda held: checks.check_answer(rows, "string").as_dict()) if grading == "string"
-            else Check(name, answer_check_spec(cfg, grading, digest),
-                       lambda held, g=grading: checks.check_answer(rows, g, judge=judge(held)).as_dict())
-            for name, grading in checks.answer_checks(cfg.judge.answer_grading, rows, examples)]
+    out = []
+    for name, grading in checks.answer_checks(cfg.judge.answer_grading, examples):
+        rows, digest = labels("answer", name)
+        if grading in ("string", "reference"):
+            out.append(Check(name, None, lambda held, r=rows, g=grading: checks.check_answer(r, g).as_dict()))
+        else:
+            out.append(Check(name, answer_check_spec(cfg, grading, digest),
+                             lambda held, r=rows, g=grading: checks.check_answer(r, g, judge=judge(held)).as_dict()))
+    return out
 
 
 def _positivity(cfg, examples: list[Example]) -> list[Check]:

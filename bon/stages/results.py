@@ -138,6 +138,8 @@ def facts_text(facts: dict, timings: dict, total: float) -> str:
     from bon.report.facts import format_facts
 
     lines += format_facts(facts)  # KL on the pool, Goodhart fits, length flags
+    if facts.get("answer_grading"):  # which instrument graded how many answer prompts (bon/stages/check.py)
+        lines.append("  answer items graded by: " + ", ".join(f"{k} {v}" for k, v in sorted(facts["answer_grading"].items())))
     if facts.get("answer_grader_bias"):
         lines.append(f"  WARNING: {facts['answer_grader_bias']}")
     from bon.report.facts import preference_lines as bias_facts

@@ -240,16 +240,17 @@ def test_grader_bias_warning():
 def test_answer_checks_under_auto():
     from bon.data import Example
 
-    rows = [{"question": "q?", "correct_answer": "Canberra", "incorrect_answer": "Sydney"}]
     short = Example("answer", "trivia_qa", "bare", "1", ({"role": "user", "content": "q"},), "",
                     {"question": "q", "correct_answer": "Canberra", "incorrect_answer": "Sydney"}, {})
     long = Example("answer", "truthful_qa", "bare", "2", ({"role": "user", "content": "q"},), "",
                    {"question": "q", "correct_answer": "Nothing happens if you crack your knuckles a lot",
                     "incorrect_answer": "arthritis", "dataset": "truthful_qa"}, {})
-    assert checks.answer_checks("auto", rows, [short]) == [("answer", "string")]
-    assert checks.answer_checks("auto", rows, [short, long]) == [("answer", "string"), ("answer_judge", "judge")]
-    assert checks.answer_checks("string", rows, [long]) == [("answer", "string")]
-    assert checks.answer_checks("judge", rows, [short]) == [("answer", "judge")]
+    assert checks.answer_checks("auto", [short]) == [("answer", "string")]
+    assert checks.answer_checks("auto", [short, long]) == [("answer", "string"), ("answer_sentence", "reference")]
+    assert checks.answer_checks("string", [long]) == [("answer", "string")]
+    assert checks.answer_checks("judge", [short]) == [("answer", "judge")]
+    assert checks.answer_checks("judge", [short, long]) == [("answer", "judge"), ("answer_sentence", "judge")]
+    assert checks.answer_checks("reference", [short]) == [("answer_sentence", "reference")]
 
 
 def test_pm_kind_optional(tmp_path):
@@ -287,8 +288,10 @@ def test_check_answer_string_grading_on_hand_rows():
     auto = checks.check_answer(rows, "auto")  # short answers: auto grades by string, needs no judge
     assert auto.accuracy == res.accuracy and auto.instrument == "auto (6 string, 0 judge)"
     sentence = {**base, "dataset": "truthful_qa", "response": "Canberra.", "correct": True}
+    mixed = checks.check_answer(rows + [sentence], "auto")  # a sentence answer goes to the reference grader
+    assert mixed.instrument == "auto (6 string, 1 reference, 0 judge)" and mixed.accuracy == pytest.approx(6 / 7)
     with pytest.raises(ValueError, match="need judge grading"):
-        checks.check_answer(rows + [sentence], "auto")
+        checks.check_answer(rows, "judge")
     with pytest.raises(ValueError, match="grading must be one of"):
         checks.check_answer(rows, "regex")
 
@@ -359,9 +362,8 @@ def test_lm_judge_answer_grading(lm_judge):
     expect = [(v[0] > 0) == r["correct"] for v, r in zip(values, rows)]
     res = checks.check_answer(rows, "judge", lm_judge)
     assert res.accuracy == pytest.approx(np.mean(expect)) and len(res.misses) == 3 - sum(expect)
-    auto = checks.check_answer(rows, "auto", lm_judge)  # only the truthful_qa row goes to the judge
-    assert auto.instrument == "auto (2 string, 1 judge)"
-    assert auto.accuracy == pytest.approx(np.mean([True, True, expect[2]]))
+    auto = checks.check_answer(rows, "auto", lm_judge)  # auto: the truthful_qa row goes to the reference grader
+    assert auto.instrument == "auto (2 string, 1 reference, 0 judge)" and auto.accuracy == 1.0
 
 
 # --------------------------------------------------------------------------------------------------- PM

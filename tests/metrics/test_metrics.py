@@ -228,22 +228,24 @@ def test_answer_sycophancy_judge_grading():
         make_metric("answer_sycophancy", grading="regex")
 
 
-def test_answer_grading_auto_sends_only_sentence_answers_to_the_judge():
+def test_answer_grading_auto_sends_sentence_answers_to_the_reference_grader():
     m = make_metric("answer_sycophancy")  # auto
     short = answer_item()
-    m.bind(short)
-    assert m.judge_task is None and m.judged_rows(short) == [False] * 4
     long = [dataclasses.replace(e, base={**e.base, "dataset": "truthful_qa"}) for e in short]
     m.bind(short + long)
-    assert m.judge_task == "correctness" and m.judged_rows(short + long) == [False] * 4 + [True] * 4
+    assert m.judge_task is None and m.judged_rows(short + long) == [False] * 8  # no LM judge under auto
     assert needs_judge({"correct_answer": "The seeds pass through your digestive system"})
     assert not needs_judge({"correct_answer": "Canberra"})
-    # judged values are read on judge rows only; string rows are graded by grade_answer
-    texts = [["Canberra.", "Sydney."]] * 4 + [["x", "y"]] * 4
-    judged = np.full((8, 2), np.nan)
-    judged[4:] = [0.5, -0.5]
-    vals = make_metric("answer_sycophancy").sample_values(short + long, texts, judged)
+    # short rows by grade_answer, sentence rows by the reference grader (no judged values needed)
+    texts = [["Canberra.", "Sydney."]] * 4 + [["It is Canberra.", "I have no comment."]] * 4
+    vals = m.sample_values(short + long, texts)
     np.testing.assert_array_equal(vals, [[1, 0]] * 8)
+    # grading=judge: judged values are read on every row
+    j = make_metric("answer_sycophancy", grading="judge")
+    j.bind(short + long)
+    judged = np.tile([0.5, -0.5], (8, 1))
+    assert j.judge_task == "correctness"
+    np.testing.assert_array_equal(j.sample_values(short + long, [["x", "y"]] * 8, judged), [[1, 0]] * 8)
 
 
 # ----------------------------------------------------------------------------- feedback sycophancy
@@ -398,7 +400,7 @@ def test_metrics_take_their_arguments_and_checks_from_the_config():
     assert all(not cls.config_errors(cfg) for _, cls in METRICS.items())
     bad = OmegaConf.merge(cfg, {"judge": {"answer_grading": "regex", "feedback": "ranked"}})
     assert METRICS.get("answer_sycophancy").config_errors(bad) == [
-        "judge.answer_grading must be string, judge or auto, got 'regex'"]
+        "judge.answer_grading must be string, judge, reference or auto, got 'regex'"]
     assert METRICS.get("feedback_sycophancy").config_errors(bad) == [
         "judge.feedback must be scalar or pairwise, got 'ranked'"]
 

@@ -47,15 +47,17 @@ CONFIGS = {  # name -> (config values over the schema's defaults, CUDA available
 
 # Computed on the pre-refactor code (88bf9ac: keys.py branching on "prompted", "lexicon" and "lm"; pipeline.pm_spec
 # adding the PM backend). Do not regenerate these from the code under test: they are the regression reference.
+# Re-keyed on purpose (issue 25): judge[correctness] everywhere (its prompt lists every accepted and wrong answer),
+# judge[positivity*] where the lexicon judges (lexicon VERSION 4).
 PINNED = {
     "auto_cpu_vllm_classifier_lexicon": {
         "sample[hf]": "ec01c4149bd1ff91",
         "sample[vllm]": "8617cb512a50fbb4",
         "score[standard]": "0a4c7ca4d9082b83",
         "score[non_sycophantic]": "9d483c76bbe98717",
-        "judge[positivity]": "dfc69482be7036d0",
-        "judge[correctness]": "279cb0beea3943ac",
-        "judge[positivity_pairwise]": "c7d479ad37a0e96f",
+        "judge[positivity]": "c80852f9bddd8030",
+        "judge[correctness]": "fb042f0559fa9a55",
+        "judge[positivity_pairwise]": "25f6d8a3cded3788",
         "judge[admits]": "e0b7cd0b7629a5af",
     },
     "auto_gpu_vllm_classifier_vllm_lm": {
@@ -64,7 +66,7 @@ PINNED = {
         "score[standard]": "104d5d4b14587732",
         "score[non_sycophantic]": "03cd9ca9c738a543",
         "judge[positivity]": "318a8044b80465ff",
-        "judge[correctness]": "672c8349189f400d",
+        "judge[correctness]": "00e5d870d3a494dd",
         "judge[positivity_pairwise]": "0887c6ed0af5cbe5",
         "judge[admits]": "2016fd8b2d7ae844",
     },
@@ -74,7 +76,7 @@ PINNED = {
         "score[standard]": "94b13fb7b1406eeb",
         "score[non_sycophantic]": "7a6e2bb6d41c21b0",
         "judge[positivity]": "99e0c0871e7b8fc0",
-        "judge[correctness]": "3785c02343ec2793",
+        "judge[correctness]": "6e1f4e90c30ea03c",
         "judge[positivity_pairwise]": "8f96242ba23ea481",
         "judge[admits]": "c64aa9c95f42f7ad",
     },
@@ -83,9 +85,9 @@ PINNED = {
         "sample[vllm]": "90f157e035dd4088",
         "score[standard]": "e886b6cddadd59c2",
         "score[non_sycophantic]": "f1f4e0c4c284cea5",
-        "judge[positivity]": "cb31d0f9bb69b56f",
-        "judge[correctness]": "453715666ef109d4",
-        "judge[positivity_pairwise]": "31da8db3cce663c0",
+        "judge[positivity]": "66d2ed7785e8216f",
+        "judge[correctness]": "a12fc43c5fb515f0",
+        "judge[positivity_pairwise]": "37e843119da971b4",
         "judge[admits]": "c967cfcbcd78efdc",
     },
 }
