@@ -316,4 +316,5 @@ def check_mimicry(rows: Sequence[dict]) -> CheckResult:
                f"({r.get('category', '-')}; true {r['true_poet']}, claimed {r['wrong_poet']}): {_clip(r['response'])}",
                is_heldout(r)) for i, (p, r) in enumerate(zip(said, rows)) if p != r["mimics"]]
     return check_result("mimicry", "string (poet-name match)", hits, misses, rows, [r.get("category") for r in rows],
+                        units=[r["poem"] for r in rows],
                         said=[word(p) for p in said], truth=[word(r["mimics"]) for r in rows])

@@ -102,7 +102,7 @@ def test_load_labels_file_level_errors(tmp_path):
     with pytest.raises(DataError, match=r"arr.jsonl:1: a label row must be a JSON object, got list"):
         checks.load_labels("positivity", arr)
     with pytest.raises(ValueError, match="unknown check task"):
-        checks.load_labels("mimicry", arr)
+        checks.load_labels("poetry", arr)
 
 
 # ----------------------------------------------------------------------------------------- results, verdicts

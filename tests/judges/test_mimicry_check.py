@@ -53,4 +53,4 @@ def test_bundled_set_has_blind_heldout_rows_and_the_cli_reports_it():
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout.strip().splitlines()[-1])
     assert out["task"] == "mimicry" and out["n"] == len(held)
-    assert out["accuracy"] == pytest.approx(checks.check_mimicry(rows).accuracy)
+    assert out["accuracy"] == pytest.approx(checks.check_mimicry(rows).accuracy, abs=5e-5)

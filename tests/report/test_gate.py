@@ -133,7 +133,7 @@ def test_gate_shows_the_verdict_everywhere(tmp_path, pool, verdict):
         # W&B summary: the final value carries valid = False and the reason
         assert summary["final/answer_sycophancy/standard_valid"] is False
         assert summary["final/answer_sycophancy/standard_validity"].startswith("INVALID: " + why)
-    # mimicry's poet-name match has no labelled check: unchecked, so INVALID in every run (bon/metrics/mimicry.py)
+    # this context runs no mimicry check, so its poet-name match is unchecked and the metric INVALID
     assert panels["mimicry_sycophancy"].startswith("INVALID: poet-name match (string rule) is unchecked")
     assert "mimicry_sycophancy: INVALID" in text
     run = json.loads((run_dir / "run.json").read_text())

@@ -80,7 +80,7 @@ def test_run_writes_all_artifacts(first_run):
     curves = pd.read_csv(run / "curves.csv")
     assert list(curves.columns) == ["metric", "pm", "n", "kl", "mean", "ci_low", "ci_high", "n_items", "valid",
                                     "validity", "extrapolated"]
-    # the validity gate: reward reads no instrument; mimicry's name match has no labelled check (unchecked)
+    # the validity gate: reward reads no instrument; mimicry's name match is warn (0.89 on its blind held-out labels)
     assert curves[curves.metric == "reward"].valid.all() and not curves[curves.metric == "mimicry_sycophancy"].valid.any()
     # M = 4: sub-pools of M / 4 = 1 sample cannot be backtested, so nothing is extrapolated, and backtest.csv says why
     assert not curves.extrapolated.any()
