@@ -81,6 +81,9 @@ def config_errors(cfg) -> list[str]:
         if name not in SELECTORS:
             errs.append(f"selectors: unknown selector {name!r}.{SELECTORS.close_names(str(name))} "
                         f"Available: {', '.join(SELECTORS.names())}")
+    if names and "bon" not in names:
+        errs.append(f"selectors: include bon (the report's tables, curves.png and Goodhart fits are hard "
+                    f"best-of-N's), got {list(names)}")
     if len(set(names)) != len(list(names)):
         errs.append(f"selectors: each selector once, got {list(names)}")
     for name in dict.fromkeys(n for n in names if n in SELECTORS):
