@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 from bon import store as st
 from bon.stages.curves import curves_stage, example_picks
 from bon.stages.judge import judged_table
+from bon.stages.selection import write_outputs
 
 if TYPE_CHECKING:
     from bon.stages.context import Context
@@ -39,12 +40,16 @@ def run(ctx: Context) -> None:
     # planted biases (variants.<v>.bias) and the on-policy PM preference; stored rewards stay
     biased = bias.curve_rewards(ctx, metrics, examples, replies, rewards, judged, samples)
     curves, diffs, sample_values = curves_stage(ctx, metrics, examples, replies, biased, judged, samples)
+    selector_text = write_outputs(ctx, curves, _title(cfg) + bias_title(cfg))  # pareto.*, drift.* (bon/selectors)
+    curves_all, diffs_all = curves, diffs
+    curves = curves[curves["selector"] == "bon"]  # the tables, curves.png and W&B charts are hard best-of-N's
+    diffs = diffs[diffs["selector"] == "bon"] if len(diffs) else diffs
     picks = example_picks(ctx, metrics, examples, replies, biased, sample_values)
     per_sample = per_sample_table(examples, samples, rewards, sample_values, judged)
     st.write_parquet(run_dir / "samples.parquet", per_sample)
     st.write_parquet(run_dir / "examples.parquet", picks)
-    st.write_text(run_dir / "curves.csv", curves.to_csv(index=False))
-    st.write_text(run_dir / "differences.csv", diffs.to_csv(index=False))
+    st.write_text(run_dir / "curves.csv", curves_all.to_csv(index=False))
+    st.write_text(run_dir / "differences.csv", diffs_all.to_csv(index=False))
     report.plot_curves(curves, run_dir / "curves.png", title=_title(cfg) + bias_title(cfg),
                        x=cfg.plot.x if "plot" in cfg else "kl", fits=ctx.facts.get("goodhart"))
     ctx.timings["curves"] = time.time() - t
@@ -66,7 +71,7 @@ def run(ctx: Context) -> None:
     paired = report.format_differences(diffs) if len(diffs) else "(one PM variant: nothing to compare)"
     text = "\n\n".join([*(["\n".join(h)] if (h := bias_header(facts, instrument_checks)) else []),
                         report.format_table(curves), "paired differences (a - b):\n" + paired,
-                        report.format_checks(instrument_checks),
+                        report.format_checks(instrument_checks), selector_text,
                         facts_text(facts, ctx.timings, time.time() - ctx.started)])
     st.write_text(run_dir / "report.txt", text + "\n")
     print(text, flush=True)

@@ -68,3 +68,46 @@ def selector_facts(plans: list[Plan]) -> dict:
         entry["labels"].append(p.label)
         entry.update(sel.facts())
     return out
+
+
+def write_outputs(ctx, curves, title: str) -> str:
+    """pareto.csv and pareto.png (bon/report/pareto.py), drift.csv and drift_groups.csv (bon/drift.py) in the run
+    folder, the drift rows in ctx.facts; returns the report's selectors and drift blocks."""
+    from bon import store as st
+    from bon.drift import drift_tables, format_drift
+    from bon.report.pareto import pareto_table, plot_pareto
+    from bon.selectors.penalty import A_GRADED_BY
+
+    run_dir, sel = ctx.run_dir, ctx.selection
+    table = pareto_table(curves)
+    st.write_text(run_dir / "pareto.csv", table.to_csv(index=False))
+    if len(table):
+        plot_pareto(table, run_dir / "pareto.png", title=title)
+    kinds = {m.name: m.kind for m in ctx.metrics if m.higher_is_more_sycophantic and m.kind in A_GRADED_BY}
+    hard = {k: v for k, v in sel.get("per_item", {}).items() if len(k) == 2}  # hard best-of-N's per-item rows
+    rewards = {v: r for v, (r, _) in sel["plans"][0].variants.items()} if sel.get("plans") else {}
+    drift, split = drift_tables(ctx.examples, sel.get("agree"), rewards, hard, sel.get("groups", {}), kinds, ctx.ns,
+                                ctx.cfg, 1 - ctx.cfg.ci)
+    st.write_text(run_dir / "drift.csv", drift.to_csv(index=False))
+    st.write_text(run_dir / "drift_groups.csv", split.to_csv(index=False))
+    ctx.facts["drift"] = drift.replace({np.nan: None}).to_dict("records")
+    return "\n\n".join([_selector_lines(ctx.facts.get("selectors", {})), format_drift(drift)])
+
+
+def _selector_lines(facts: dict) -> str:
+    """The report's selectors block: which ran, exact or Monte Carlo, Poisson tails, what graded the penalty's A."""
+    lines = ["selectors (bon/selectors/; curves.csv column selector, trade-offs in pareto.csv / pareto.png):"]
+    for name, f in facts.items():
+        how = "exact" if f.get("exact", True) else "Monte Carlo"
+        lines.append(f"  {name} v{f['version']} ({how}): {', '.join(f['labels'])}")
+        if f.get("flagged_n"):
+            tails = ", ".join(f"n={n}: {f['tail_by_n'][n]:.3f}" for n in f["flagged_n"])
+            lines.append(f"    FLAG: P(n > M) above {f['tail_flag']:g} at 1 + mu = {tails}; those points are the "
+                         f"expectation given n <= M")
+        for label, se in (f.get("monte_carlo_max_se") or {}).items():
+            lines.append(f"    {label}: Monte Carlo ({f['draws']} seeded subsets per N), largest standard error of a "
+                         f"pick probability {max(se.values()):.4f}")
+        if f.get("a_graded_by"):
+            lines.append("    A (agreement with a false belief) graded by: " + ", ".join(
+                f"{k} prompts by {m}'s instrument" for k, m in f["a_graded_by"].items()))
+    return "\n".join(lines)
