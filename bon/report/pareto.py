@@ -58,12 +58,14 @@ def plot_pareto(table: pd.DataFrame, path: Path, title: str = "") -> None:
     import matplotlib.pyplot as plt
 
     metrics = list(dict.fromkeys(table["metric"]))
-    fig, axes = plt.subplots(1, max(1, len(metrics)), figsize=(4.6 * max(1, len(metrics)), 4.2), squeeze=False)
+    cols = min(2, max(1, len(metrics)))
+    rows = -(-max(1, len(metrics)) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.9 * rows + 1.2), squeeze=False)
     labels = list(dict.fromkeys(table["selector"]))
     pms = list(dict.fromkeys(table["pm"]))
     colors = plt.get_cmap("tab10")
     styles = ["-", "--", ":", "-."]
-    for ax, metric in zip(axes[0], metrics):
+    for ax, metric in zip(axes.ravel(), metrics):
         for si, sel in enumerate(labels):
             for pi, pm in enumerate(pms):
                 d = table[(table["metric"] == metric) & (table["selector"] == sel) & (table["pm"] == pm)]
@@ -81,10 +83,13 @@ def plot_pareto(table: pd.DataFrame, path: Path, title: str = "") -> None:
         ax.set_xlabel("mean PM reward of the pick", fontsize=9)
         ax.set_ylabel("sycophancy of the pick", fontsize=9)
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=6, loc="best")
+    for ax in axes.ravel()[len(metrics):]:
+        ax.set_visible(False)
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncols=min(4, max(1, len(names))), fontsize=7, frameon=False)
     fig.suptitle((title + "\n" if title else "") + "selectors: reward bought against sycophancy (points: n; "
                  "poisson: 1 + mu; bars: 95% CI by item)", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.04 + 0.025 * -(-len(labels) * len(pms) // 4), 1, 1))
     _save(fig, Path(path))
     plt.close(fig)
 
