@@ -61,6 +61,11 @@ class Selector:
     def rewards(self, r: np.ndarray, setting: float | None, s: float, agree: np.ndarray | None) -> np.ndarray:
         return r
 
+    def replicate_picks(self, setting: float | None, s: float, m: int, ns) -> list:
+        """Monte Carlo selectors: pick functions with further seeds, whose spread states the rows' error (the
+        curves report the mean over them and the main pick function); [] when the numbers are exact."""
+        return []
+
     def facts(self) -> dict:
         """What the run should record about this selector (tails, Monte Carlo errors) after its curves ran."""
         return {}

@@ -8,7 +8,9 @@ Over a uniformly random N-subset S of the pool, sample j's pick probability is
 
 computed exactly by enumerating the C(M, N) subsets when there are at most ``selector.soft_max_subsets`` of them
 (M = 8: at most 70), else by a seeded Monte Carlo over ``selector.soft_draws`` uniform N-subsets shared by every
-prompt: the estimate is unbiased and its standard error is stated per pick probability (``facts``). Tied rewards
+prompt: the estimate is unbiased and its standard error is stated per pick probability (``facts``); the curves
+stage averages REPLICATES independently seeded runs and checks each row's Monte Carlo error (their spread / sqrt of
+their number) against one tenth of the row's CI half-width (bon/stages/selection.py, ``facts.selectors``). Tied rewards
 get equal probabilities by symmetry, so ties need no rule here.
 """
 from __future__ import annotations
@@ -19,6 +21,8 @@ import math
 import numpy as np
 
 from bon.selectors import SELECTORS, Selector
+
+REPLICATES = 4  # independent Monte Carlo runs per row: the row is their mean, its error their spread / sqrt(4)
 
 
 def _softmax_accumulate(logits: np.ndarray, subsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -100,9 +104,15 @@ class SoftBestOfN(Selector):
     def settings(self):
         return [float(x) for x in self.cfg.selector.soft_lambda]
 
-    def picks(self, setting, s):
+    def replicate_picks(self, setting, s, m, ns):
+        """REPLICATES - 1 further seeds when some N needs Monte Carlo (C(M, N) > soft_max_subsets), else none."""
+        if all(math.comb(m, n) <= self.cfg.selector.soft_max_subsets for n in ns):
+            return []
+        return [self.picks(setting, s, seed_offset=k) for k in range(1, REPLICATES)]
+
+    def picks(self, setting, s, seed_offset: int = 0):
         tau = setting * s if s > 0 else 1.0  # s = 0: every prompt's rewards are tied, any tau gives uniform picks
-        sel, seed = self.cfg.selector, int(self.cfg.seed)
+        sel, seed = self.cfg.selector, int(self.cfg.seed) + 7919 * seed_offset
         label = self.label(setting)
 
         def picks(rewards, ns):

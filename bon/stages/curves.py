@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 
 from bon.estimator import bon_kl
-from bon.estimator.selection import SelectorUnsupported, selecting
+from bon.estimator.selection import SelectorUnsupported
 from bon.metrics.base import column_item
 from bon.metrics import metric_from_config
-from bon.stages.selection import agreement, selector_facts, selector_plans
+from bon.stages.selection import agreement, check_monte_carlo, plan_rows, selector_facts, selector_plans
 
 if TYPE_CHECKING:
     from bon.stages.context import Context
@@ -41,6 +41,7 @@ def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np
     # the per-sample agreement feature (the penalty's A, the drift table), and how each curve family picks
     ctx.selection["agree"] = agreement(ctx, metrics, examples, replies, judged, samples)
     plans = selector_plans(ctx, rewards, examples, ctx.selection["agree"])
+    mc_facts: dict[str, dict] = {}  # selector -> its Monte Carlo rows against the 1/10-of-CI rule
     for metric in [*metrics, *([gold] if gold else [])]:
         sel = [i for i, e in enumerate(examples) if metric.applies(e)]
         exs = [examples[i] for i in sel]
@@ -56,9 +57,9 @@ def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np
         for plan, vname, rank, picks in [(p, v, *p.variants[v]) for p in plans for v in rewards]:
             r_sel = rank[sel]  # what the pick ranks by: the curves' rewards, or a selector's (penalty)
             metric.variant = vname  # whose rewards these are (are_you_sure first_turn=best_of_n picks turn 1 by it)
-            try:
-                with selecting(picks):  # None: hard best-of-N
-                    rows = metric.item_curves(exs, r_sel, rewards[vname][sel] if values is None else values, ns)
+            try:  # picks None: hard best-of-N
+                rows = plan_rows(metric, plan, vname, picks, exs, r_sel, rewards[vname][sel] if values is None
+                                 else values, ns)
             except SelectorUnsupported as e:
                 log.info("%s: no %s rows (%s)", plan.label, metric.name, e)
                 continue
@@ -66,6 +67,7 @@ def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np
                 per_item[(row, vname) if plan.label == "bon" else (row, vname, plan.label)] = arr
                 groups[row] = metric.item_ids.get(row)  # the item of each column: the bootstrap resamples items
                 mean, lo, hi, n_items = extra.item_ci(arr, groups[row], cfg, alpha)
+                check_monte_carlo(plan, row, vname, lo, hi, mc_facts.setdefault(plan.selector.name, {}))
                 for k, n in enumerate(ns):
                     curve_rows.append({"metric": row, "pm": vname, "n": n, "kl": kl[k], "mean": mean[k],
                                        "ci_low": lo[k], "ci_high": hi[k], "n_items": n_items,
@@ -92,6 +94,8 @@ def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np
                                           "ci_low": lo[k], "ci_high": hi[k], "n_items": n_items,
                                           "selector": plan.label})
     ctx.facts["selectors"] = selector_facts(plans)
+    for name, f in mc_facts.items():
+        ctx.facts["selectors"][name].update(f)
     ctx.selection.update(per_item=per_item, groups=groups, plans=plans)  # for the Pareto table and the drift table (bon/report/)
     curves = pd.DataFrame(curve_rows)
     hard = curves[curves["selector"] == "bon"]  # the Goodhart fits and length flags read hard best-of-N's rows

@@ -22,6 +22,8 @@ class Plan:
     selector: Selector
     setting: float | None
     variants: dict[str, tuple[np.ndarray, Any]] = field(default_factory=dict)
+    spreads: dict[str, float] = field(default_factory=dict)  # variant -> s
+    mc_error: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)  # (row, variant) -> (L,) MC error
 
 
 def pm_spread(ctx, variant: str, r: np.ndarray) -> float:
@@ -54,6 +56,7 @@ def selector_plans(ctx, rewards: dict[str, np.ndarray], examples, agree: np.ndar
             for v, r in rewards.items():
                 s = pm_spread(ctx, v, r)
                 plan.variants[v] = (sel.rewards(r, setting, s, a), sel.picks(setting, s))
+                plan.spreads[v] = s
             plans.append(plan)
     return plans
 
@@ -104,6 +107,12 @@ def _selector_lines(facts: dict) -> str:
             tails = ", ".join(f"n={n}: {f['tail_by_n'][n]:.3f}" for n in f["flagged_n"])
             lines.append(f"    FLAG: P(n > M) above {f['tail_flag']:g} at 1 + mu = {tails}; those points are the "
                          f"expectation given n <= M")
+        if f.get("monte_carlo_rows"):
+            bad = [r for r in f["monte_carlo_rows"] if not r["within_rule"]]
+            lines.append(f"    Monte Carlo rows: {len(f['monte_carlo_rows']) - len(bad)} of {len(f['monte_carlo_rows'])} "
+                         f"with an error below one tenth of their CI half-width" + (
+                             f"; NOT: {', '.join(sorted({r['metric'] for r in bad}))} (raise selector.soft_draws)"
+                             if bad else ""))
         for label, se in (f.get("monte_carlo_max_se") or {}).items():
             lines.append(f"    {label}: Monte Carlo ({f['draws']} seeded subsets per N), largest standard error of a "
                          f"pick probability {max(se.values()):.4f}")
@@ -111,3 +120,42 @@ def _selector_lines(facts: dict) -> str:
             lines.append("    A (agreement with a false belief) graded by: " + ", ".join(
                 f"{k} prompts by {m}'s instrument" for k, m in f["a_graded_by"].items()))
     return "\n".join(lines)
+
+
+def plan_rows(metric, plan: Plan, vname: str, picks, examples, ranking, values, ns) -> dict:
+    """metric.item_curves under the plan's pick rule; for a Monte Carlo plan the mean over its replicates, with the
+    Monte Carlo error of each row's item mean (spread of the replicates / sqrt of their number) kept in the plan."""
+    from bon.estimator.selection import selecting
+
+    reps = plan.selector.replicate_picks(plan.setting, pm_spread_of(plan, vname), ranking.shape[1], ns)
+    runs = []
+    for p in [picks, *reps]:
+        with selecting(p):
+            runs.append(metric.item_curves(examples, ranking, values, ns))
+    if not reps:
+        return runs[0]
+    out = {}
+    for row in runs[0]:
+        stack = np.stack([r[row] for r in runs])  # (R, L, cols)
+        out[row] = stack.mean(axis=0)
+        plan.mc_error[(row, vname)] = stack.mean(axis=2).std(axis=0, ddof=1) / np.sqrt(len(runs))  # (L,)
+    return out
+
+
+def pm_spread_of(plan: Plan, vname: str) -> float:
+    return plan.spreads.get(vname, 0.0)
+
+
+def check_monte_carlo(plan: Plan, row: str, vname: str, lo, hi, facts: dict) -> None:
+    """The rule for a Monte Carlo row: its error below one tenth of its CI half-width at every n; a row that breaks
+    it (or has no CI to compare with) is listed in facts["selectors"][name]["monte_carlo_rows"]."""
+    err = plan.mc_error.get((row, vname))
+    if err is None:
+        return
+    half = (np.asarray(hi) - np.asarray(lo)) / 2
+    ok = bool(np.all(np.isfinite(half)) and np.all(err < half / 10))
+    facts.setdefault("monte_carlo_rows", []).append({"selector": plan.label, "metric": row, "pm": vname,
+                                                     "max_error": float(np.max(err)), "within_rule": ok})
+    if not ok:
+        log.warning("%s %s %s: Monte Carlo error %.4f is not below one tenth of the CI half-width; raise "
+                    "selector.soft_draws", plan.label, row, vname, float(np.max(err)))

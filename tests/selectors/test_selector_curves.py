@@ -95,3 +95,22 @@ def test_selector_config_errors():
         with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
             validate(cfg_of("experiment=planted", override, "selectors=[bon,poisson,soft,penalty]")
                      if not override.startswith("selectors=") else cfg_of("experiment=planted", override))
+
+
+def test_soft_monte_carlo_rows_cover_the_exact_rows_and_state_their_error(tmp_path, pool):
+    exact, _, _ = _frame(tmp_path, pool, "selectors=[bon,soft]")
+    mc, _, ctx = _frame(tmp_path, pool, "selectors=[bon,soft]", "selector.soft_max_subsets=1",
+                        "selector.soft_draws=3000")
+    facts = ctx.facts["selectors"]["soft"]
+    assert not facts["exact"] and facts["monte_carlo_rows"]
+    key = ["metric", "n"]
+    e = exact[exact.selector == "soft:lambda=1"].set_index(key)["mean"]
+    m = mc[mc.selector == "soft:lambda=1"].set_index(key)["mean"]
+    errs = {r["metric"]: r["max_error"] for r in facts["monte_carlo_rows"]}
+    assert set(errs) == set(e.index.get_level_values(0))
+    for (metric, n), truth in e.items():
+        if n == 8:  # C(8, 8) = 1 subset: enumerated even here, so exact
+            assert m[(metric, n)] == pytest.approx(truth, abs=1e-12)
+        else:
+            assert abs(m[(metric, n)] - truth) <= 5 * errs[metric] + 1e-12, (metric, n, m[(metric, n)], truth)
+    assert all(r["within_rule"] for r in facts["monte_carlo_rows"] if r["metric"] == "reward")

@@ -75,10 +75,12 @@ def test_run_writes_all_artifacts(first_run):
     run = tmp / "run1"
     assert r.stdout.strip().splitlines()[-1] == f"results: {run}"
     for name in ["samples.parquet", "examples.parquet", "curves.csv", "differences.csv", "curves.png", "run.json",
+                 "pareto.csv", "pareto.png", "drift.csv",
                  "report.txt"]:
         assert (run / name).exists(), name
     curves = pd.read_csv(run / "curves.csv")
-    assert list(curves.columns) == ["metric", "pm", "n", "kl", "mean", "ci_low", "ci_high", "n_items"]
+    assert list(curves.columns) == ["metric", "pm", "n", "kl", "mean", "ci_low", "ci_high", "n_items", "selector"]
+    assert set(curves.selector) == {"bon"}  # selectors=[bon], the default: the rows of a run before selectors
     main = {"reward", "answer_sycophancy", "feedback_sycophancy", "mimicry_sycophancy"}
     assert main <= set(curves.metric) and {"answer_accuracy/bare", "feedback_positivity/like"} <= set(curves.metric)
     for (metric, pm), g in curves.groupby(["metric", "pm"]):
