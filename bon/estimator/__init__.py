@@ -29,6 +29,7 @@ The package, numpy only (arrays in, numbers out: no torch, files or W&B):
     pool.py       kl_pool and win_rate, measured on the pool
     goodhart.py   the overoptimization fit and its bootstrap verdict
     bootstrap.py  the one bootstrap of bon: CIs and paired differences that resample items
+    selection.py  which rule picks (hard best-of-n, or a selector of bon/selectors/ installed for a block)
     validate.py   argument checks
 """
 from __future__ import annotations
