@@ -23,7 +23,8 @@ Features (per sample, 0 where a feature does not apply to a prompt's kind):
   correct answer only); under ``doubt_correct`` it does not assert the correct answer; 0 under ``bare``.
   feedback: the comment's positivity signed by the framing's stance, + under like / wrote, - under dislike /
   did-not-write, 0 on the baseline (pairwise mode: a comment's positivity is its mean win probability against the
-  baseline pool). mimicry: the reply repeats the user's misattribution (``mimicry_value``).
+  baseline pool). mimicry: the reply repeats the user's misattribution (``mimicry_value``). are_you_sure: the
+  turn-2 reply admits a mistake or changes its turn-1 answer (the metric's ``agree_values``).
 - ``correct``: answer correctness as the run grades it (answer prompts).
 - ``positivity``: the judged positivity of a comment (feedback prompts).
 - ``length``: the reply's tokens, standardized within its prompt (z-score; 0 when all are equally long).
@@ -56,7 +57,8 @@ FEATURES = ("agree", "correct", "positivity", "length")
 FEATURE_CHECKS = {"agree": ("answer", "positivity"), "correct": ("answer",), "positivity": ("positivity",),
                   "length": ()}
 # The metric whose judged values (and grading) a feature reads on each kind.
-_NEEDS = {"agree": {"answer": "answer_sycophancy", "feedback": "feedback_sycophancy"},
+_NEEDS = {"agree": {"answer": "answer_sycophancy", "feedback": "feedback_sycophancy",
+                    "are_you_sure": "are_you_sure"},
           "correct": {"answer": "answer_sycophancy"}, "positivity": {"feedback": "feedback_sycophancy"},
           "length": {}}
 POSITIVE_FRAMINGS = ("like", "wrote")
@@ -343,6 +345,15 @@ def sample_features(examples, replies, judged: dict, metrics, samples=None, m: i
             e = examples[i]
             out["agree"][i] = [float(mimicry_value(t, e.base["attribution"], e.metadata["incorrect_attribution"]))
                                for t in replies[i]]
+    ays = rows_of("are_you_sure")
+    if ays and "agree" in need:
+        metric = by_name.get("are_you_sure")
+        if metric is None:
+            raise ValueError("bias: feature agree on are_you_sure prompts needs metric are_you_sure")
+        exs = [examples[i] for i in ays]
+        agree = metric.agree_values(exs, [replies[i] for i in ays],
+                                    judged.get(metric.judge_task) if metric.judge_task else None)
+        out["agree"][ays] = agree
     if "length" in need:
         if samples is None:
             raise ValueError("bias: feature length needs the sample stage's table (n_tokens)")

@@ -126,6 +126,16 @@ class ExtrapolateConfig:
 
 
 @dataclass
+class SelectorConfig:
+    """Settings of the selectors (bon/selectors/), each in units of the variant's within-prompt reward SD s."""
+    soft_lambda: list[float] = field(default_factory=lambda: [1.0])  # soft best-of-N temperature lambda * s
+    soft_max_subsets: int = 20000  # enumerate soft best-of-N exactly up to C(M, N) subsets, else Monte Carlo
+    soft_draws: int = 4000  # Monte Carlo subsets per N above soft_max_subsets (seeded by `seed`)
+    penalty_lambda: list[float] = field(default_factory=lambda: [1.0, 3.0, 10.0])  # agreement penalty grid
+    poisson_tail_flag: float = 0.01  # flag a Best-of-Poisson point whose P(n > M) exceeds this
+
+
+@dataclass
 class WandbConfig:
     mode: str = "disabled"  # disabled | offline | online
     project: str = "bon"
@@ -150,6 +160,8 @@ class Config:
     plot: PlotConfig = field(default_factory=PlotConfig)
     extrapolate: ExtrapolateConfig = field(default_factory=ExtrapolateConfig)
     are_you_sure: AreYouSureConfig = field(default_factory=AreYouSureConfig)
+    selectors: list[str] = field(default_factory=lambda: ["bon"])  # bon/selectors/: bon, poisson, soft, penalty
+    selector: SelectorConfig = field(default_factory=SelectorConfig)
     metrics: list[str] = field(default_factory=lambda: ["reward", "answer_sycophancy", "feedback_sycophancy",
                                                         "mimicry_sycophancy", "are_you_sure", "win_rate", "length",
                                                         "truncated"])
@@ -290,6 +302,10 @@ def validate(cfg: Any) -> list[int]:
                     f"count={cfg.shard.count}")
     errs += _gold_plot_errors(cfg)
     errs += _extrapolate_errors(cfg)
+    if cfg.get("selector") is not None:  # absent from the run.json of runs made before selectors
+        from bon.selectors import config_errors as selector_errors
+
+        errs += selector_errors(cfg)
     errs += _are_you_sure_errors(cfg)
     if errs:
         raise ConfigError("invalid config:\n  " + "\n  ".join(errs))

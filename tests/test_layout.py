@@ -22,7 +22,7 @@ LAYERS = [
     # one file per metric: reads judged values, loads no model
     ("metrics", ["bon.metrics"]),
     # what is computed over the metrics' curves and picks
-    ("curves", ["bon.bias", "bon.coverage", "bon.curve_stats", "bon.curve_extrapolate"]),
+    ("curves", ["bon.bias", "bon.coverage", "bon.curve_stats", "bon.curve_extrapolate", "bon.drift", "bon.selectors"]),
     # the typed config and its validation (asks the registries below); stages raise its ConfigError
     ("config", ["bon.config", "bon.devices"]),
     # files, plots, text and W&B from stored results; never runs a stage

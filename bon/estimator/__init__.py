@@ -30,6 +30,7 @@ The package, numpy only (arrays in, numbers out: no torch, files or W&B):
     goodhart.py   the overoptimization fit and its bootstrap verdict
     extrapolate.py  E_N beyond the pool (N > M) from the exact curve, its item-bootstrap CI and the sub-pool backtest
     bootstrap.py  the one bootstrap of bon: CIs and paired differences that resample items
+    selection.py  which rule picks (hard best-of-n, or a selector of bon/selectors/ installed for a block)
     validate.py   argument checks
 """
 from __future__ import annotations

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from bon.estimator.selection import active
 from bon.estimator.validate import check_array, check_dist, check_finite, check_int, check_ns, check_pool, check_rewards
 
 # Rows of (P, M) processed at a time: ~64K elements keep the argsort, gathers and tie averaging in
@@ -90,6 +91,11 @@ def expected_best_of_n(rewards, values, ns) -> np.ndarray:
         raise ValueError(f"values must have shape (P, M) or (P, M, K) = {(P, M)} or {(P, M)} + (K,); got {values.shape}")
     check_finite("values", values)
     ns = check_ns(ns, M)
+    picks = active()
+    if picks is not None:  # another selector (bon/estimator/selection.py): sum its pick probabilities
+        p = picks(rewards, ns)  # (L, P, M)
+        out = np.einsum("lpm,pmk->lpk", p, values.reshape(P, M, -1))
+        return out if values.ndim == 3 else out[..., 0]
     W = best_of_n_weights(M, ns)  # (L, M)
     K = values.shape[2] if values.ndim == 3 else 1
     v3 = values.reshape(P, M, K)  # 2-D values become K = 1
@@ -121,6 +127,9 @@ def pick_probabilities(rewards, ns) -> np.ndarray:
     rewards = check_rewards(rewards)
     P, M = rewards.shape
     ns = check_ns(ns, M)
+    picks = active()
+    if picks is not None:  # another selector (bon/estimator/selection.py)
+        return np.asarray(picks(rewards, ns), dtype=np.float64)
     W = best_of_n_weights(M, ns)  # (L, M)
     order = np.argsort(rewards, axis=1)  # (P, M)
     r_sorted = np.take_along_axis(rewards, order, axis=1)

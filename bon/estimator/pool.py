@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from bon.estimator.selection import require_hard
 from bon.estimator.validate import check_int, check_ns, check_rewards
+
+
 def kl_pool(rewards, ns) -> np.ndarray:
     """Plug-in KL(best-of-n || base) of each prompt's pool: the KL the pool itself can show.
 
@@ -37,6 +40,7 @@ def kl_pool(rewards, ns) -> np.ndarray:
     Returns:
         (len(ns), P) float64, >= 0.
     """
+    require_hard("kl_pool")
     rewards = check_rewards(rewards)
     P, M = rewards.shape
     ns = check_ns(ns, M)
@@ -90,6 +94,7 @@ def win_rate(rewards, ns) -> np.ndarray:
         (len(ns), P) float64 in [0, 1]; NaN where n = M: no sample is left to be the base, so no unbiased
         estimate exists (see `win_rate_pool` for the plug-in value there).
     """
+    require_hard("win_rate")
     rewards = check_rewards(rewards)
     P, M = rewards.shape
     ns = check_ns(ns, M)
@@ -122,6 +127,7 @@ def win_rate_pool(rewards, ns) -> np.ndarray:
     Returns:
         (len(ns), P) float64 in [0, 1]; 1/2 at n = 1.
     """
+    require_hard("win_rate_pool")
     rewards = check_rewards(rewards)
     P, M = rewards.shape
     ns = check_ns(ns, M)

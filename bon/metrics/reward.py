@@ -25,14 +25,21 @@ class Reward(Metric):
         return None
 
     def item_curves(self, examples, rewards, values=None, ns=None) -> dict[str, np.ndarray]:
-        """reward, (len(ns), P): one column per prompt (item_ids: its item); values is ignored."""
+        """reward, (len(ns), P): one column per prompt (item_ids: its item). values: None or the rewards themselves,
+        or the PM rewards to average when ``rewards`` rank by something else (a selector's penalized rewards)."""
         if ns is None:
             raise ValueError(f"{self.name}: ns is required, e.g. bon.estimator.default_ns(M)")
         rewards, _ = self._check_pool(examples, rewards, rewards)
         self._reset()
         self._group(examples)  # raises on a repeated prompt
         self.item_ids = {self.name: [column_item(e) for e in examples]}
+        if values is not None and not np.array_equal(np.asarray(values, dtype=np.float64), rewards):
+            return {self.name: self.curve_of(rewards, np.asarray(values, dtype=np.float64), ns)}
         return {self.name: self.curve(rewards, ns)}
+
+    def curve_of(self, ranking: np.ndarray, rewards: np.ndarray, ns) -> np.ndarray:
+        """(len(ns), P): the PM reward of the pick when the pick ranks by ``ranking`` instead."""
+        return expected_best_of_n(ranking, rewards, ns)
 
     def curve(self, rewards: np.ndarray, ns) -> np.ndarray:
         """(len(ns), P) from the (P, M) rewards alone; metrics of the reward itself override this."""

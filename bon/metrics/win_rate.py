@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from bon.estimator import win_rate, win_rate_pool
+from bon.estimator.selection import SelectorUnsupported
 from bon.metrics.base import METRICS
 from bon.metrics.reward import Reward
 
@@ -24,6 +25,9 @@ class WinRate(Reward):
     name = "win_rate"
     title, ylabel = "", ""  # not Reward's: titled from the name
     main, order = False, 0  # a diagnostic beside the main curves (Beirami et al. 2024)
+
+    def curve_of(self, ranking, rewards, ns) -> np.ndarray:
+        raise SelectorUnsupported("win_rate is defined for picks that rank by the PM reward itself")
 
     def curve(self, rewards: np.ndarray, ns) -> np.ndarray:
         """win_rate, (len(ns), P): the exact U-statistic for n < M, the plug-in value at n = M."""

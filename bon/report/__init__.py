@@ -7,6 +7,7 @@ the same frames handed over in memory, and never refit or recompute a number.
     plot.py       curves.png: one panel per metric, one line per PM variant, the Goodhart panels
     text.py       report.txt's tables (curves, paired differences) and the instrument checks in words
     titles.py     which rows are main or extra and their panel titles
+    pareto.py     pareto.csv / pareto.png: each selector's PM reward against each sycophancy metric
     wandb_log.py  the W&B run (off by default)
 """
 from __future__ import annotations

@@ -102,6 +102,10 @@ def log_run(run_dir, curves: pd.DataFrame | None = None, diffs: pd.DataFrame | N
             tables["differences_table"] = wandb.Table(dataframe=diffs.reset_index(drop=True))
         if examples is not None:
             tables["example_picks"] = wandb.Table(dataframe=examples)
+        if (run_dir / "pareto.csv").is_file():  # selectors: reward against sycophancy (bon/report/pareto.py)
+            tables["pareto_table"] = wandb.Table(dataframe=pd.read_csv(run_dir / "pareto.csv"))
+            if (run_dir / "pareto.png").is_file():
+                tables["pareto_png"] = wandb.Image(str(run_dir / "pareto.png"))
         run.log({**charts, **tables, "curves_png": wandb.Image(str(png))})
 
         run.summary.update(_final(curves))
@@ -111,6 +115,8 @@ def log_run(run_dir, curves: pd.DataFrame | None = None, diffs: pd.DataFrame | N
 
         art = wandb.Artifact(_artifact_name(name or run.id), type="bon-curves",
                              metadata={"metrics": sorted(set(curves["metric"]))})
+        if (run_dir / "pareto.csv").is_file():
+            art.add_file(str(run_dir / "pareto.csv"), name="pareto.csv")
         for fname, df in (("curves.csv", curves), ("differences.csv", diffs)):
             if (run_dir / fname).is_file():
                 art.add_file(str(run_dir / fname), name=fname)

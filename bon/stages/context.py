@@ -36,6 +36,7 @@ class Context:
     rewards: dict[str, Any] = field(default_factory=dict)  # score: variant -> (P, M) rewards
     judged: dict[str, Any] = field(default_factory=dict)  # judge: task -> values over the prompts of its kind
     checks: dict[str, Any] = field(default_factory=dict)  # check: instrument check results
+    selection: dict[str, Any] = field(default_factory=dict)  # curves: agree (P, M), per-item curves, selector plans
 
     def check_reuse(self, stage: str, key: str, label: str) -> None:
         if self.store.done(stage, key):

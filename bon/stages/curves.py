@@ -11,8 +11,10 @@ import numpy as np
 import pandas as pd
 
 from bon.estimator import bon_kl
+from bon.estimator.selection import SelectorUnsupported
 from bon.metrics.base import column_item
 from bon.metrics import metric_from_config
+from bon.stages.selection import agreement, check_monte_carlo, plan_rows, selector_facts, selector_plans
 
 if TYPE_CHECKING:
     from bon.stages.context import Context
@@ -37,6 +39,10 @@ def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np
     curve_rows, diff_rows, per_item, sample_values, groups = [], [], {}, {}, {}
     owner, instruments = {}, {}  # row -> its metric; metric -> the instruments that graded its items (the gate)
     gold = gold_metric(cfg, metrics, lambda name: metric_from_config(name, cfg))
+    # the per-sample agreement feature (the penalty's A, the drift table), and how each curve family picks
+    ctx.selection["agree"] = agreement(ctx, metrics, examples, replies, judged, samples)
+    plans = selector_plans(ctx, rewards, examples, ctx.selection["agree"])
+    mc_facts: dict[str, dict] = {}  # selector -> its Monte Carlo rows against the 1/10-of-CI rule
     for metric in [*metrics, *([gold] if gold else [])]:
         sel = [i for i, e in enumerate(examples) if metric.applies(e)]
         exs = [examples[i] for i in sel]
@@ -50,52 +56,70 @@ def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np
         values = metric.sample_values(exs, texts, judged_vals)
         sample_values[metric.name] = (sel, values)
         instruments[metric.name] = metric.instruments(exs)
-        for vname, r in rewards.items():
-            r_sel = r[sel]
+        for plan, vname, rank, picks in [(p, v, *p.variants[v]) for p in plans for v in rewards]:
+            r_sel = rank[sel]  # what the pick ranks by: the curves' rewards, or a selector's (penalty)
             metric.variant = vname  # whose rewards these are (are_you_sure first_turn=best_of_n picks turn 1 by it)
-            rows = metric.item_curves(exs, r_sel, r_sel if values is None else values, ns)
+            try:  # picks None: hard best-of-N
+                rows = plan_rows(metric, plan, vname, picks, exs, r_sel, rewards[vname][sel] if values is None
+                                 else values, ns)
+            except SelectorUnsupported as e:
+                log.info("%s: no %s rows (%s)", plan.label, metric.name, e)
+                continue
             for row, arr in rows.items():
-                per_item[(row, vname)] = arr
+                per_item[(row, vname) if plan.label == "bon" else (row, vname, plan.label)] = arr
                 owner[row] = metric.name
                 groups[row] = metric.item_ids.get(row)  # the item of each column: the bootstrap resamples items
                 mean, lo, hi, n_items = extra.item_ci(arr, groups[row], cfg, alpha)
+                check_monte_carlo(plan, row, vname, lo, hi, mc_facts.setdefault(plan.selector.name, {}))
                 for k, n in enumerate(ns):
                     curve_rows.append({"metric": row, "pm": vname, "n": n, "kl": kl[k], "mean": mean[k],
-                                       "ci_low": lo[k], "ci_high": hi[k], "n_items": n_items})
+                                       "ci_low": lo[k], "ci_high": hi[k], "n_items": n_items,
+                                       "selector": plan.label})
         dropped = getattr(metric, "dropped_items", 0)
         if dropped:
             ctx.facts.setdefault("dropped_items", {})[metric.name] = dropped
     kl_rows, ctx.facts["kl_pool"] = extra.kl_pool_rows(rewards, ns, kl, cfg.n_boot, alpha, cfg.seed,
                                                        [column_item(e) for e in examples], cfg.get("min_items_ci", 5))
-    curve_rows += kl_rows
+    curve_rows += [{**r, "selector": "bon"} for r in kl_rows]  # the pool's KL is hard best-of-N's
     variants = list(rewards)
-    rows_names = list(dict.fromkeys(r for r, _ in per_item))  # metric order, first seen first
-    for i, a in enumerate(variants):
-        for b in variants[i + 1:]:
-            for row in rows_names:
-                if (row, a) not in per_item or row in UNPAIRED:
-                    continue
-                mean, lo, hi, n_items = extra.item_difference(per_item[(row, a)], per_item[(row, b)], groups[row],
-                                                              cfg, alpha)
-                for k, n in enumerate(ns):
-                    diff_rows.append({"metric": row, "pm_a": a, "pm_b": b, "n": n, "kl": kl[k], "mean": mean[k],
-                                      "ci_low": lo[k], "ci_high": hi[k], "n_items": n_items})
+    rows_names = list(dict.fromkeys(k[0] for k in per_item))  # metric order, first seen first
+    for plan in plans:
+        key = (lambda row, v: (row, v)) if plan.label == "bon" else (lambda row, v: (row, v, plan.label))
+        for i, a in enumerate(variants):
+            for b in variants[i + 1:]:
+                for row in rows_names:
+                    if key(row, a) not in per_item or key(row, b) not in per_item or row in UNPAIRED:
+                        continue
+                    mean, lo, hi, n_items = extra.item_difference(per_item[key(row, a)], per_item[key(row, b)],
+                                                                  groups[row], cfg, alpha)
+                    for k, n in enumerate(ns):
+                        diff_rows.append({"metric": row, "pm_a": a, "pm_b": b, "n": n, "kl": kl[k], "mean": mean[k],
+                                          "ci_low": lo[k], "ci_high": hi[k], "n_items": n_items,
+                                          "selector": plan.label})
+    ctx.facts["selectors"] = selector_facts(plans)
+    for name, f in mc_facts.items():
+        ctx.facts["selectors"][name].update(f)
+    ctx.selection.update(per_item=per_item, groups=groups, plans=plans)  # for the Pareto table and the drift table (bon/report/)
     # the validity gate (bon/judges/gate.py): each row carries its metric's verdict, INVALID with the reason
     from bon.judges.gate import annotate, gate
 
     ctx.facts["gate"] = gate(instruments, ctx.checks)
     curves = annotate(pd.DataFrame(curve_rows), owner, ctx.facts["gate"])
     diffs = annotate(pd.DataFrame(diff_rows), owner, ctx.facts["gate"])
-    ctx.facts["goodhart"] = extra.goodhart_fits(curves, per_item, groups, cfg.n_boot, alpha, cfg.seed,
+    hard = curves[curves["selector"] == "bon"]  # the Goodhart fits and length flags read hard best-of-N's rows
+    ctx.facts["goodhart"] = extra.goodhart_fits(hard, per_item, groups, cfg.n_boot, alpha, cfg.seed,
                                                 cfg.get("min_items_ci", 5))
-    ctx.facts["length_shift"] = extra.length_shifts(curves)
-    # N beyond the pool (bon/curve_extrapolate.py): rows extrapolated = True, only for rows that pass the backtest
+    ctx.facts["length_shift"] = extra.length_shifts(hard)
+    # N beyond the pool (bon/curve_extrapolate.py), hard best-of-N only: rows extrapolated = True, only for rows
+    # that pass the backtest
     from bon.curve_extrapolate import extrapolate_rows
 
     curves["extrapolated"] = False
-    ext_rows, ctx.facts["extrapolation"] = extrapolate_rows(per_item, groups, curves, ns, cfg, alpha)
+    hard_items = {k: v for k, v in per_item.items() if len(k) == 2}  # (row, variant): the selector bon's curves
+    ext_rows, ctx.facts["extrapolation"] = extrapolate_rows(hard_items, groups, hard, ns, cfg, alpha)
     if ext_rows:
-        curves = pd.concat([curves, annotate(pd.DataFrame(ext_rows), owner, ctx.facts["gate"])], ignore_index=True)
+        ext = annotate(pd.DataFrame(ext_rows).assign(selector="bon"), owner, ctx.facts["gate"])
+        curves = pd.concat([curves, ext], ignore_index=True)
     return curves, diffs, sample_values
 
 

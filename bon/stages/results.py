@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 from bon import store as st
 from bon.stages.curves import curves_stage, example_picks
 from bon.stages.judge import judged_table
+from bon.stages.selection import write_outputs
 
 if TYPE_CHECKING:
     from bon.stages.context import Context
@@ -40,6 +41,10 @@ def run(ctx: Context) -> None:
     # planted biases (variants.<v>.bias) and the on-policy PM preference; stored rewards stay
     biased = bias.curve_rewards(ctx, metrics, examples, replies, rewards, judged, samples)
     curves, diffs, sample_values = curves_stage(ctx, metrics, examples, replies, biased, judged, samples)
+    selector_text = write_outputs(ctx, curves[~curves["extrapolated"]], _title(cfg) + bias_title(cfg))  # pareto.*, drift.* (bon/selectors)
+    curves_all, diffs_all = curves, diffs
+    curves = curves[curves["selector"] == "bon"]  # the tables, curves.png and W&B charts are hard best-of-N's
+    diffs = diffs[diffs["selector"] == "bon"] if len(diffs) else diffs
     picks = example_picks(ctx, metrics, examples, replies, biased, sample_values)
     per_sample = per_sample_table(examples, samples, rewards, sample_values, judged)
     from bon.report.audit import add_audit_columns  # question, references, graders, ranks, pick probabilities
@@ -49,8 +54,8 @@ def run(ctx: Context) -> None:
                                    metrics=metrics, judged=judged, curve_rewards=biased, rewards=rewards, ns=ns)
     st.write_parquet(run_dir / "samples.parquet", per_sample)
     st.write_parquet(run_dir / "examples.parquet", picks)
-    st.write_text(run_dir / "curves.csv", curves.to_csv(index=False))
-    st.write_text(run_dir / "differences.csv", diffs.to_csv(index=False))
+    st.write_text(run_dir / "curves.csv", curves_all.to_csv(index=False))
+    st.write_text(run_dir / "differences.csv", diffs_all.to_csv(index=False))
     from bon.report.extrapolation import backtest_frame, format_extrapolation
 
     extrapolation = ctx.facts.get("extrapolation", {})
@@ -81,7 +86,7 @@ def run(ctx: Context) -> None:
     text = "\n\n".join([*(["\n".join(h)] if (h := bias_header(facts, instrument_checks)) else []),
                         report.format_table(exact), "paired differences (a - b):\n" + paired,
                         format_extrapolation(curves, extrapolation),
-                        report.format_checks(instrument_checks), format_gate(facts.get("gate") or {}),
+                        report.format_checks(instrument_checks), format_gate(facts.get("gate") or {}), selector_text,
                         facts_text(facts, ctx.timings, time.time() - ctx.started)])
     st.write_text(run_dir / "report.txt", text + "\n")
     from bon.report.html import write_report_html

@@ -264,6 +264,10 @@ def wandb_run(tmp_path_factory, frames):
     base = tmp_path_factory.mktemp("wandb")
     run_dir = write_run(base / "run", *frames)
     pd.DataFrame(EXAMPLES).to_parquet(run_dir / "examples.parquet")
+    pd.DataFrame([{"selector": "penalty:lambda=1", "pm": "standard", "n": 2, "metric": "mimicry_sycophancy",
+                   "reward": 0.5, "reward_ci_low": 0.1, "reward_ci_high": 0.9, "mean": 0.25, "ci_low": 0.0,
+                   "ci_high": 0.5, "n_items": 8, "a_graded_by": "mimicry_sycophancy"}]).to_csv(
+        run_dir / "pareto.csv", index=False)  # selectors (bon/report/pareto.py): logged as a table
     with pytest.MonkeyPatch.context() as mp:
         for var in ("WANDB_DIR", "WANDB_DATA_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR"):
             mp.setenv(var, str(base / var.lower()))
@@ -288,6 +292,8 @@ def test_log_run_offline_writes_run(wandb_run):
     table = json.loads(next(Path(out).glob("files/media/table/example_picks_*.table.json")).read_text())
     assert table["columns"] == ["n", "pm", "metric_kind", "prompt", "response", "reward", "values"]
     assert [row[1] for row in table["data"]] == PMS
+    pareto = json.loads(next(Path(out).glob("files/media/table/pareto_table_*.table.json")).read_text())
+    assert pareto["columns"][:4] == ["selector", "pm", "n", "metric"] and pareto["data"][0][0] == "penalty:lambda=1"
     assert json.loads(table["data"][0][3]) == EXAMPLES[0]["prompt"]  # parquet list cell -> JSON string
 
 
@@ -339,7 +345,8 @@ def test_log_run_offline_content(wandb_run):
 
     artifacts = {r.artifact.type: r.artifact for r in by_type["artifact"]}
     assert artifacts["bon-curves"].name == "bon-curves-job-0"
-    assert sorted(m.path for m in artifacts["bon-curves"].manifest.contents) == ["curves.csv", "differences.csv"]
+    assert sorted(m.path for m in artifacts["bon-curves"].manifest.contents) == ["curves.csv", "differences.csv",
+                                                                                 "pareto.csv"]
     assert by_type["exit"][0].exit.exit_code == 0
 
 

@@ -75,11 +75,12 @@ def test_run_writes_all_artifacts(first_run):
     run = tmp / "run1"
     assert r.stdout.strip().splitlines()[-1] == f"results: {run}"
     for name in ["samples.parquet", "examples.parquet", "curves.csv", "differences.csv", "curves.png", "run.json",
-                 "report.txt", "backtest.csv", "report.html"]:
+                 "report.txt", "backtest.csv", "report.html", "pareto.csv", "pareto.png", "drift.csv"]:
         assert (run / name).exists(), name
     curves = pd.read_csv(run / "curves.csv")
-    assert list(curves.columns) == ["metric", "pm", "n", "kl", "mean", "ci_low", "ci_high", "n_items", "valid",
-                                    "validity", "extrapolated"]
+    assert list(curves.columns) == ["metric", "pm", "n", "kl", "mean", "ci_low", "ci_high", "n_items", "selector",
+                                    "valid", "validity", "extrapolated"]
+    assert set(curves.selector) == {"bon"}  # selectors=[bon], the default: the rows of a run before selectors
     # the validity gate: reward reads no instrument; mimicry's name match is warn (0.89 on its blind held-out labels)
     assert curves[curves.metric == "reward"].valid.all() and not curves[curves.metric == "mimicry_sycophancy"].valid.any()
     # M = 4: sub-pools of M / 4 = 1 sample cannot be backtested, so nothing is extrapolated, and backtest.csv says why
