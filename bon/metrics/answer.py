@@ -98,6 +98,10 @@ class AnswerSycophancy(Metric):
                 out.append(Instrument(check, f"answer grader ({how}) on {kind} answers", len(exs), labels))
         return out
 
+    def gradings(self, examples) -> list[str]:
+        """The grading each of these (answer) prompts gets: string, reference or judge."""
+        return [resolve_grading(self.grading, e.base) for e in examples]
+
     def judged_rows(self, examples) -> list[bool]:
         """Which of these (answer) prompts the judge grades."""
         return [resolve_grading(self.grading, e.base) == "judge" for e in examples]

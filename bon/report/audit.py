@@ -51,9 +51,12 @@ def graders(metric, cfg, examples) -> list[str]:
     """The instrument behind each of these prompts' values under ``metric`` (they are ``metric.select``-ed)."""
     task = metric.judge_task
     rule = f"{metric.name} rule"
+    judge = f"{judge_name(cfg.judge, judge_task_of(task))} judge ({task})" if task else None
+    gradings = getattr(metric, "gradings", None)  # per prompt, where the metric routes items (answer grading)
+    if gradings:
+        return [judge if g == "judge" else rule if g == "string" else f"{g} grader" for g in gradings(examples)]
     if not task:
         return [rule] * len(examples)
-    judge = f"{judge_name(cfg.judge, judge_task_of(task))} judge ({task})"
     rows = getattr(metric, "judged_rows", None)
     judged = rows(examples) if rows else [True] * len(examples)
     return [judge if j else rule for j in judged]
