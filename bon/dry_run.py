@@ -198,6 +198,16 @@ def load_tokenizer(ref: str):
     return AutoTokenizer.from_pretrained(str(Path(ref).expanduser()) if Path(ref).expanduser().exists() else ref)
 
 
+def _tokenizer(ref: str, what: str):
+    """load_tokenizer, its failure (no network for a hub id, a folder without tokenizer files) a ModelError."""
+    from bon.models import ModelError
+
+    try:
+        return load_tokenizer(ref)
+    except (OSError, ValueError) as e:
+        raise ModelError(f"{what}: cannot load the tokenizer of {ref}: {' '.join(str(e).split())[:300]}") from None
+
+
 def dry_run(cfg) -> Cost:
     """Select the prompts, count them with the tokenizers and return the job's cost (seconds from the records)."""
     from types import SimpleNamespace
@@ -214,8 +224,8 @@ def dry_run(cfg) -> Cost:
     examples = select.select_examples(cfg, metrics, None, ctx.facts)
     metrics = select.drop_absent_metrics(ctx, metrics, examples)
     check_judges(cfg, metrics, examples)  # a task that needs judge.model fails here, as a real run's select does
-    policy_tok = load_tokenizer(cfg.policy.model)
-    pm_tok = policy_tok if cfg.pm.model == cfg.policy.model else load_tokenizer(cfg.pm.model)
+    policy_tok = _tokenizer(cfg.policy.model, "policy.model")
+    pm_tok = policy_tok if cfg.pm.model == cfg.policy.model else _tokenizer(cfg.pm.model, "pm.model")
     pm = PMS.get(pm_key(cfg.pm.name, cfg.pm.backend)).text_only(pm_tok, cfg.pm)
 
     def n(tok, text: str) -> int:
