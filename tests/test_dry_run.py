@@ -140,3 +140,27 @@ def test_cli_multirun_prints_each_job_and_the_sum(tmp_path):
     assert _row(r.stdout, "samples") == [20, 40, 60]
     assert _row(r.stdout, "reply tokens") == [20 * 256, 40 * 256, 60 * 256]
     assert not (tmp_path / "store").exists() and not (tmp_path / "multirun").exists()
+
+
+def test_bench_record_is_what_the_dry_run_reads(tmp_path, monkeypatch):
+    """scripts/benchlib.record_throughput writes the record add_seconds divides by; a rerun replaces its own key."""
+    from pathlib import Path
+
+    from bon.dry_run import add_seconds, device_name, throughput_records
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "scripts"))
+    from benchlib import record_throughput
+
+    path = tmp_path / "BENCHMARKS.json"
+    model = "bundled:smollm2-135m-instruct"
+    record_throughput("sample", model, 50.0, "generated tokens per wall s", "vllm", "test", path=path)
+    record_throughput("sample", model, 100.0, "generated tokens per wall s", "vllm", "test", path=path)
+    record_throughput("score", model, 200.0, "PM tokens computed per wall s", "prompted", "test", path=path)
+    records = throughput_records(path)
+    assert [(r["stage"], r["rate"], r["device"]) for r in records] == [("sample", 100.0, device_name()),
+                                                                       ("score", 200.0, device_name())]
+    cfg = _cfg("experiment=demo")
+    cost = add_seconds(Cost(reply_tokens=1000, pm_tokens={"a": 300, "b": 100}), cfg, "vllm", device_name(), records)
+    assert cost.seconds == {"sample": 10.0, "score": 2.0, "judge": 0.0}
+    other = add_seconds(Cost(reply_tokens=1000), cfg, "hf", device_name(), records)  # no hf record: unknown
+    assert other.seconds["sample"] is None
