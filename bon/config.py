@@ -181,6 +181,7 @@ class Config:
     min_items_ci: int = 5
     n_example_picks: int = 3  # prompts per metric shown in the W&B table of picks
     progress: bool = True
+    dry_run: bool = False  # validate, count prompts/tokens/judge calls with the tokenizers only, print the cost; no run
     verbose: bool = False  # show third-party INFO logs and warnings on the console (run.log always has them)
 
 

@@ -161,6 +161,20 @@ def job(cfg: DictConfig) -> None:
     from bon.models import ModelError
     from bon.pipeline import run
 
+    if cfg.get("dry_run"):  # the cost table (bon/dry_run.py): no sampling, no run folder left behind
+        from bon.dry_run import JOBS, dry_run, table
+
+        try:
+            cost = dry_run(cfg)
+        except (ConfigError, DataError, ModelError, NoJudgeError) as e:
+            _remove_stub(hydra_dir)
+            _fail(str(e).replace("invalid config:", "").strip())
+        _remove_stub(hydra_dir)
+        JOBS.append(cost)
+        num = hc.job.get("num") if hc.mode is not None and hc.mode.name == "MULTIRUN" else None
+        print(table(cost, "dry run: expected cost" + (f" of job {num}" if num is not None else "")), flush=True)
+        return
+
     run_dir = Path(cfg.run_dir or hydra_dir)
     run_dir_existed = run_dir.exists()
     group = hc.sweep.dir.rstrip("/").replace("/", "-") if hc.mode is not None and hc.mode.name == "MULTIRUN" else None

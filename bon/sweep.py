@@ -30,4 +30,12 @@ def sweep_summary(sweep_dir: str | Path) -> str:
 
 class SweepFolders(Callback):
     def on_multirun_end(self, config, **kwargs) -> None:
+        if config.get("dry_run"):  # the jobs printed their cost tables (bon/dry_run.py); add them up
+            from bon.dry_run import JOBS, table, total
+
+            print(table(total(JOBS), f"dry run: expected cost, sum over {len(JOBS)} jobs") if JOBS else
+                  "dry run: the jobs ran in processes of their own (a submitit launcher): each job log holds its "
+                  "table, and no sum is printed here", flush=True)
+            JOBS.clear()
+            return
         print(sweep_summary(config.hydra.sweep.dir), flush=True)

@@ -28,7 +28,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run without installing bon
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchlib
 
-from benchlib import emit, update_section  # noqa: E402
+from benchlib import emit, record_throughput, update_section  # noqa: E402
 from bon import data  # noqa: E402
 from bon.chat import Prompt, render_generation_prompt  # noqa: E402
 
@@ -216,6 +216,9 @@ def main() -> None:
     print("\n".join(md), file=sys.stderr)
     if args.record or not args.quick:
         update_section("sampler", "\n".join(md))
+        for backend, tok, (wall, _) in (("vllm", our_tokens, best["ours"]), ("hf", hf_tok["ours"], hf_best["ours"])):
+            record_throughput("sample", MODEL, tok / wall, "generated tokens per wall s", backend,
+                              "scripts/bench_sampler.py (BENCHMARKS.md, sampler)")
     emit({"vllm_ratio": round(ratio, 4), "vllm_ratio_cpu": round(ratio_cpu, 4), "ours_tok_s": round(ours_tok_s, 2),
           "bare_tok_s": round(bare_tok_s, 2), "hf_tok_s": round(hf_tok_s, 2), "hf_ratio": round(hf_ratio, 4),
           "hf_ratio_cpu": round(hf_ratio_cpu, 4), "identical_samples": same,

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchlib
 import numpy as np
 import torch
 
-from benchlib import emit, update_section
+from benchlib import emit, record_throughput, update_section
 from bon import data
 from bon.chat import Prompt, render_generation_prompt
 from bon.models import resolve
@@ -322,6 +322,8 @@ def main():
             f"(this machine; 1-min load average {os.getloadavg()[0]:.1f} at the end).",
         ])
         update_section("scoring", md)
+        record_throughput("score", MODEL, fast["tokens_computed"] / best["cached"]["wall"],
+                          "PM tokens computed per wall s", "prompted", "scripts/bench_scoring.py (BENCHMARKS.md, scoring)")
         if prof:
             update_section("profile", profile_md(prof, n_prof))
     emit({"speedup": round(speedup, 3), "speedup_wall": round(speedup_wall, 3), "max_abs_diff": diff,

@@ -66,3 +66,35 @@ def run_peak_rss(cmd: list[str], cwd: Path | None = None, env: dict | None = Non
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return {"returncode": r.returncode, "wall_s": wall, "cpu_s": cpu, "peak_rss_mib": after.ru_maxrss / 1024,
             "stdout": r.stdout, "stderr": r.stderr}
+
+
+BENCHMARKS_JSON = BENCHMARKS_MD.with_name("BENCHMARKS.json")
+
+
+def record_throughput(stage: str, model: str, rate: float, unit: str, backend: str, source: str,
+                      path: Path = BENCHMARKS_JSON) -> None:
+    """Add (or replace) one machine-readable throughput in BENCHMARKS.json, keyed by (device, stage, model, backend):
+    what ``python -m bon.run ... dry_run=true`` (bon/dry_run.py) divides its token counts by.
+
+    Args:
+        stage: "sample" (generated tokens per wall s), "score" (PM tokens computed per wall s) or "judge"
+            (LM judge calls per wall s).
+        model: the model reference as a config names it (e.g. "bundled:smollm2-135m-instruct").
+        rate: the measured figure, per wall-clock second on this machine and load.
+        unit: the rate's unit, in words.
+        backend: the sampler backend (vllm, hf) or the PM name (prompted, classifier).
+        source: the script and the BENCHMARKS.md section with the full figures.
+    """
+    from bon.dry_run import device_name
+
+    rec = {"device": device_name(), "stage": stage, "model": model, "backend": backend, "rate": round(rate, 2),
+           "unit": unit, "source": source, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+           "machine": machine(), "load_1min": round(os.getloadavg()[0], 2)}
+    data = json.loads(path.read_text()) if path.exists() else {}
+    key = ("device", "stage", "model", "backend")
+    records = [r for r in data.get("records", []) if tuple(r.get(k) for k in key) != tuple(rec[k] for k in key)]
+    text = json.dumps({**data, "records": records + [rec]}, indent=1) + "\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".bench-")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)

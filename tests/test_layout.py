@@ -29,7 +29,7 @@ LAYERS = [
     ("report", ["bon.report"]),
     # one stage per file, and the keys that address their results in the store
     ("stages", ["bon.stages", "bon.keys"]),
-    ("pipeline", ["bon.pipeline"]),
+    ("pipeline", ["bon.pipeline", "bon.dry_run"]),
     # entry points: the Hydra app and the thin CLIs beside it
     ("entry", ["bon.run", "bon.check_judge", "bon.merge", "bon.sweep"]),
 ]

@@ -176,6 +176,14 @@ class PreferenceModel:
         """Prompt texts and word lists written in code that shape what this PM reads (none by default)."""
         return {}
 
+    @classmethod
+    def text_only(cls, tokenizer, cfg) -> "PreferenceModel":
+        """An instance that renders (``split``) but holds no model, to count tokens without loading weights
+        (bon/dry_run.py). cfg: the ``pm`` config node; a subclass whose ``split`` reads more state sets it here."""
+        pm = cls.__new__(cls)
+        pm.tokenizer = tokenizer
+        return pm
+
     def split(self, conversation: list[dict], prefill: str, variant: Variant) -> tuple[str, str]:
         """Text the PM reads before and after the response (``before`` ends with the prefill)."""
         raise NotImplementedError

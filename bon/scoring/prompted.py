@@ -136,6 +136,13 @@ class PromptedPM(PreferenceModel):
         """The judge wrapper, its yes/no words and role names: editing one re-keys the scores it feeds."""
         return {"template": JUDGE_TEMPLATE, "yes": list(YES_WORDS), "no": list(NO_WORDS), "roles": ROLE_NAMES}
 
+    @classmethod
+    def text_only(cls, tokenizer, cfg) -> "PromptedPM":
+        pm = super().text_only(tokenizer, cfg)
+        pm.template = cfg.template or JUDGE_TEMPLATE
+        pm.judge_system = None
+        return pm
+
     def split(self, conversation: list[dict], prefill: str, variant: Variant) -> tuple[str, str]:
         """Judge text before the response (wrapper, dialog, prefill) and after it (closing tag, question, header)."""
         turns = render_turns(apply_variant(conversation, variant))
