@@ -64,7 +64,8 @@ def corpus() -> list[str]:
         for line in path.read_text().splitlines():
             if line.strip():
                 walk(json.loads(line))
-    return out
+    # Real families' vocabularies hold yes/no as single tokens (the prompted PM and LM judge read their log-odds).
+    return out + ["Yes yes No no. " * 200]
 
 
 def train_tokenizer(special: list[str], bos: str | None):
