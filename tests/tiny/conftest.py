@@ -3,6 +3,7 @@
 The cache is keyed by the script's content hash (~/.cache/bon/tiny/<hash>, or $BON_TINY_CACHE/<hash>), built under a
 file lock into a temporary folder and renamed into place, so two pytest-xdist workers never race or see half a build.
 """
+import fcntl
 import hashlib
 import os
 import shutil
@@ -11,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "tiny_models.py"
 FAMILIES = ("llama", "qwen2", "llama-rm")
@@ -22,7 +22,8 @@ def build_tiny() -> Path:
     root = Path(os.environ.get("BON_TINY_CACHE", Path.home() / ".cache" / "bon" / "tiny"))
     root.mkdir(parents=True, exist_ok=True)
     final = root / digest
-    with FileLock(str(root / f"{digest}.lock")):
+    with open(root / f"{digest}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         if not all((final / f / "config.json").exists() for f in FAMILIES):
             tmp = root / f"{digest}.tmp{os.getpid()}"
             shutil.rmtree(tmp, ignore_errors=True)
