@@ -5,7 +5,8 @@
 #   - a classifier PM with a Qwen3-0.6B-shaped config (Qwen3ForSequenceClassification, num_labels=1, bf16);
 # both with the bundled SmolLM2 tokenizer (it has a chat template; the vocabulary is sized to it), then runs a 2-job
 # multirun (seed=0,1) in ONE process (Hydra's basic launcher), so job 2 only starts if job 1 freed the GPU.
-# Writes a small JSON of timings and peak GPU memory. Budget: 8 minutes.
+# Then the tiny real-family models (scripts/tiny_smoke.py) through vLLM (when importable) and both classifier PMs.
+# Writes a small JSON of timings, peak GPU memory and throughput (bon and bare vLLM side by side). Budget: 8 minutes.
 #
 #   scripts/gpu_smoke.sh [--out FILE] [--tokenizer DIR] [--wheels DIR] [--cpu-tiny]
 #
@@ -52,7 +53,10 @@ fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 WANDB_MODE=disabled
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-exec timeout 480 "$PY" - "$WORK" "$OUTFILE" "$TOKENIZER" "$TINY" <<'PY'
+# Part 1 (HF job, <= 5.5 min), then part 2 (scripts/tiny_smoke.py, <= 2 min): tiny Llama-3/Qwen2/Llama-RM through
+# bon's vLLM sampler and both classifier PMs, bare vLLM side by side; its last line is the one JSON of both parts.
+rc=0
+timeout 330 "$PY" - "$WORK" "$OUTFILE" "$TOKENIZER" "$TINY" <<'PY' || rc=$?
 import json
 import sys
 import time
@@ -158,3 +162,9 @@ out_file.write_text(json.dumps(result, indent=2) + "\n")
 print(json.dumps(result))
 sys.exit(0 if ok else 1)
 PY
+timeout 140 "$PY" scripts/tiny_smoke.py "$WORK" "$OUTFILE" > "$WORK/tiny.json" || rc=$?
+if [ -s "$WORK/tiny.json" ]; then
+  tail -n 1 "$WORK/tiny.json" > "$OUTFILE"
+  cat "$OUTFILE"
+fi
+exit $rc
