@@ -37,6 +37,9 @@ class Context:
     judged: dict[str, Any] = field(default_factory=dict)  # judge: task -> values over the prompts of its kind
     checks: dict[str, Any] = field(default_factory=dict)  # check: instrument check results
 
-    def check_reuse(self, stage: str, key: str, label: str) -> None:
+    def check_reuse(self, stage: str, key: str, label: str) -> bool:
+        """Whether the stage ``label`` is finished in the store (then it is listed in ``reused``)."""
         if self.store.done(stage, key):
             self.reused.append(label)
+            return True
+        return False
