@@ -74,6 +74,11 @@ class DatasetConfig:
     kinds: list[str] = field(default_factory=lambda: ["answer", "feedback", "mimicry", "are_you_sure"])
     feedback_datasets: list[str] = field(default_factory=lambda: ["arguments"])
     max_items: Optional[int] = None  # per kind, the first items in file order (deterministic)
+    # choosing items (bon/data/choose.py): a seeded sample of this many items per kind, stratified by base.dataset
+    # and base.category (replaces max_items when set); where: base field -> value or [values] an item must have
+    sample: Optional[int] = None
+    seed: int = 0
+    where: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -271,6 +276,9 @@ def validate(cfg: Any) -> list[int]:
     for kind in cfg.dataset.kinds:
         if kind not in KINDS:
             errs.append(f"dataset.kinds: unknown kind {kind!r}; expected some of {list(KINDS)}")
+    from bon.data.choose import config_errors as choice_errors
+
+    errs += choice_errors(cfg.dataset)
     for p in cfg.dataset.paths:
         if not Path(p).expanduser().exists():
             where = "" if Path(p).expanduser().is_absolute() else f" (relative to {Path.cwd()}, where bon runs)"

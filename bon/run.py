@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import shlex
 import shutil
 import sys
 import time
@@ -87,7 +86,9 @@ def quiet_third_party(verbose: bool) -> None:
 
 
 def _resume_command(hc) -> str:
-    return " ".join(["python -m bon.run", *map(shlex.quote, hc.overrides.task)])
+    from bon.cli import resume_command
+
+    return resume_command(hc.overrides.task, hc.overrides.hydra, hc.runtime.output_dir)
 
 
 def _remove_stub(run_dir: Path) -> None:
@@ -230,6 +231,9 @@ def main() -> None:
               "`make install` (or `pip install -e .`) in the checkout")
     user_full_error = os.environ.get("HYDRA_FULL_ERROR")
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let composition errors reach us instead of Hydra's own printer
+    from bon.cli import list_hint, open_mappings, unknown_key_hint
+
+    sys.argv[1:] = open_mappings(sys.argv[1:])  # variants.<v>.bias.<f>=x, dataset.where.<f>=x: no + needed
     try:
         job()
     except KeyboardInterrupt:  # before the job started (composition, imports): nothing to resume
@@ -243,7 +247,8 @@ def main() -> None:
                                                    or isinstance(e, OSError) and e.filename):
             raise
         if isinstance(e, (HydraException, OmegaConfBaseException)):
-            _fail(_compose_error_line(e))
+            full = f"{e}\n{e.__cause__ or ''}"
+            _fail(_compose_error_line(e) + unknown_key_hint(full) + list_hint(full, sys.argv[1:]))
         # an OSError before the job started: Hydra could not create the run folder or write run.log
         _fail(f"cannot write the run folder: {e.strerror or e}: {e.filename or ''} (set hydra.run.dir=...)")
 

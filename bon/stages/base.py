@@ -9,6 +9,7 @@ the memory this one held.
 """
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
@@ -22,6 +23,8 @@ from bon.runtime import release_memory
 
 if TYPE_CHECKING:
     from bon.stages.context import Context
+
+log = logging.getLogger("bon")
 
 
 @contextmanager
@@ -81,8 +84,10 @@ class Stage:
             (key, table, facts): the store key, the whole table read back from the store, the summed facts.
         """
         key = self.key(spec)
-        ctx.check_reuse(self.name, key, label)
-        with tqdm(total=len(items), desc=label, unit="prompt", disable=not ctx.cfg.progress,
+        hit = ctx.check_reuse(self.name, key, label)
+        if hit:  # a finished stage: say so, rather than draw an empty 0/n bar
+            log.info("%s: reused from the store (%d prompts, key %s)", label, len(items), key)
+        with tqdm(total=len(items), desc=label, unit="prompt", disable=hit or not ctx.cfg.progress,
                   dynamic_ncols=True) as bar:
             def step(chunk: Sequence) -> tuple[pd.DataFrame, dict]:
                 out = compute(chunk)

@@ -38,6 +38,9 @@ class Context:
     checks: dict[str, Any] = field(default_factory=dict)  # check: instrument check results
     selection: dict[str, Any] = field(default_factory=dict)  # curves: agree (P, M), per-item curves, selector plans
 
-    def check_reuse(self, stage: str, key: str, label: str) -> None:
+    def check_reuse(self, stage: str, key: str, label: str) -> bool:
+        """Whether the stage ``label`` is finished in the store (then it is listed in ``reused``)."""
         if self.store.done(stage, key):
             self.reused.append(label)
+            return True
+        return False

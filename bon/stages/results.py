@@ -128,7 +128,9 @@ def _title(cfg) -> str:
 
 def facts_text(facts: dict, timings: dict, total: float) -> str:
     """The report's "run facts" block."""
-    lines = ["run facts:", f"  sampler backend: {facts.get('sampler_backend')}"]
+    from bon.data.choose import selection_lines
+
+    lines = ["run facts:", *selection_lines(facts), f"  sampler backend: {facts.get('sampler_backend')}"]
     s = facts.get("sample", {})
     lines.append(f"  prompts longer than the policy's context (sampler.overlength): "
                  f"{len(s.get('skipped_overlength', []))} skipped, {s.get('truncated_overlength', 0)} truncated")

@@ -34,12 +34,14 @@ def make_metrics(cfg) -> list:
 
 def select_examples(cfg, metrics, positions: dict[str, int] | None = None, facts: dict | None = None
                     ) -> list[Example]:
-    """The prompts the metrics need, in file order; max_items keeps the first items of each kind (whole items,
-    so framings stay paired). With shard.count > 1, only this shard's items (see :func:`shard_examples`).
+    """The prompts the metrics need, in file order, of the items the dataset node chooses (:func:`choose_items`:
+    where, sample, max_items; whole items, so framings stay paired). With shard.count > 1, only this shard's items
+    (see :func:`shard_examples`): every shard chooses the same items, then keeps its own.
 
     Args:
         positions: if given, filled with key -> position in the unsharded selection (bon.merge restores that order).
-        facts: if given, gets ``duplicate_prompts``: repeated prompts kept once, "PATH:LINE (repeats PATH:LINE)".
+        facts: if given, gets ``duplicate_prompts``: repeated prompts kept once, "PATH:LINE (repeats PATH:LINE)",
+            and ``selection``: how the items were chosen (bon.data.choose.choose's record).
     """
     paths = list(cfg.dataset.paths) or [str(bundled_dir())]
     kinds = set(cfg.dataset.kinds)
@@ -51,19 +53,35 @@ def select_examples(cfg, metrics, positions: dict[str, int] | None = None, facts
         log.warning("skipped %d repeated (item, template) rows, first at %s", len(ds.duplicates), ds.duplicates[0])
         if facts is not None:
             facts["duplicate_prompts"] = list(ds.duplicates)
-    out, seen = [], {}
-    for e in ds.examples:
-        if e.kind == "feedback" and cfg.dataset.feedback_datasets and e.dataset not in cfg.dataset.feedback_datasets:
-            continue
-        items = seen.setdefault(e.kind, [])
-        if e.item_id not in items:
-            if cfg.dataset.max_items is not None and len(items) >= cfg.dataset.max_items:
-                continue
-            items.append(e.item_id)
-        out.append(e)
+    fb = cfg.dataset.feedback_datasets
+    candidates = [e for e in ds.examples if not (e.kind == "feedback" and fb and e.dataset not in fb)]
+    out, record = choose_items(cfg.dataset, candidates)
+    if facts is not None and record is not None:
+        facts["selection"] = record
     if positions is not None:
         positions.update((e.key, i) for i, e in enumerate(out))
     return shard_examples(out, cfg.shard.index, cfg.shard.count)
+
+
+def choose_items(dataset, examples: list[Example]) -> tuple[list[Example], dict | None]:
+    """The prompts of the items ``dataset.where``, ``sample``, ``seed`` and ``max_items`` choose (bon/data/choose.py),
+    and the record of how (None when every item is kept). A where field or value no item has is a ConfigError."""
+    from omegaconf import OmegaConf
+
+    from bon.config import ConfigError
+    from bon.data.choose import SelectionError, choose
+
+    where = dataset.get("where") or {}
+    where = OmegaConf.to_container(where) if OmegaConf.is_config(where) else dict(where)
+    sample, max_items = dataset.get("sample"), dataset.max_items
+    try:
+        out, record = choose(examples, sample=sample, seed=dataset.get("seed", 0), where=where,
+                             max_items=max_items)
+    except SelectionError as e:
+        raise ConfigError(str(e)) from None
+    if sample is not None and max_items is not None:
+        log.info("dataset.sample=%d chooses the items; dataset.max_items=%d is not applied", sample, max_items)
+    return out, (record if where or sample is not None or max_items is not None else None)
 
 
 def shard_examples(examples: list[Example], index: int, count: int) -> list[Example]:

@@ -1,0 +1,38 @@
+"""A stage found finished in the store says "reused" instead of drawing an empty 0/n progress bar."""
+import logging
+
+import pandas as pd
+from omegaconf import OmegaConf
+
+from bon import store as st
+from bon.stages.base import Stage
+from bon.stages.context import Context
+
+STAGE = Stage("test_reused_stage", 1, ("key", "value"))
+
+
+def test_a_finished_stage_says_reused_and_draws_no_bar(tmp_path, capsys, caplog):
+    cfg = OmegaConf.create({"progress": True, "chunk_prompts": 2})
+    items = ["a", "b", "c"]
+    calls = []
+
+    def compute(chunk):
+        calls.append(list(chunk))
+        return pd.DataFrame({"key": list(chunk), "value": [len(x) for x in chunk]}), {}
+
+    def run():
+        ctx = Context(cfg, [1], st.Store(tmp_path / "store"), tmp_path)
+        with caplog.at_level(logging.INFO, logger="bon"):
+            STAGE.run(ctx, "stage[x]", {"what": 1}, items, compute)
+        return ctx
+
+    first = run()
+    bar = capsys.readouterr().err
+    assert "stage[x]" in bar and "3/3" in bar and first.reused == []  # computed: a bar over the prompts
+    assert not any("reused" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    second = run()
+    out = capsys.readouterr().err
+    assert second.reused == ["stage[x]"] and len(calls) == 2  # no chunk computed again
+    assert "0/3" not in out and "stage[x]" not in out  # no bar at all
+    assert any(r.getMessage().startswith("stage[x]: reused from the store (3 prompts, key ") for r in caplog.records)
