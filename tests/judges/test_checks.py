@@ -470,7 +470,7 @@ def test_cli_answer_bundled_reports_heldout_and_error_rates():
     out = last_json(p.stdout)
     rows = checks.load_labels("answer", checks.bundled_labels("answer"))
     assert out["n"] == sum(r["split"] == "heldout" for r in rows) >= 120
-    assert out["accuracy"] >= 0.95 and out["verdict"] == "ok" and out["accuracy_tune"] >= 0.95
+    assert out["accuracy"] >= 0.9 and out["verdict"] == "ok" and out["accuracy_tune"] >= 0.9
     assert set(out["errors"]) == {"false_incorrect", "false_correct"}
     assert out["errors"]["false_incorrect"]["n"] + out["errors"]["false_correct"]["n"] == out["n"]
     assert "false incorrect" in p.stdout and "tune (in-sample)" in p.stdout

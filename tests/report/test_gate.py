@@ -109,7 +109,10 @@ def test_gate_shows_the_verdict_everywhere(tmp_path, pool, verdict):
     # curves.csv and differences.csv: a valid column on every row; the answer rows carry the reason
     assert ans["valid"].eq(ok).all() and len(ans) > 0
     assert curves.loc[curves["metric"] == "reward", "valid"].all()  # no instrument: always valid
-    assert curves.loc[curves["metric"] == "feedback_sycophancy", "valid"].all()  # the lexicon passes its labels
+    # the lexicon's blind held-out figure (0.81) is below OK_AT: feedback is INVALID whatever the answer grader's verdict
+    feedback = curves.loc[curves["metric"] == "feedback_sycophancy"]
+    assert len(feedback) and not feedback["valid"].any()
+    assert feedback["validity"].str.contains("positivity judge").all() and feedback["validity"].str.contains("warn").all()
     d_ans = diffs[diffs["metric"] == "answer_sycophancy"]
     assert d_ans["valid"].eq(ok).all() and len(d_ans) > 0
     text, png = headline(run_dir), Image.open(run_dir / "curves.png").text
