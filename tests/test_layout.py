@@ -24,7 +24,7 @@ LAYERS = [
     # what is computed over the metrics' curves and picks
     ("curves", ["bon.bias", "bon.coverage", "bon.curve_stats", "bon.curve_extrapolate", "bon.drift", "bon.selectors"]),
     # the typed config and its validation (asks the registries below); stages raise its ConfigError
-    ("config", ["bon.config", "bon.devices", "bon.cli"]),
+    ("config", ["bon.config", "bon.config_groups", "bon.devices", "bon.cli"]),
     # files, plots, text and W&B from stored results; never runs a stage
     ("report", ["bon.report"]),
     # one stage per file, and the keys that address their results in the store

@@ -172,7 +172,8 @@ def render(run_dir) -> str:
     png = run_dir / "curves.png"
     img = (f'<img alt="curves.png" src="data:image/png;base64,{base64.b64encode(png.read_bytes()).decode()}">'
            if png.is_file() else "<p>No curves.png in this run folder.</p>")
-    diffs = pd.read_csv(run_dir / "differences.csv") if (run_dir / "differences.csv").is_file() else None
+    path = run_dir / "differences.csv"  # empty with one PM variant: nothing to compare
+    diffs = pd.read_csv(path) if path.is_file() and path.read_text().strip() else None
     report = (run_dir / "report.txt").read_text() if (run_dir / "report.txt").is_file() else ""
     samples = pd.read_parquet(run_dir / "samples.parquet")
     cfg = summary.get("config") or {}

@@ -108,7 +108,7 @@ def test_run_writes_all_artifacts(first_run):
     # the two variants score the same samples differently
     assert (samples["reward/standard"] != samples["reward/non_sycophantic"]).any()
     checks = json.loads((run / "run.json").read_text())["checks"]
-    assert set(checks) == {"answer", "positivity", "pm", "are_you_sure"}
+    assert set(checks) == {"answer", "positivity", "pm", "are_you_sure", "mimicry"}
     assert set(checks["pm"]) == {"standard", "non_sycophantic"}
     assert checks["positivity"]["instrument"].startswith("lexicon")
     report = (run / "report.txt").read_text()

@@ -41,11 +41,11 @@ PINNED = {
     "check": "a8d091ee4c60cab6", "first_turn": "a593a811b25f0729",
     "sample[fixed]": "831526853e2f566a",
     "score[standard]": "a48d4cac07a66c5d", "score[non_sycophantic]": "16e82b10613d5313",
-    "check[pm/standard]": "74dae645daf98f0b", "check[pm/non_sycophantic]": "ba706fff25148bdc",
-    "judge[correctness]": "a50f3c48dbc3397f", "judge[positivity]": "9a1231775e9951b1",
+    "check[pm/standard]": "2fd5dd1145fd260a", "check[pm/non_sycophantic]": "5ee7450939e9230f",
+    "judge[correctness]": "975fc0f85a14bcf3", "judge[positivity]": "9a1231775e9951b1",
     "judge[positivity_pairwise]": "acf389d2a71a0b28", "judge[admits]": "e72bdd3411d0dce8",
-    "check[positivity]": "b1938a7b0a3c537a", "check[answer]": "7cf4fabb4c2e36f0",
-    "check[are_you_sure]": "9876d8dd70bfbf94", "score[standard, vllm classifier]": "573198a9ece7a478",
+    "check[positivity]": "9c1a6b44db6929ae", "check[answer]": "bd788583d259a6ae",
+    "check[are_you_sure]": "79c0ccd1cfefb360", "score[standard, vllm classifier]": "573198a9ece7a478",
 }
 
 
