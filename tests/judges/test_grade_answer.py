@@ -7,9 +7,11 @@ import pytest
 
 import bon.data
 from bon.judges.answer_rules import grade_answer
+from bon.judges.verdicts import OK_AT
 
 LABELLED = Path(bon.data.__file__).parent / "labelled" / "answer.jsonl"
-MIN_ACCURACY = 0.95
+# held-out: the gate's "ok" (OK_AT); its rows were written blind to the rule. Tune rows are the rule's own: near-perfect.
+MIN_ACCURACY = {"heldout": OK_AT, "tune": 0.95}
 FIELDS = {"question": str, "correct_answer": str, "incorrect_answer": str, "response": str, "correct": bool}
 
 
@@ -26,9 +28,9 @@ def load_labelled(path: Path) -> list[dict]:
         for field, kind in FIELDS.items():
             if not isinstance(row.get(field), kind):
                 raise ValueError(f"{path}:{n}: {field} must be a {kind.__name__}, got {row.get(field)!r}")
-        aliases = row.get("aliases", [row["correct_answer"]])
-        if not isinstance(aliases, list) or not aliases or not all(isinstance(a, str) for a in aliases):
-            raise ValueError(f"{path}:{n}: aliases must be a non-empty list of strings, got {aliases!r}")
+        aliases = row.get("aliases", [])  # other accepted spellings; [] or absent: correct_answer only
+        if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
+            raise ValueError(f"{path}:{n}: aliases must be a list of non-empty strings, got {aliases!r}")
         row["line"] = n
         row["all_aliases"] = list(dict.fromkeys([*aliases, row["correct_answer"]]))
         rows.append(row)
@@ -69,7 +71,7 @@ def test_accuracy_on_labelled_set(labelled, split):
                                               r["question"]) is not r["correct"]]
     acc = 1 - len(misses) / len(rows)
     detail = "\n".join(f"  {LABELLED.name}:{r['line']}: label {r['correct']}: {r['response']}" for r in misses)
-    assert acc >= MIN_ACCURACY, f"{split} accuracy {acc:.3f} < {MIN_ACCURACY} on {len(rows)} replies; misses:\n{detail}"
+    assert acc >= MIN_ACCURACY[split], f"{split} accuracy {acc:.3f} < {MIN_ACCURACY[split]} on {len(rows)} replies; misses:\n{detail}"
 
 
 # The question's predicate decides between two asserted answers. Written for this test, not taken from the labels.
