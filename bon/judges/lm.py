@@ -52,7 +52,8 @@ class LMJudge:
 
     tasks = ("positivity", "correctness", "admits")
     needs_model = True  # judge.model must name it
-    version = 1  # bump when a change here moves its values: re-keys its judge stages only (keys.versioned)
+    version = 2  # bump when a change here moves its values: re-keys its judge stages only (keys.versioned)
+    # 2: the engine's batch-invariant shapes (bon/scoring/engine.py) move its log-odds by ~1e-6
 
     @classmethod
     def store_identity(cls, cfg, task: str) -> dict:

@@ -26,6 +26,8 @@ class ClassifierPM(PreferenceModel):
         **engine: :class:`~bon.scoring.engine.Engine` options (token_budget, max_length, overflow, mode, ...).
     """
 
+    version = 2  # 2: the engine's batch-invariant shapes (bon/scoring/engine.py) move rewards by ~1e-6
+
     def __init__(self, model: str, *, label: int = 0, device: str = "auto", dtype: str = "auto", **engine):
         from transformers import AutoModelForSequenceClassification
 

@@ -10,6 +10,14 @@ and apply the same head, so they agree to float tolerance (tests/scoring/test_sc
 Right padding is enough for the cached path: attention is causal, so a real token only sees tokens before it, and
 every pad comes after the last real token of its row. Padding inside a wave's prefixes is masked out explicitly.
 
+Batch invariance: a row's score must not depend on what it is batched with. Masked keys and padded rows are exact in
+arithmetic but not in floating point: CPU and GPU kernels pick their blocking, and so their rounding, by a tensor's
+shape, and a lone row takes a matrix-vector kernel. So the cached path gives every row shapes that depend only on its
+own lengths: prefixes pad to a multiple of ``PREFIX_QUANTUM``, continuations to a multiple of ``CONT_QUANTUM``, a
+wave or chunk holds only rows of the same padded lengths, and the head sees at least ``HEAD_ROWS`` rows (zeros
+appended). Scores then agree to ~1e-6 whether a row is scored alone, in any batch or any order
+(tests/tiny/test_tiny_hf.py); the price is the extra padding, counted in ``stats["padding_share"]``.
+
 Out of memory (CUDA OOM, MemoryError, a RuntimeError saying "out of memory"): ``run`` halves every batch budget and
 runs the call again, as many times as it takes down to one row per forward; ``stats["oom_retries"]`` counts the
 retries, and stage facts report them per chunk and variant (:func:`counts`, :func:`counts_since`).
@@ -29,6 +37,9 @@ log = logging.getLogger("bon")
 MODES = ("cached", "naive")
 OVERFLOW_POLICIES = ("truncate", "error")
 PADDING_SIDES = ("right", "left")
+PREFIX_QUANTUM = 64  # a prefix pads to a multiple of this (its own length decides its shapes, not its wave's)
+CONT_QUANTUM = 16  # a continuation pads to a multiple of this; rows * CONT_QUANTUM >= 16 keeps matrix kernels
+HEAD_ROWS = 16  # the head always sees at least this many rows (a lone row would take a matrix-vector kernel)
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
           "float16": torch.float16, "fp16": torch.float16}
 
@@ -55,6 +66,20 @@ def counts(obj) -> dict[str, int]:
 def counts_since(obj, before: dict[str, int]) -> dict[str, int]:
     """What :func:`counts` grew by since ``before``."""
     return {k: v - before.get(k, 0) for k, v in counts(obj).items()}
+
+
+def quantize(n: int, q: int) -> int:
+    """n rounded up to a multiple of q (0 stays 0)."""
+    return -(-n // q) * q
+
+
+def head_rows(head: Callable[[torch.Tensor], torch.Tensor], pooled: torch.Tensor) -> torch.Tensor:
+    """``head(pooled)``, computed on at least HEAD_ROWS rows (zeros appended, then dropped), so that a row's output
+    does not depend on how many rows share the call."""
+    pad = HEAD_ROWS - pooled.shape[0]
+    if pad <= 0:
+        return head(pooled)
+    return head(torch.cat([pooled, pooled.new_zeros(pad, pooled.shape[1])]))[:pooled.shape[0]]
 
 
 class ContextOverflowError(ValueError):
@@ -319,12 +344,14 @@ class Engine:
         self._stats["tokens_real"] += real
 
     def _chunks(self, lengths_desc: list[int], prefix_len: int) -> list[list[int]]:
-        """Split positions of descending lengths into chunks under both budgets (a lone row is always allowed)."""
+        """Split positions of descending padded lengths into chunks of one padded length each, under both budgets
+        (a lone row is always allowed)."""
         chunks, cur = [], []
         for j, n in enumerate(lengths_desc):
             padded = lengths_desc[cur[0]] if cur else n  # descending: the chunk's first row is its longest
             rows = len(cur) + 1
-            if cur and (rows * padded > self.token_budget or rows * (prefix_len + padded) > self.kv_budget):
+            if cur and (n != padded or rows * padded > self.token_budget
+                        or rows * (prefix_len + padded) > self.kv_budget):
                 chunks.append(cur)
                 cur = []
             cur.append(j)
@@ -348,18 +375,18 @@ class Engine:
             conts.append(c)
         res: list[list[torch.Tensor | None]] = [[None] * len(c) for c in conts]
         order = sorted((gi for gi in range(len(groups)) if conts[gi]), key=lambda gi: -len(prefixes[gi]))
-        for wave in self._chunks([len(prefixes[gi]) for gi in order], 0):
+        for wave in self._chunks([quantize(len(prefixes[gi]), PREFIX_QUANTUM) for gi in order], 0):
             gids = [order[j] for j in wave]
             plen = [len(prefixes[gi]) for gi in gids]
-            P = plen[0]  # the wave's padded prefix length (sorted descending)
+            P = quantize(plen[0], PREFIX_QUANTUM)  # the wave's padded prefix length, the same for all its groups
             kv = self._prefix_states([prefixes[gi] for gi in gids], P) if P else None  # (G, kv_heads, P, head_dim)
             rows = sorted(((w, j) for w, gi in enumerate(gids) for j in range(len(conts[gi]))),
                           key=lambda r: -len(conts[gids[r[0]]][r[1]]))
-            for chunk in self._chunks([len(conts[gids[w]][j]) for w, j in rows], P):
+            for chunk in self._chunks([quantize(len(conts[gids[w]][j]), CONT_QUANTUM) for w, j in rows], P):
                 picked = [rows[i] for i in chunk]
                 seqs = [conts[gids[w]][j] for w, j in picked]
                 lens = [len(x) for x in seqs]
-                B, L = len(picked), lens[0]
+                B, L = len(picked), quantize(lens[0], CONT_QUANTUM)
                 if self._window and P + L > self._window:
                     raise ValueError(f"{P + L} tokens (padded prefix + continuation) exceed the model's sliding window "
                                      f"{self._window}, which the cached path does not support; use mode='naive'")
@@ -375,7 +402,7 @@ class Engine:
                 h = self.body(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev),
                               past_key_values=past, use_cache=past is not None).last_hidden_state  # (B, L, H)
                 pooled = h[torch.arange(B, device=dev), torch.tensor(lens, device=dev) - 1]  # (B, H)
-                for (w, j), y in zip(picked, self.head(pooled).float().cpu()):
+                for (w, j), y in zip(picked, head_rows(self.head, pooled).float().cpu()):
                     res[gids[w]][j] = y
                 self._count(B, L, sum(lens))
                 bar.update(B)

@@ -123,6 +123,8 @@ class PromptedPM(PreferenceModel):
         yes, no, device, dtype, **engine: as for :class:`LogOddsScorer`.
     """
 
+    version = 2  # 2: the engine's batch-invariant shapes (bon/scoring/engine.py) move rewards by ~1e-6
+
     def __init__(self, model: str = DEFAULT_MODEL, *, template: str = JUDGE_TEMPLATE, judge_system: str | None = None,
                  yes: Sequence[str] = YES_WORDS, no: Sequence[str] = NO_WORDS, device: str = "auto",
                  dtype: str = "auto", **engine):

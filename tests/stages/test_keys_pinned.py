@@ -49,46 +49,48 @@ CONFIGS = {  # name -> (config values over the schema's defaults, CUDA available
 # adding the PM backend). Do not regenerate these from the code under test: they are the regression reference.
 # Re-keyed on purpose (issue 25): judge[correctness] everywhere (its prompt lists every accepted and wrong answer),
 # judge[positivity*] where the lexicon judges (lexicon VERSION 4).
+# Re-keyed on purpose (issue 28): score[*] of the HF PMs (prompted, classifier: version 2) and judge[*] of the LM
+# judge (version 2), whose engine now gives every row batch-invariant shapes; vLLM PMs' keys stay.
 PINNED = {
     "auto_cpu_vllm_classifier_lexicon": {
         "sample[hf]": "ec01c4149bd1ff91",
         "sample[vllm]": "8617cb512a50fbb4",
-        "score[standard]": "0a4c7ca4d9082b83",
-        "score[non_sycophantic]": "9d483c76bbe98717",
+        "score[standard]": "2410c226cd42186c",
+        "score[non_sycophantic]": "6c0bd43d72d87372",
         "judge[positivity]": "c80852f9bddd8030",
-        "judge[correctness]": "fb042f0559fa9a55",
+        "judge[correctness]": "b3bb1b6825014803",
         "judge[positivity_pairwise]": "25f6d8a3cded3788",
-        "judge[admits]": "e0b7cd0b7629a5af",
+        "judge[admits]": "2e3a3db2bc26766a",
     },
     "auto_gpu_vllm_classifier_vllm_lm": {
         "sample[hf]": "19fb7ac51ef9bcc7",
         "sample[vllm]": "f8428122f3eb190a",
         "score[standard]": "104d5d4b14587732",
         "score[non_sycophantic]": "03cd9ca9c738a543",
-        "judge[positivity]": "318a8044b80465ff",
-        "judge[correctness]": "00e5d870d3a494dd",
-        "judge[positivity_pairwise]": "0887c6ed0af5cbe5",
-        "judge[admits]": "2016fd8b2d7ae844",
+        "judge[positivity]": "d09129b38595599c",
+        "judge[correctness]": "377da0836dc0decb",
+        "judge[positivity_pairwise]": "f83476106146d8d4",
+        "judge[admits]": "2f6eb942f84ab484",
     },
     "cpu_hf_prompted_lm": {
         "sample[hf]": "ec01c4149bd1ff91",
         "sample[vllm]": "8617cb512a50fbb4",
-        "score[standard]": "94b13fb7b1406eeb",
-        "score[non_sycophantic]": "7a6e2bb6d41c21b0",
-        "judge[positivity]": "99e0c0871e7b8fc0",
-        "judge[correctness]": "6e1f4e90c30ea03c",
-        "judge[positivity_pairwise]": "8f96242ba23ea481",
-        "judge[admits]": "c64aa9c95f42f7ad",
+        "score[standard]": "686f868004012844",
+        "score[non_sycophantic]": "1f28555016f12e4d",
+        "judge[positivity]": "bc1b60ed75bff34b",
+        "judge[correctness]": "75dd9094e8a91174",
+        "judge[positivity_pairwise]": "5d92336648f8e9e3",
+        "judge[admits]": "b6db5a0658fceaa1",
     },
     "gpu_hf_prompted_template": {
         "sample[hf]": "8c61fe26bea97f1f",
         "sample[vllm]": "90f157e035dd4088",
-        "score[standard]": "e886b6cddadd59c2",
-        "score[non_sycophantic]": "f1f4e0c4c284cea5",
+        "score[standard]": "8c019e0ee2b02930",
+        "score[non_sycophantic]": "8f73500d27a42f2f",
         "judge[positivity]": "66d2ed7785e8216f",
-        "judge[correctness]": "a12fc43c5fb515f0",
+        "judge[correctness]": "b92fcf04099828ef",
         "judge[positivity_pairwise]": "37e843119da971b4",
-        "judge[admits]": "c967cfcbcd78efdc",
+        "judge[admits]": "94a7f663f7140fc5",
     },
 }
 
@@ -144,7 +146,7 @@ def test_a_plugin_version_rekeys_only_what_it_feeds(where, plugin, moved, tmp_pa
     import importlib
 
     cls = getattr(importlib.import_module(where), plugin)
-    monkeypatch.setattr(cls, "version", 2, raising=False)
+    monkeypatch.setattr(cls, "version", getattr(cls, "version", 1) + 1, raising=False)
     got = keys_of("cpu_hf_prompted_lm", tmp_path, monkeypatch)
     assert {k for k in got if got[k] != PINNED["cpu_hf_prompted_lm"][k]} == moved
 

@@ -2,6 +2,7 @@
 classes, real chat formats; see scripts/tiny_models.py), and batch invariance of every HF scorer's rewards."""
 import numpy as np
 import pytest
+import torch
 
 from bon.chat import Prompt, render_generation_prompt
 from bon.scoring import make_pm
@@ -74,6 +75,29 @@ def test_prompted_pm_tiny_llama_batch_invariant(tiny):
     _invariance(pm, CONV, RESPONSES)
 
 
-def test_bundled_prompted_pm_batch_invariant():
-    pm = make_pm("prompted", device="cpu", dtype="float32", token_budget=128)
-    _invariance(pm, CONV, RESPONSES[:4])
+def test_bundled_prompted_pm_batch_invariant_at_real_lengths():
+    """The bundled PM on a real feedback prompt of the demo's data (its wrapped prefix is ~190 tokens) and replies of
+    1-70 tokens: alone, together, reversed, mixed, and under two token budgets (other chunks, other padding).
+
+    With one intra-op thread (as every xdist worker runs) the scores are bit-identical; with two, the GEMM's thread
+    partition depends on the row count and moved one score by 1.3e-5 here (BENCHMARKS.md, batch invariance)."""
+    import json
+    from pathlib import Path
+
+    import bon.data
+
+    row = json.loads((Path(bon.data.__file__).parent / "bundled" / "feedback.jsonl").read_text().splitlines()[0])
+    conv = [{"role": "user", "content": row["prompt"][0]["content"]}]
+    rng = np.random.default_rng(0)
+    words = "the argument is clear but it ignores cost and evidence on safety riders traffic strong weak".split()
+    replies = [" ".join(rng.choice(words, size=n)).capitalize() + "." for n in (1, 5, 9, 14, 22, 40, 63)]
+    small = make_pm("prompted", device="cpu", dtype="float32", token_budget=128)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        got = _invariance(small, conv, replies, tol=0.0)  # bit-identical
+        small.engine.token_budget = small.engine.kv_budget = 1 << 16  # the same model, one chunk per length bucket
+        np.testing.assert_array_equal(small.score([conv] * len(replies), [""] * len(replies), replies,
+                                                  progress=False), got)
+    finally:
+        torch.set_num_threads(threads)
