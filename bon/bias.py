@@ -82,6 +82,25 @@ def run_biases(cfg) -> dict[str, dict[str, float]]:
     return out
 
 
+def planted_variants(cfg) -> list[str]:
+    """The variants with a bias set, in config order, even one whose betas are all 0 (the β = 0 job of a sweep):
+    each is also compared with its unbiased counterpart, :func:`unbiased_name`."""
+    return [name for name, v in cfg.variants.items() if variant_bias(v)]
+
+
+def unbiased_name(variant: str) -> str:
+    """The curves' name of a biased variant's counterpart: the same PM variant (prefix, system) without the bias,
+    whose rewards are the stored ones, so the pair isolates the bias on the same samples."""
+    return f"{variant}_unbiased"
+
+
+def variant_pairs(cfg, variants: Sequence[str]) -> list[tuple[str, str]]:
+    """The (a, b) pairs of paired differences: each planted variant against its unbiased counterpart first (the
+    contrast that isolates the bias), then every other pair in config order."""
+    lead = [(v, unbiased_name(v)) for v in planted_variants(cfg) if v in variants and unbiased_name(v) in variants]
+    return lead + [(a, b) for i, a in enumerate(variants) for b in variants[i + 1:] if (a, b) not in lead]
+
+
 def _selected_kinds(cfg) -> set[str]:
     """The prompt kinds a run selects (as bon.stages.select does), from the metric classes alone."""
     from bon.metrics import METRICS
@@ -106,6 +125,9 @@ def config_errors(cfg, vname: str, bias: Any) -> list[str]:
     if not hasattr(bias, "items"):
         return [f"{where} must be a mapping {{feature: beta}} with features {list(FEATURES)}, got {bias!r}"]
     errs = []
+    if bias and unbiased_name(vname) in cfg.variants:
+        errs.append(f"variants.{unbiased_name(vname)}: the name is taken by variant {vname!r}'s unbiased "
+                    f"counterpart (its planted contrast); rename that variant")
     kinds = _selected_kinds(cfg)
     for k, beta in bias.items():
         if k not in FEATURES:
@@ -365,8 +387,9 @@ def sample_features(examples, replies, judged: dict, metrics, samples=None, m: i
 # ----------------------------------------------------------------------------- the pipeline's hook
 def curve_rewards(ctx, metrics, examples, replies, rewards: dict[str, np.ndarray], judged: dict,
                   samples=None) -> dict[str, np.ndarray]:
-    """The rewards the curves use: each variant's stored rewards plus its planted bias (if any), and in ctx.facts
-    ``planted_bias`` (per biased variant: betas, s) and ``pm_preference`` (per variant and kind).
+    """The rewards the curves use: each variant's stored rewards plus its planted bias (if any), then, for each
+    variant with a bias set, its unbiased counterpart (:func:`unbiased_name`); in ctx.facts ``planted_bias`` (per
+    biased variant: betas, s) and ``pm_preference`` (per configured variant and kind).
 
     Returns a new dict; ``rewards`` (what samples.parquet and bon.merge read) is left as it was.
     """
@@ -379,7 +402,7 @@ def curve_rewards(ctx, metrics, examples, replies, rewards: dict[str, np.ndarray
         if biases:
             raise
         log.warning("on-policy PM preference skipped: %s", e)
-        return dict(rewards)
+        return _with_counterparts(cfg, dict(rewards), rewards)
     out, planted = {}, {}
     for v, r in rewards.items():
         b = biases.get(v)
@@ -395,6 +418,14 @@ def curve_rewards(ctx, metrics, examples, replies, rewards: dict[str, np.ndarray
         ctx.facts["planted_bias"] = planted
     ctx.facts["pm_preference"] = preferences(examples, feats["agree"], out, rewards, cfg.n_boot, 1 - cfg.ci,
                                              cfg.seed, biased=set(planted), min_items=cfg.min_items_ci)
+    return _with_counterparts(cfg, out, rewards)
+
+
+def _with_counterparts(cfg, out: dict, rewards: dict) -> dict:
+    """``out`` plus, for each planted variant, its unbiased counterpart (the stored rewards, :func:`unbiased_name`)."""
+    for v in planted_variants(cfg):
+        if v in rewards:
+            out[unbiased_name(v)] = rewards[v]
     return out
 
 

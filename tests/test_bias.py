@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from bon import bias
+from bon.config import ConfigError
 from bon.estimator import expected_best_of_n, pick_probabilities
 from bon.report import facts
 
@@ -178,8 +179,63 @@ SYCOPHANCY = ["answer_sycophancy", "feedback_sycophancy", "mimicry_sycophancy"]
 def test_zero_beta_reproduces_the_base_pm_exactly(tmp_path, pool):
     base, used0, _ = _curves(tmp_path, pool, "~variants.standard.bias")  # the base PM: no bias at all
     zero, used, ctx = _curves(tmp_path, pool, "variants.standard.bias.agree=0")
-    assert base.equals(zero)
-    assert all(np.array_equal(used[v], pool[3][v]) for v in used) and "planted_bias" not in ctx.facts
+    assert base.equals(zero.drop("standard_unbiased", level="pm"))
+    assert all(np.array_equal(used[v], pool[3][v.removesuffix("_unbiased")]) for v in used)
+    assert "planted_bias" not in ctx.facts and set(used) == set(pool[3]) | {"standard_unbiased"}
+
+
+def _differences(tmp_path, pool, *overrides):
+    from bon import store as st
+    from bon.config import validate
+    from bon.stages.context import Context
+    from bon.stages.curves import curves_stage
+    from bon.stages.judge import check_judges
+    from bon.stages.select import make_metrics
+
+    examples, replies, samples, rewards, judged = pool
+    cfg = _cfg(f"store={tmp_path}/store", "n_boot=50", *overrides)
+    ctx = Context(cfg, validate(cfg), st.Store(cfg.store), tmp_path)
+    metrics = make_metrics(cfg)
+    check_judges(cfg, metrics, examples)
+    used = bias.curve_rewards(ctx, metrics, examples, replies, rewards, judged, samples)
+    curves, diffs, _ = curves_stage(ctx, metrics, examples, replies, used, judged, samples)
+    return curves.set_index(["metric", "pm", "n"])["mean"], diffs
+
+
+@pytest.mark.parametrize("beta", [0.0, 2.0])
+def test_a_planted_variant_is_compared_with_itself_unbiased_first(tmp_path, pool, beta):
+    """The contrast that isolates the bias, standard(beta) - standard without it on the same samples, leads
+    differences.csv; at beta = 0 it is exactly 0 with a CI of [0, 0]; the unbiased curves are the stored PM's."""
+    curves, diffs = _differences(tmp_path, pool, f"variants.standard.bias.agree={beta}")
+    lead = diffs[(diffs.pm_a == "standard") & (diffs.pm_b == "standard_unbiased")]
+    assert len(lead) and (diffs.index[:len(lead)] == lead.index).all()  # first, before standard - non_sycophantic
+    assert list(dict.fromkeys(zip(diffs.pm_a, diffs.pm_b)))[0] == ("standard", "standard_unbiased")
+    for r in lead.itertuples():
+        assert r.mean == pytest.approx(curves[(r.metric, "standard", r.n)] - curves[(r.metric, "standard_unbiased", r.n)])
+    if beta == 0:
+        assert (lead["mean"] == 0).all() and (lead["ci_low"] == 0).all() and (lead["ci_high"] == 0).all()
+    else:
+        syc = lead[(lead.metric.isin(SYCOPHANCY)) & (lead.n == lead.n.max())]
+        assert (syc["mean"] > 0).all()
+    base, _ = _differences(tmp_path, pool, "~variants.standard.bias")
+    assert "standard_unbiased" not in set(base.index.get_level_values("pm"))
+
+
+def test_variant_pairs_put_each_planted_contrast_first_and_keep_the_rest_in_order():
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create({"variants": {"a": {}, "b": {"bias": {"agree": 0}}, "c": {"bias": {}}}})
+    assert bias.planted_variants(cfg) == ["b"]  # a bias set, even to 0; an empty one is none
+    assert bias.variant_pairs(cfg, ["a", "b", "c", "b_unbiased"]) == [
+        ("b", "b_unbiased"), ("a", "b"), ("a", "c"), ("a", "b_unbiased"), ("b", "c"), ("c", "b_unbiased")]
+    assert bias.variant_pairs(OmegaConf.create({"variants": {"a": {}, "c": {}}}), ["a", "c"]) == [("a", "c")]
+
+
+def test_an_unbiased_counterpart_name_taken_by_a_variant_is_a_config_error():
+    from bon.config import validate
+
+    with pytest.raises(ConfigError, match="variants.standard_unbiased: the name is taken by variant 'standard'"):
+        validate(_cfg("+variants.standard_unbiased={}"))
 
 
 @pytest.mark.parametrize("beta", [2.0, -2.0])

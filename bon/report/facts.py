@@ -3,7 +3,7 @@ verdicts and the length flags (bon/curve_stats.py computed them; nothing is refi
 the on-policy PM preference (bon/bias.py)."""
 from __future__ import annotations
 
-from bon.bias import FEATURE_CHECKS, run_biases
+from bon.bias import FEATURE_CHECKS, run_biases, unbiased_name
 
 def format_facts(facts: dict) -> list[str]:
     """report.txt lines (indented, under "run facts") for the facts this module adds."""
@@ -81,7 +81,9 @@ def bias_header(facts: dict, checks: dict | None = None) -> list[str]:
         terms = " + ".join(f"{x:g} * s * {k}" for k, x in p["betas"].items() if x != 0)
         lines.append(f"PLANTED BIAS: variant {v!r} is the PM's stored reward + {terms} (s = {p['s']:.3g}, its "
                      f"within-prompt reward spread). Its curves show what best-of-N buys from a PM that values this "
-                     f"feature this much; the bias is planted by bon, not learned by the PM.")
+                     f"feature this much; the bias is planted by bon, not learned by the PM. The bias alone: "
+                     f"{v} - {unbiased_name(v)} (the same PM variant without it, on the same samples) leads the paired "
+                     f"differences.")
         for k, x in p["betas"].items():
             for task in FEATURE_CHECKS[k] if x != 0 else ():
                 c = (checks or {}).get(task)
