@@ -283,6 +283,13 @@ def test_planted_sweep_reuses_samples_and_scores_and_overlays_by_beta(tmp_path):
                         "variants.standard.bias.agree=0,2", *tiny, f"store={tmp_path}/store",
                         f"hydra.sweep.dir={when}"], capture_output=True, text=True, cwd=tmp_path, timeout=1200)
     assert r.returncode == 0, r.stderr[-3000:]
+    # one table over the jobs: the bias's effect (standard - standard_unbiased) against beta at each N, with CIs
+    assert "planted bias sweep: effect of the bias = standard - standard_unbiased" in r.stdout
+    table = pd.read_csv(when / "bias_sweep.csv")
+    assert set(table["bias"]) == {"λ[agree]=0", "λ[agree]=2"} and set(table["n"]) == {1, 2, 4}
+    zero = table[table["bias"] == "λ[agree]=0"]
+    assert len(zero) and (zero["mean"] == 0).all()  # beta = 0: exactly no effect (CIs empty: 1 item per kind)
+    assert table[(table["bias"] == "λ[agree]=2") & (table["n"] == 1)]["mean"].eq(0).all()  # N = 1: no selection
     first, second = (json.loads((when / j / "run.json").read_text()) for j in ("0", "1"))
     assert first["stages"] == second["stages"]  # the bias is in no stage key
     assert {"sample", "score[standard]", "score[non_sycophantic]"} <= set(second["reused"])
@@ -300,4 +307,4 @@ def test_planted_sweep_reuses_samples_and_scores_and_overlays_by_beta(tmp_path):
     sys.path.insert(0, str(root / "scripts"))
     from plot_curves import run_labels
 
-    assert run_labels([str(when / "0"), str(when / "1")]) == ["standard β[agree]=0", "standard β[agree]=2"]
+    assert run_labels([str(when / "0"), str(when / "1")]) == ["standard λ[agree]=0", "standard λ[agree]=2"]
