@@ -2,9 +2,10 @@
 
 Each line is labelled <run label>:<pm>; the run label is what sets the run apart (the Hydra overrides in which the
 runs differ, e.g. "seed=1"; a planted bias's weight, variants.standard.bias.agree=2, reads "standard λ[agree]=2") or
-the run directory's name, unless --labels gives one per run directory. Arguments that
-are not folders (multirun.yaml, caught by a glob over a sweep folder) are skipped. With several runs, colour
-follows the run and line style the PM variant. The Goodhart panels draw the fits each run stored in its run.json
+the run directory's name, unless --labels gives one per run directory. A PM variant whose curves are the same
+numbers in every run (a sweep's reference: the non-sycophantic variant, a planted variant's unbiased counterpart) is
+drawn once, as "<pm> (every run)". Arguments that are not folders (multirun.yaml, bias_sweep.csv, caught by a glob
+over a sweep folder) are skipped. With several runs, colour follows the run and line style the PM variant. The Goodhart panels draw the fits each run stored in its run.json
 (none for a run without one): a plot never refits.
 
     python scripts/plot_curves.py outputs/run_a outputs/run_b -o overlay.png
