@@ -65,8 +65,9 @@ def load_plugins(modules: Iterable[str]) -> list[str]:
         try:
             importlib.import_module(name)
         except Exception as e:  # noqa: BLE001
-            where = "not found on the path (install it, or add its folder to PYTHONPATH)" \
-                if isinstance(e, ModuleNotFoundError) and e.name and name.startswith(e.name) else f"{type(e).__name__}: {e}"
+            missing = isinstance(e, ModuleNotFoundError) and e.name and name.startswith(e.name)
+            where = "not found on the path (install it, or add its folder to PYTHONPATH)" if missing \
+                else f"{type(e).__name__}: {e}"
             raise PluginError(f"plugins: cannot import {name!r}: {where}") from e
         done.append(name)
     return done

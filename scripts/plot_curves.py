@@ -5,8 +5,8 @@ runs differ, e.g. "seed=1"; a planted bias's weight, variants.standard.bias.agre
 the run directory's name, unless --labels gives one per run directory. A PM variant whose curves are the same
 numbers in every run (a sweep's reference: the non-sycophantic variant, a planted variant's unbiased counterpart) is
 drawn once, as "<pm> (every run)". Arguments that are not folders (multirun.yaml, bias_sweep.csv, caught by a glob
-over a sweep folder) are skipped. With several runs, colour follows the run and line style the PM variant. The Goodhart panels draw the fits each run stored in its run.json
-(none for a run without one): a plot never refits.
+over a sweep folder) are skipped. With several runs, colour follows the run and line style the PM variant. The
+Goodhart panels draw the fits each run stored in its run.json (none for a run without one): a plot never refits.
 
     python scripts/plot_curves.py outputs/run_a outputs/run_b -o overlay.png
     python scripts/plot_curves.py multirun/<date>/<time>/* -o overlay.png   # every job of a sweep
@@ -60,8 +60,8 @@ def run_fits(run_dirs: list[str], labels: list[str]) -> dict:
 
 
 def shared_once(frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, list[str]]:
-    """The runs' curves in one frame, and the PM variants kept once: a PM variant whose curves are the same numbers in every run kept once, as
-    "<pm> (every run)": in a sweep over a planted bias the reference lines (the variant without the bias, and its
+    """The runs' curves in one frame, and the PM variants kept once: a PM variant whose curves are the same numbers in
+    every run is kept once, as "<pm> (every run)": in a sweep over a planted bias the reference lines (the variant without the bias, and its
     unbiased counterpart) are the same in every job and are drawn once, not once per job."""
     if len(frames) < 2:
         return pd.concat(frames, ignore_index=True), []
