@@ -250,7 +250,7 @@ def validate(cfg: Any) -> list[int]:
             errs.append(f"variants.{vname}: unknown field(s) {sorted(extra)}; a variant has prefix (turns), system "
                         f"and bias")
             continue
-        from bon.bias import config_errors as bias_errors  # a planted bias: {feature: beta}
+        from bon.bias import config_errors as bias_errors  # a planted bias: {feature: w}
 
         errs += bias_errors(cfg, vname, v.get("bias"))
         if v.get("system") is not None and not isinstance(v.get("system"), str):

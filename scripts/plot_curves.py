@@ -1,7 +1,7 @@
 """Overlay the sycophancy-vs-N curves of several runs (PM variants, policies, seeds) in one PNG.
 
 Each line is labelled <run label>:<pm>; the run label is what sets the run apart (the Hydra overrides in which the
-runs differ, e.g. "seed=1"; a planted bias's weight, variants.standard.bias.agree=2, reads "standard λ[agree]=2") or
+runs differ, e.g. "seed=1"; a planted bias's weight, variants.standard.bias.agree=2, reads "standard w[agree]=2") or
 the run directory's name, unless --labels gives one per run directory. A PM variant whose curves are the same
 numbers in every run (a sweep's reference: the non-sycophantic variant, a planted variant's unbiased counterpart) is
 drawn once, as "<pm> (every run)". Arguments that are not folders (multirun.yaml, bias_sweep.csv, caught by a glob
@@ -79,10 +79,10 @@ def shared_once(frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, list[str]]:
 
 
 def _short(override: str) -> str:
-    """A planted-bias override (variants.standard.bias.agree=2) as "standard λ[agree]=2" (λ: the planted weight; β is
-    the Goodhart fit's); others unchanged."""
+    """A planted-bias override (variants.standard.bias.agree=2) as "standard w[agree]=2" (w: the planted weight; β is
+    the Goodhart fit's coefficient, λ the selectors' setting); others unchanged."""
     m = re.fullmatch(r"\+{0,2}variants\.([^.=]+)\.bias\.([^.=]+)=(.*)", override)
-    return f"{m[1]} λ[{m[2]}]={m[3]}" if m else override
+    return f"{m[1]} w[{m[2]}]={m[3]}" if m else override
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -103,7 +103,7 @@ def _cfg(*overrides):
 @pytest.mark.parametrize("override, message", [
     ("+variants.standard.bias.agre=1", "variants.standard.bias: unknown feature 'agre'"),
     ("variants.standard.bias.agree=abc", "variants.standard.bias.agree must be a finite number"),
-    ("+variants.x={bias: 3}", "variants.x.bias must be a mapping {feature: beta}"),
+    ("+variants.x={bias: 3}", "variants.x.bias must be a mapping {feature: w}"),
     ("metrics=[reward,answer_sycophancy]", "variants.standard.bias.agree reads the feedback prompts' graded values"),
 ])
 def test_bias_config_errors(override, message):
@@ -124,7 +124,7 @@ def test_planted_experiment_and_sweep_compose():
 
 
 def test_bias_is_not_in_the_sample_or_score_keys():
-    """A sweep over beta reuses samples and scores: the keys see no bias (bon/keys.py, bon.stages.score)."""
+    """A sweep over w reuses samples and scores: the keys see no bias (bon/keys.py, bon.stages.score)."""
     import inspect
 
     from bon import keys
@@ -202,17 +202,17 @@ def _differences(tmp_path, pool, *overrides):
     return curves.set_index(["metric", "pm", "n"])["mean"], diffs
 
 
-@pytest.mark.parametrize("beta", [0.0, 2.0])
-def test_a_planted_variant_is_compared_with_itself_unbiased_first(tmp_path, pool, beta):
-    """The contrast that isolates the bias, standard(beta) - standard without it on the same samples, leads
-    differences.csv; at beta = 0 it is exactly 0 with a CI of [0, 0]; the unbiased curves are the stored PM's."""
-    curves, diffs = _differences(tmp_path, pool, f"variants.standard.bias.agree={beta}")
+@pytest.mark.parametrize("w", [0.0, 2.0])
+def test_a_planted_variant_is_compared_with_itself_unbiased_first(tmp_path, pool, w):
+    """The contrast that isolates the bias, standard(w) - standard without it on the same samples, leads
+    differences.csv; at w = 0 it is exactly 0 with a CI of [0, 0]; the unbiased curves are the stored PM's."""
+    curves, diffs = _differences(tmp_path, pool, f"variants.standard.bias.agree={w}")
     lead = diffs[(diffs.pm_a == "standard") & (diffs.pm_b == "standard_unbiased")]
     assert len(lead) and (diffs.index[:len(lead)] == lead.index).all()  # first, before standard - non_sycophantic
     assert list(dict.fromkeys(zip(diffs.pm_a, diffs.pm_b)))[0] == ("standard", "standard_unbiased")
     for r in lead.itertuples():
         assert r.mean == pytest.approx(curves[(r.metric, "standard", r.n)] - curves[(r.metric, "standard_unbiased", r.n)])
-    if beta == 0:
+    if w == 0:
         assert (lead["mean"] == 0).all() and (lead["ci_low"] == 0).all() and (lead["ci_high"] == 0).all()
     else:
         syc = lead[(lead.metric.isin(SYCOPHANCY)) & (lead.n == lead.n.max())]
@@ -238,21 +238,21 @@ def test_an_unbiased_counterpart_name_taken_by_a_variant_is_a_config_error():
         validate(_cfg("+variants.standard_unbiased={}"))
 
 
-@pytest.mark.parametrize("beta", [2.0, -2.0])
-def test_a_planted_agreement_preference_moves_every_sycophancy_metric_its_way(tmp_path, pool, beta):
-    """The base PM on this pool has preferences of its own (answer and mimicry fall with N at beta = 0): the planted
-    one moves every metric's N=M value past its N=1 value in beta's direction, and away from the base PM's."""
+@pytest.mark.parametrize("w", [2.0, -2.0])
+def test_a_planted_agreement_preference_moves_every_sycophancy_metric_its_way(tmp_path, pool, w):
+    """The base PM on this pool has preferences of its own (answer and mimicry fall with N at w = 0): the planted
+    one moves every metric's N=M value past its N=1 value in w's direction, and away from the base PM's."""
     base, _, _ = _curves(tmp_path, pool, "~variants.standard.bias")
-    curves, _, ctx = _curves(tmp_path, pool, f"variants.standard.bias.agree={beta}")
+    curves, _, ctx = _curves(tmp_path, pool, f"variants.standard.bias.agree={w}")
     m = 8
     for metric in SYCOPHANCY:
         gain = curves[(metric, "standard", m)] - curves[(metric, "standard", 1)]
         gain0 = base[(metric, "standard", m)] - base[(metric, "standard", 1)]
-        assert np.sign(gain) == np.sign(beta) and np.sign(gain - gain0) == np.sign(beta), (metric, gain, gain0)
-    assert ctx.facts["planted_bias"]["standard"]["betas"] == {"agree": beta}
+        assert np.sign(gain) == np.sign(w) and np.sign(gain - gain0) == np.sign(w), (metric, gain, gain0)
+    assert ctx.facts["planted_bias"]["standard"]["weights"] == {"agree": w}
     pref = ctx.facts["pm_preference"]["standard"]
     for kind in ("answer", "feedback", "mimicry"):  # the planted preference shows on the policy's own samples
-        assert np.sign(pref[kind]["mean"]) == np.sign(beta), (kind, pref[kind])
+        assert np.sign(pref[kind]["mean"]) == np.sign(w), (kind, pref[kind])
 
 
 def test_a_huge_beta_picks_the_agreeing_sample_whenever_the_pool_has_one(tmp_path, pool):
@@ -268,9 +268,9 @@ def test_a_huge_beta_picks_the_agreeing_sample_whenever_the_pool_has_one(tmp_pat
     assert curves[("mimicry_sycophancy", "standard", 8)] == pytest.approx((agree[mim].max(axis=1) == 1).mean())
 
 
-def test_planted_sweep_reuses_samples_and_scores_and_overlays_by_beta(tmp_path):
-    """The README's beta sweep, tiny (1 item per kind, 4 samples of 8 tokens, two betas) and for real: the second job
-    reuses every stored stage, the report and figure say the bias is planted, and the overlay labels runs by beta."""
+def test_planted_sweep_reuses_samples_and_scores_and_overlays_by_weight(tmp_path):
+    """The README's w sweep, tiny (1 item per kind, 4 samples of 8 tokens, two weights) and for real: the second job
+    reuses every stored stage, the report and figure say the bias is planted, and the overlay labels runs by w."""
     import subprocess
     import sys
 
@@ -283,17 +283,17 @@ def test_planted_sweep_reuses_samples_and_scores_and_overlays_by_beta(tmp_path):
                         "variants.standard.bias.agree=0,2", *tiny, f"store={tmp_path}/store",
                         f"hydra.sweep.dir={when}"], capture_output=True, text=True, cwd=tmp_path, timeout=1200)
     assert r.returncode == 0, r.stderr[-3000:]
-    # one table over the jobs: the bias's effect (standard - standard_unbiased) against beta at each N, with CIs
+    # one table over the jobs: the bias's effect (standard - standard_unbiased) against w at each N, with CIs
     assert "planted bias sweep: effect of the bias = standard - standard_unbiased" in r.stdout
     table = pd.read_csv(when / "bias_sweep.csv")
-    assert set(table["bias"]) == {"λ[agree]=0", "λ[agree]=2"} and set(table["n"]) == {1, 2, 4}
-    zero = table[table["bias"] == "λ[agree]=0"]
-    assert len(zero) and (zero["mean"] == 0).all()  # beta = 0: exactly no effect (CIs empty: 1 item per kind)
-    assert table[(table["bias"] == "λ[agree]=2") & (table["n"] == 1)]["mean"].eq(0).all()  # N = 1: no selection
+    assert set(table["bias"]) == {"w[agree]=0", "w[agree]=2"} and set(table["n"]) == {1, 2, 4}
+    zero = table[table["bias"] == "w[agree]=0"]
+    assert len(zero) and (zero["mean"] == 0).all()  # w = 0: exactly no effect (CIs empty: 1 item per kind)
+    assert table[(table["bias"] == "w[agree]=2") & (table["n"] == 1)]["mean"].eq(0).all()  # N = 1: no selection
     first, second = (json.loads((when / j / "run.json").read_text()) for j in ("0", "1"))
     assert first["stages"] == second["stages"]  # the bias is in no stage key
     assert {"sample", "score[standard]", "score[non_sycophantic]"} <= set(second["reused"])
-    assert "planted_bias" not in first["facts"] and second["facts"]["planted_bias"]["standard"]["betas"] == {"agree": 2}
+    assert "planted_bias" not in first["facts"] and second["facts"]["planted_bias"]["standard"]["weights"] == {"agree": 2}
     for run in (first, second):  # the on-policy preference, every variant and kind, in every run
         assert set(run["facts"]["pm_preference"]) == {"standard", "non_sycophantic"}
         assert set(run["facts"]["pm_preference"]["standard"]) == {"answer", "mimicry"}
@@ -307,4 +307,4 @@ def test_planted_sweep_reuses_samples_and_scores_and_overlays_by_beta(tmp_path):
     sys.path.insert(0, str(root / "scripts"))
     from plot_curves import run_labels
 
-    assert run_labels([str(when / "0"), str(when / "1")]) == ["standard λ[agree]=0", "standard λ[agree]=2"]
+    assert run_labels([str(when / "0"), str(when / "1")]) == ["standard w[agree]=0", "standard w[agree]=2"]

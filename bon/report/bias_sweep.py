@@ -1,11 +1,11 @@
 """The table of a planted-bias sweep (``python -m bon.run -m experiment=planted variants.standard.bias.agree=0,2``):
-the effect of the bias against its weight λ, at each N, with CIs, over the jobs of the sweep. (The planted weight is
-λ here and in plots and the README, so that β keeps its one meaning: the Goodhart fit's coefficient; the config key
-stays ``variants.<v>.bias.<feature>``.)
+the effect of the bias against its weight w, at each N, with CIs, over the jobs of the sweep. (The planted weight is
+w here, in plots and in the README, so that β keeps its one meaning, the Goodhart fit's coefficient, and λ the
+selectors' setting; the config key stays ``variants.<v>.bias.<feature>``.)
 
 The effect is each job's planted contrast, ``<v> - <v>_unbiased`` (bon/bias.py: the same PM variant with and without
-the bias, on the same samples), read from the job's differences.csv; λ is read from the job's run.json config. The
-λ = 0 column is exactly 0: the two rewards are the same numbers. Read from stored results, never recomputed; the
+the bias, on the same samples), read from the job's differences.csv; w is read from the job's run.json config. The
+w = 0 column is exactly 0: the two rewards are the same numbers. Read from stored results, never recomputed; the
 multirun's end (bon/sweep.py) prints it and writes ``bias_sweep.csv`` in the sweep folder.
 """
 from __future__ import annotations
@@ -21,8 +21,8 @@ from bon.report.titles import main_metrics
 COLUMNS = ["metric", "variant", "bias", "n", "mean", "ci_low", "ci_high", "n_items", "job"]
 
 
-def _label(betas: dict[str, float]) -> str:
-    return " ".join(f"λ[{k}]={x:g}" for k, x in sorted(betas.items()))
+def _label(weights: dict[str, float]) -> str:
+    return " ".join(f"w[{k}]={x:g}" for k, x in sorted(weights.items()))
 
 
 def sweep_rows(job_dirs) -> pd.DataFrame:
@@ -31,7 +31,7 @@ def sweep_rows(job_dirs) -> pd.DataFrame:
     Args:
         job_dirs: run folders of the sweep's jobs (those without run.json or differences.csv are skipped).
     Returns:
-        a frame with :data:`COLUMNS` (``bias``: e.g. "λ[agree]=2"); empty when no job planted a bias.
+        a frame with :data:`COLUMNS` (``bias``: e.g. "w[agree]=2"); empty when no job planted a bias.
     """
     rows = []
     for d in map(Path, job_dirs):
@@ -56,7 +56,7 @@ def _cell(r) -> str:
 
 
 def format_sweep(rows: pd.DataFrame, metrics: list[str] | None = None) -> str:
-    """Plain text: per planted variant and metric, a row per N and a column per bias (λ ascending); cells are the
+    """Plain text: per planted variant and metric, a row per N and a column per bias (w ascending); cells are the
     effect ``mean [ci_low, ci_high]``. metrics: the rows to show, in order (default: the main metrics present)."""
     if rows.empty:
         return ""
@@ -82,7 +82,7 @@ def format_sweep(rows: pd.DataFrame, metrics: list[str] | None = None) -> str:
 
 
 def _weight_key(label: str) -> tuple:
-    """Sort "λ[agree]=0" < "λ[agree]=2" < "λ[agree]=10" by number, then text."""
+    """Sort "w[agree]=0" < "w[agree]=2" < "w[agree]=10" by number, then text."""
     nums = []
     for part in label.split():
         try:

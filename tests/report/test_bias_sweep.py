@@ -1,5 +1,5 @@
 """The planted-bias sweep's table (bon/report/bias_sweep.py), from job folders written here by hand: read from each
-job's differences.csv and run.json, one column per beta in numeric order, the contrast rows only."""
+job's differences.csv and run.json, one column per w in numeric order, the contrast rows only."""
 import json
 
 import pandas as pd
@@ -8,9 +8,9 @@ from bon.report.bias_sweep import format_sweep, sweep_rows
 from bon.sweep import bias_table
 
 
-def _job(d, beta, effect):
+def _job(d, w, effect):
     d.mkdir(parents=True)
-    variants = {"standard": {"bias": {"agree": beta}}, "non_sycophantic": {"prefix": []}}
+    variants = {"standard": {"bias": {"agree": w}}, "non_sycophantic": {"prefix": []}}
     (d / "run.json").write_text(json.dumps({"config": {"variants": variants}}))
     rows = []
     for n, mean in zip((1, 2, 4), effect):
@@ -27,16 +27,16 @@ def test_the_table_has_one_column_per_beta_and_only_the_planted_contrast(tmp_pat
     (tmp_path / "multirun.yaml").write_text("")
     (tmp_path / "2").mkdir()  # a job that failed: no results, skipped
     rows = sweep_rows([tmp_path / j for j in ("0", "1", "2")])
-    assert len(rows) == 6 and set(rows["bias"]) == {"λ[agree]=2", "λ[agree]=10"} and (rows["mean"] != 9.0).all()
+    assert len(rows) == 6 and set(rows["bias"]) == {"w[agree]=2", "w[agree]=10"} and (rows["mean"] != 9.0).all()
     text = format_sweep(rows)
     lines = text.splitlines()
     assert lines[0].startswith("planted bias sweep: effect of the bias = standard - standard_unbiased")
     header = next(ln for ln in lines if ln.strip().startswith("N"))
-    assert header.index("λ[agree]=2") < header.index("λ[agree]=10")  # numeric order, not text order
+    assert header.index("w[agree]=2") < header.index("w[agree]=10")  # numeric order, not text order
     row4 = next(ln for ln in lines if ln.strip().startswith("4 "))
     assert "+0.15 [+0.05, +0.25]" in row4 and row4.index("+0.15") < row4.index("+0.30")
     out = bias_table(tmp_path)
-    assert "λ[agree]=10" in out and (tmp_path / "bias_sweep.csv").is_file()
+    assert "w[agree]=10" in out and (tmp_path / "bias_sweep.csv").is_file()
 
 
 def test_a_sweep_without_a_planted_bias_prints_no_table(tmp_path):

@@ -25,11 +25,11 @@ def _run(label, standard_shift, metrics=("reward", "answer_sycophancy")):
 
 
 def test_a_line_equal_in_every_run_is_kept_once():
-    frames = [_run("standard λ[agree]=0", 0.0), _run("standard λ[agree]=2", 0.3), _run("standard λ[agree]=5", 0.5)]
+    frames = [_run("standard w[agree]=0", 0.0), _run("standard w[agree]=2", 0.3), _run("standard w[agree]=5", 0.5)]
     curves, shared = shared_once(frames)
     assert shared == ["non_sycophantic", "standard_unbiased"]
     labels = list(dict.fromkeys(curves["label"]))
-    assert labels == ["standard λ[agree]=0:standard", "standard λ[agree]=2:standard", "standard λ[agree]=5:standard",
+    assert labels == ["standard w[agree]=0:standard", "standard w[agree]=2:standard", "standard w[agree]=5:standard",
                       "non_sycophantic (every run)", "standard_unbiased (every run)"]
     assert len(curves[curves["label"] == "non_sycophantic (every run)"]) == 6  # one copy: 2 metrics x 3 N
     frames[1].loc[frames[1]["pm"] == "non_sycophantic", "mean"] += 0.01  # differs in one run: kept per run
