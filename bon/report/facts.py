@@ -81,8 +81,8 @@ def bias_header(facts: dict, checks: dict | None = None) -> list[str]:
         terms = " + ".join(f"{x:g} * s * {k}" for k, x in p["weights"].items() if x != 0)
         weights = ", ".join(f"w[{k}] = {x:g}" for k, x in p["weights"].items())
         lines.append(f"PLANTED BIAS: variant {v!r} is the PM's stored reward + {terms or '0'} (planted weight "
-                     f"{weights}; s = {p['s']:.3g}, its within-prompt reward spread)." Its curves show what best-of-N buys from a PM that values this "
-                     f"feature this much; the bias is planted by bon, not learned by the PM. The bias alone: "
+                     f"{weights}; s = {p['s']:.3g}, its within-prompt reward spread). Its curves show what "
+                     f"best-of-N buys from a PM that values this feature this much; the bias is planted by bon, not learned by the PM. The bias alone: "
                      f"{v} - {unbiased_name(v)} (the same PM variant without it, on the same samples) leads the paired "
                      f"differences.")
         for k, x in p["weights"].items():
