@@ -1,7 +1,6 @@
 """Planted PM biases (bon/bias.py): the reward adjustment, the on-policy preference, the best-of-2 identity, and
 recovery of a planted effect by the real curves code on a stored pool of real replies (tests/data/planted_pool.jsonl:
 SmolLM2-135M samples of the bundled prompts with the bundled PM's rewards and the lexicon judge's positivity)."""
-import gzip
 import json
 import re
 from pathlib import Path
@@ -14,8 +13,8 @@ from bon import bias
 from bon.config import ConfigError
 from bon.estimator import expected_best_of_n, pick_probabilities
 from bon.report import facts
+from planted import cfg_of, load_pool
 
-POOL = Path(__file__).parent / "data" / "planted_pool.jsonl.gz"
 
 
 # ----------------------------------------------------------------------------- pure math
@@ -95,8 +94,6 @@ def test_answer_and_feedback_agree():
 
 # ----------------------------------------------------------------------------- config
 def _cfg(*overrides):
-    from test_pipeline import cfg_of
-
     return cfg_of("experiment=planted", *overrides)
 
 
@@ -141,17 +138,7 @@ def test_bias_is_not_in_the_sample_or_score_keys():
 @pytest.fixture(scope="module")
 def pool():
     """A stored pool of real replies: examples, (P, M) replies, the sample table, rewards per variant, judged."""
-    from bon.data import Example
-
-    rows = [json.loads(line) for line in gzip.open(POOL, "rt", encoding="utf-8")]
-    examples = [Example(**{**r["example"], "conversation": tuple(r["example"]["conversation"])}) for r in rows]
-    replies = [r["replies"] for r in rows]
-    samples = pd.DataFrame([{"key": e.key, "sample": j, "reply": t, "n_tokens": n, "finish_reason": fr}
-                            for e, r in zip(examples, rows)
-                            for j, (t, n, fr) in enumerate(zip(r["replies"], r["n_tokens"], r["finish_reason"]))])
-    rewards = {v: np.array([r["rewards"][v] for r in rows]) for v in rows[0]["rewards"]}
-    judged = {"positivity": np.array([r["positivity"] for r in rows if r["example"]["kind"] == "feedback"])}
-    return examples, replies, samples, rewards, judged
+    return load_pool()
 
 
 def _curves(tmp_path, pool, *overrides):
