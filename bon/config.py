@@ -52,6 +52,7 @@ class VariantConfig:
 
     prefix: list[dict[str, str]] = field(default_factory=list)  # [{role: user|assistant, content: ...}]
     system: Optional[str] = None
+    bias: dict[str, float] = field(default_factory=dict)  # planted weights {feature: w} (bon/bias.py); empty: none
 
 
 @dataclass

@@ -110,6 +110,14 @@ def test_bias_config_errors(override, message):
         validate(_cfg(override))
 
 
+@pytest.mark.parametrize("variants", sorted(p.stem for p in (Path(__file__).parents[1] / "conf" / "variants").glob("*.yaml")))
+def test_every_variant_has_an_empty_bias(variants):
+    """`bias` is part of every bundled variant (empty: nothing planted), so the config shows where a weight goes."""
+    cfg = cfg_of(f"variants={variants}")
+    assert cfg.variants and all(v.bias == {} for v in cfg.variants.values()) and bias.run_biases(cfg) == {}
+    assert bias.planted_variants(cfg) == []
+
+
 def test_planted_experiment_and_sweep_compose():
     from bon.config import validate
 
