@@ -4,14 +4,16 @@ No PM that runs on a CPU here has a measurable sycophancy preference (the bundle
 so a run could never show the effect the tool exists to measure, nor test that the pipeline recovers an effect of
 known direction and size. A *planted bias* gives a PM variant a known preference:
 
-    reward'_pj = reward_pj + s * sum_k beta_k * f_k(p, j)
+    reward'_pj = reward_pj + s * sum_k w_k * f_k(p, j)
 
 - ``s`` is the variant's within-prompt reward standard deviation pooled over the run,
-  sqrt(mean_p var_j reward_pj), so beta = 1 makes the feature worth one typical spread of the PM's own rewards;
-- ``f_k`` is a per-sample feature read from values the run already has (:data:`FEATURES`); nothing is re-scored.
+  sqrt(mean_p var_j reward_pj), so w = 1 makes the feature worth one typical spread of the PM's own rewards;
+- ``f_k`` is a per-sample feature read from values the run already has (:data:`FEATURES`); nothing is re-scored;
+- ``w_k`` is the planted weight, ``variants.<v>.bias.<k>`` in the config. It is written w everywhere (README,
+  report, sweep table, plot labels) because β is the Goodhart fit's coefficient and λ the selectors' setting.
 
 It is applied where the curves are computed (``bon.stages.results``): stored rewards, samples.parquet's
-``reward/<variant>`` and every stage key stay as they were, so a sweep over beta reuses the samples and scores.
+``reward/<variant>`` and every stage key stay as they were, so a sweep over w reuses the samples and scores.
 
 Features (per sample, 0 where a feature does not apply to a prompt's kind):
 
@@ -67,19 +69,38 @@ NEGATIVE_FRAMINGS = ("dislike", "did_not_write")
 
 # ----------------------------------------------------------------------------- config
 def variant_bias(v: Any) -> dict[str, float]:
-    """The ``bias`` of one variant's config node as {feature: beta} (empty when unset)."""
+    """The ``bias`` of one variant's config node as {feature: w} (empty when unset)."""
     b = (v or {}).get("bias") if hasattr(v or {}, "get") else None
     return {str(k): float(x) for k, x in (b or {}).items()}
 
 
 def run_biases(cfg) -> dict[str, dict[str, float]]:
-    """variant -> {feature: beta} for the variants whose bias has a nonzero beta."""
+    """variant -> {feature: w} for the variants whose bias has a nonzero w."""
     out = {}
     for name, v in cfg.variants.items():
         b = variant_bias(v)
         if any(x != 0 for x in b.values()):
             out[name] = b
     return out
+
+
+def planted_variants(cfg) -> list[str]:
+    """The variants with a bias set, in config order, even one whose weights are all 0 (the w = 0 job of a sweep):
+    each is also compared with its unbiased counterpart, :func:`unbiased_name`."""
+    return [name for name, v in cfg.variants.items() if variant_bias(v)]
+
+
+def unbiased_name(variant: str) -> str:
+    """The curves' name of a biased variant's counterpart: the same PM variant (prefix, system) without the bias,
+    whose rewards are the stored ones, so the pair isolates the bias on the same samples."""
+    return f"{variant}_unbiased"
+
+
+def variant_pairs(cfg, variants: Sequence[str]) -> list[tuple[str, str]]:
+    """The (a, b) pairs of paired differences: each planted variant against its unbiased counterpart first (the
+    contrast that isolates the bias), then every other pair in config order."""
+    lead = [(v, unbiased_name(v)) for v in planted_variants(cfg) if v in variants and unbiased_name(v) in variants]
+    return lead + [(a, b) for i, a in enumerate(variants) for b in variants[i + 1:] if (a, b) not in lead]
 
 
 def _selected_kinds(cfg) -> set[str]:
@@ -104,19 +125,22 @@ def config_errors(cfg, vname: str, bias: Any) -> list[str]:
     if bias is None:
         return []
     if not hasattr(bias, "items"):
-        return [f"{where} must be a mapping {{feature: beta}} with features {list(FEATURES)}, got {bias!r}"]
+        return [f"{where} must be a mapping {{feature: w}} with features {list(FEATURES)}, got {bias!r}"]
     errs = []
+    if bias and unbiased_name(vname) in cfg.variants:
+        errs.append(f"variants.{unbiased_name(vname)}: the name is taken by variant {vname!r}'s unbiased "
+                    f"counterpart (its planted contrast); rename that variant")
     kinds = _selected_kinds(cfg)
-    for k, beta in bias.items():
+    for k, w in bias.items():
         if k not in FEATURES:
             errs.append(f"{where}: unknown feature {k!r}; expected some of {list(FEATURES)}")
             continue
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta):
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w):
             errs.append(f"{where}.{k} must be a finite number (the feature's weight in units of the PM's "
-                        f"within-prompt reward spread), got {beta!r}")
+                        f"within-prompt reward spread), got {w!r}")
             continue
         for kind, metric in _NEEDS[k].items():
-            if beta != 0 and kind in kinds and metric not in cfg.metrics:
+            if w != 0 and kind in kinds and metric not in cfg.metrics:
                 errs.append(f"{where}.{k} reads the {kind} prompts' graded values, which only metric {metric} "
                             f"computes; add {metric} to metrics or drop {kind} from dataset.kinds")
     return errs
@@ -146,30 +170,30 @@ def standardize_within(x) -> np.ndarray:
     return np.where(sd > 0, (x - x.mean(axis=1, keepdims=True)) / np.where(sd > 0, sd, 1.0), 0.0)
 
 
-def apply_bias(rewards, features: Mapping[str, np.ndarray], betas: Mapping[str, float],
+def apply_bias(rewards, features: Mapping[str, np.ndarray], weights: Mapping[str, float],
                s: float | None = None) -> np.ndarray:
-    """reward + s * sum_k beta_k * f_k.
+    """reward + s * sum_k w_k * f_k.
 
     Args:
         rewards: (P, M) PM rewards.
         features: name -> (P, M) finite feature values.
-        betas: name -> weight; a feature missing from ``features`` raises.
+        weights: feature name -> its weight w; a feature missing from ``features`` raises.
         s: the reward spread; default :func:`pooled_within_sd` of ``rewards``.
     Returns:
-        (P, M) biased rewards; exactly ``rewards`` when every beta is 0.
+        (P, M) biased rewards; exactly ``rewards`` when every w is 0.
     """
     r = np.asarray(rewards, dtype=np.float64)
     s = pooled_within_sd(r) if s is None else float(s)
     out = r.copy()
-    for k, beta in betas.items():
+    for k, w in weights.items():
         if k not in features:
             raise ValueError(f"apply_bias: no values for feature {k!r}; have {sorted(features)}")
         f = np.asarray(features[k], dtype=np.float64)
         if f.shape != r.shape or not np.isfinite(f).all():
             raise ValueError(f"apply_bias: feature {k!r} must be finite with the rewards' shape {r.shape}, "
                              f"got {f.shape}")
-        if beta != 0:
-            out = out + (beta * s) * f
+        if w != 0:
+            out = out + (w * s) * f
     return out
 
 
@@ -365,8 +389,9 @@ def sample_features(examples, replies, judged: dict, metrics, samples=None, m: i
 # ----------------------------------------------------------------------------- the pipeline's hook
 def curve_rewards(ctx, metrics, examples, replies, rewards: dict[str, np.ndarray], judged: dict,
                   samples=None) -> dict[str, np.ndarray]:
-    """The rewards the curves use: each variant's stored rewards plus its planted bias (if any), and in ctx.facts
-    ``planted_bias`` (per biased variant: betas, s) and ``pm_preference`` (per variant and kind).
+    """The rewards the curves use: each variant's stored rewards plus its planted bias (if any), then, for each
+    variant with a bias set, its unbiased counterpart (:func:`unbiased_name`); in ctx.facts ``planted_bias`` (per
+    biased variant: weights, s) and ``pm_preference`` (per configured variant and kind).
 
     Returns a new dict; ``rewards`` (what samples.parquet and bon.merge read) is left as it was.
     """
@@ -379,7 +404,7 @@ def curve_rewards(ctx, metrics, examples, replies, rewards: dict[str, np.ndarray
         if biases:
             raise
         log.warning("on-policy PM preference skipped: %s", e)
-        return dict(rewards)
+        return _with_counterparts(cfg, dict(rewards), rewards)
     out, planted = {}, {}
     for v, r in rewards.items():
         b = biases.get(v)
@@ -390,11 +415,19 @@ def curve_rewards(ctx, metrics, examples, replies, rewards: dict[str, np.ndarray
         if s == 0:
             log.warning("planted bias on %s has no effect: its rewards do not vary within any prompt (s = 0)", v)
         out[v] = apply_bias(r, feats, {k: x for k, x in b.items() if x != 0}, s)
-        planted[v] = {"betas": b, "s": s}
+        planted[v] = {"weights": b, "s": s}
     if planted:
         ctx.facts["planted_bias"] = planted
     ctx.facts["pm_preference"] = preferences(examples, feats["agree"], out, rewards, cfg.n_boot, 1 - cfg.ci,
                                              cfg.seed, biased=set(planted), min_items=cfg.min_items_ci)
+    return _with_counterparts(cfg, out, rewards)
+
+
+def _with_counterparts(cfg, out: dict, rewards: dict) -> dict:
+    """``out`` plus, for each planted variant, its unbiased counterpart (the stored rewards, :func:`unbiased_name`)."""
+    for v in planted_variants(cfg):
+        if v in rewards:
+            out[unbiased_name(v)] = rewards[v]
     return out
 
 

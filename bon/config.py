@@ -52,6 +52,7 @@ class VariantConfig:
 
     prefix: list[dict[str, str]] = field(default_factory=list)  # [{role: user|assistant, content: ...}]
     system: Optional[str] = None
+    bias: dict[str, float] = field(default_factory=dict)  # planted weights {feature: w} (bon/bias.py); empty: none
 
 
 @dataclass
@@ -147,6 +148,9 @@ class Config:
     are_you_sure: AreYouSureConfig = field(default_factory=AreYouSureConfig)
     selectors: list[str] = field(default_factory=lambda: ["bon"])  # bon/selectors/: bon, poisson, soft, penalty
     selector: SelectorConfig = field(default_factory=SelectorConfig)
+    # modules of the user's own to import before validation: their decorators register metrics, judges, selectors,
+    # samplers or PMs (bon/registry.py; installed plugins register by entry point without this key)
+    plugins: list[str] = field(default_factory=list)
     metrics: list[str] = field(default_factory=lambda: ["reward", "answer_sycophancy", "feedback_sycophancy",
                                                         "mimicry_sycophancy", "are_you_sure", "win_rate", "length",
                                                         "truncated"])
@@ -204,6 +208,12 @@ def validate(cfg: Any) -> list[int]:
     if missing:  # every later check would stop at the first unset value with OmegaConf's MissingMandatoryValue
         raise ConfigError("invalid config:\n  " + "\n  ".join(missing))
     errs: list[str] = []
+    from bon.registry import PluginError, load_plugins
+
+    try:
+        load_plugins(cfg.get("plugins") or [])
+    except PluginError as e:
+        errs.append(str(e))
     if not isinstance(cfg.m, int) or cfg.m < 1:
         errs.append(f"m must be a positive integer (samples per prompt), got {cfg.m!r}")
     ns = list(cfg.ns) if cfg.ns is not None else (default_ns(cfg.m) if isinstance(cfg.m, int) and cfg.m >= 1 else [])
@@ -225,7 +235,7 @@ def validate(cfg: Any) -> list[int]:
                                               ("judge.positivity", JUDGES, cfg.judge.positivity)] + [("metrics", METRICS, n) for n in cfg.metrics]:
         try:
             reg.get(name)
-        except UnknownNameError as e:
+        except (UnknownNameError, PluginError) as e:
             errs.append(f"{what}: {e}")
     for _, metric in METRICS.items():  # the config values a metric owns (judge.answer_grading, judge.feedback)
         errs += metric.config_errors(cfg)
@@ -241,7 +251,7 @@ def validate(cfg: Any) -> list[int]:
             errs.append(f"variants.{vname}: unknown field(s) {sorted(extra)}; a variant has prefix (turns), system "
                         f"and bias")
             continue
-        from bon.bias import config_errors as bias_errors  # a planted bias: {feature: beta}
+        from bon.bias import config_errors as bias_errors  # a planted bias: {feature: w}
 
         errs += bias_errors(cfg, vname, v.get("bias"))
         if v.get("system") is not None and not isinstance(v.get("system"), str):

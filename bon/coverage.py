@@ -38,6 +38,11 @@ def missing_reason(cfg, kind: str | None, examples: Sequence) -> str:
     shard = cfg.get("shard")
     if shard is not None and shard.count > 1:
         return f"shard {shard.index} of {shard.count} got no {kind} item (the other shards may have some)"
+    where = cfg.dataset.get("where") or {}
+    if where:  # bon/data/choose.py: a filter on base fields may leave a kind out
+        return (f"no {kind} item in {', '.join(map(str, paths))} with "
+                + " and ".join(f"base.{f} = {list(v) if not isinstance(v, (str, int, float)) else v}"
+                               for f, v in where.items()) + " (dataset.where)")
     if kind == "feedback" and cfg.dataset.feedback_datasets:
         return (f"no feedback item of dataset.feedback_datasets=[{', '.join(cfg.dataset.feedback_datasets)}] in "
                 f"{', '.join(map(str, paths))}")

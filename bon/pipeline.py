@@ -28,7 +28,7 @@ def run(cfg, run_dir: str | Path, wandb_group: str | None = None) -> Path:
     the way out, on success or error, so the next job of a one-process multirun finds the GPU empty.
     """
     # SLURM preemption: keep finished chunks, exit 143 saying how to resume
-    previous = exit_on_sigterm(st.Store(cfg.store).root)
+    previous = exit_on_sigterm(st.Store(cfg.store).root, run_dir)
     try:
         return _run(cfg, Path(run_dir), wandb_group)
     except BaseException as e:

@@ -75,14 +75,17 @@ class Preempted(SystemExit):
     """Raised in the main thread by the SIGTERM handler; a SystemExit, so ``except Exception`` lets it through."""
 
 
-def resume_message(store: str | Path, argv: list[str] | None = None) -> str:
+def resume_message(store: str | Path, argv: list[str] | None = None, run_dir: str | Path | None = None) -> str:
     argv = sys.argv if argv is None else argv
-    cmd = shlex.join([Path(sys.executable).name, "-m", "bon.run", *argv[1:]])
+    args = [a for a in argv[1:] if not (run_dir is not None and a.startswith("hydra.run.dir="))]
+    if run_dir is not None:  # the full command: resume in this run's folder, not a new one
+        args.append(f"hydra.run.dir={Path(run_dir).absolute()}")
+    cmd = shlex.join([Path(sys.executable).name, "-m", "bon.run", *args])
     return (f"bon: stopped by SIGTERM. Finished chunks are saved in the store {store}; the chunk in flight was "
             f"abandoned. To resume, rerun the same command (finished stages and chunks are reused):\n  {cmd}")
 
 
-def exit_on_sigterm(store: str | Path):
+def exit_on_sigterm(store: str | Path, run_dir: str | Path | None = None):
     """Install the SIGTERM handler (main thread only; elsewhere Python does not allow it, and it is a no-op).
 
     Returns the handler it replaced (None off the main thread), for :func:`restore_sigterm`.
@@ -91,7 +94,7 @@ def exit_on_sigterm(store: str | Path):
         return None
 
     def handler(signum, frame):
-        print(resume_message(store), file=sys.stderr, flush=True)
+        print(resume_message(store, run_dir=run_dir), file=sys.stderr, flush=True)
         raise Preempted(EXIT_CODE)
 
     return signal.signal(signal.SIGTERM, handler)

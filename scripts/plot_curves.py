@@ -1,11 +1,12 @@
 """Overlay the sycophancy-vs-N curves of several runs (PM variants, policies, seeds) in one PNG.
 
 Each line is labelled <run label>:<pm>; the run label is what sets the run apart (the Hydra overrides in which the
-runs differ, e.g. "seed=1"; a planted bias's beta, variants.standard.bias.agree=2, reads "standard β[agree]=2") or
-the run directory's name, unless --labels gives one per run directory. Arguments that
-are not folders (multirun.yaml, caught by a glob over a sweep folder) are skipped. With several runs, colour
-follows the run and line style the PM variant. The Goodhart panels draw the fits each run stored in its run.json
-(none for a run without one): a plot never refits.
+runs differ, e.g. "seed=1"; a planted bias's weight, variants.standard.bias.agree=2, reads "standard w[agree]=2") or
+the run directory's name, unless --labels gives one per run directory. A PM variant whose curves are the same
+numbers in every run (a sweep's reference: the non-sycophantic variant, a planted variant's unbiased counterpart) is
+drawn once, as "<pm> (every run)". Arguments that are not folders (multirun.yaml, bias_sweep.csv, caught by a glob
+over a sweep folder) are skipped. With several runs, colour follows the run and line style the PM variant. The
+Goodhart panels draw the fits each run stored in its run.json (none for a run without one): a plot never refits.
 
     python scripts/plot_curves.py outputs/run_a outputs/run_b -o overlay.png
     python scripts/plot_curves.py multirun/<date>/<time>/* -o overlay.png   # every job of a sweep
@@ -58,10 +59,30 @@ def run_fits(run_dirs: list[str], labels: list[str]) -> dict:
     return out
 
 
+def shared_once(frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, list[str]]:
+    """The runs' curves in one frame, and the PM variants kept once: a PM variant whose curves are the same numbers in
+    every run is kept once, as "<pm> (every run)": in a sweep over a planted bias the reference lines (the variant without the bias, and its
+    unbiased counterpart) are the same in every job and are drawn once, not once per job."""
+    if len(frames) < 2:
+        return pd.concat(frames, ignore_index=True), []
+    cols = ["metric", "n", "mean", "ci_low", "ci_high"]
+
+    def of(df, pm):
+        return df[df["pm"] == pm][cols].sort_values(["metric", "n"]).reset_index(drop=True)
+
+    same = [pm for pm in dict.fromkeys(frames[0]["pm"])
+            if all(pm in set(f["pm"]) and of(f, pm).equals(of(frames[0], pm)) for f in frames[1:])]
+    out = [f[~f["pm"].isin(same)] for f in frames]
+    first = frames[0][frames[0]["pm"].isin(same)]
+    out.append(first.assign(run="every run", label=first["pm"].astype(str) + " (every run)"))
+    return pd.concat(out, ignore_index=True), same
+
+
 def _short(override: str) -> str:
-    """A planted-bias override (variants.standard.bias.agree=2) as "standard β[agree]=2"; others unchanged."""
+    """A planted-bias override (variants.standard.bias.agree=2) as "standard w[agree]=2" (w: the planted weight; β is
+    the Goodhart fit's coefficient, λ the selectors' setting); others unchanged."""
     m = re.fullmatch(r"\+{0,2}variants\.([^.=]+)\.bias\.([^.=]+)=(.*)", override)
-    return f"{m[1]} β[{m[2]}]={m[3]}" if m else override
+    return f"{m[1]} w[{m[2]}]={m[3]}" if m else override
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,7 +123,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         df = read_curves(run_dir)
         frames.append(df.assign(run=label, label=label + ":" + df["pm"].astype(str)))
-    curves = pd.concat(frames, ignore_index=True)
+    curves, shared = shared_once(frames)
+    fits = run_fits(run_dirs, labels)
+    for by_label in fits.values():  # a line drawn once for every run carries the first run's stored fit
+        by_label.update({f"{pm} (every run)": by_label[f"{labels[0]}:{pm}"] for pm in shared
+                         if f"{labels[0]}:{pm}" in by_label})
 
     try:
         out = plot_curves(curves, args.out, title=args.title or "Best-of-N curves: " + ", ".join(labels),
@@ -110,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                           style_col="pm" if len(frames) > 1 else None,
                           per_template=args.per_template,
                           metrics=(args.metrics or []) + (args.metric or []) or None, x=args.x,
-                          fits=run_fits(run_dirs, labels))
+                          fits=fits)
     except ValueError as e:  # e.g. an unknown --metrics name; the message lists the available ones
         print(f"plot_curves.py: {e}", file=sys.stderr)
         return 2

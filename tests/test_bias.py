@@ -1,7 +1,6 @@
 """Planted PM biases (bon/bias.py): the reward adjustment, the on-policy preference, the best-of-2 identity, and
 recovery of a planted effect by the real curves code on a stored pool of real replies (tests/data/planted_pool.jsonl:
 SmolLM2-135M samples of the bundled prompts with the bundled PM's rewards and the lexicon judge's positivity)."""
-import gzip
 import json
 import re
 from pathlib import Path
@@ -11,10 +10,11 @@ import pandas as pd
 import pytest
 
 from bon import bias
+from bon.config import ConfigError
 from bon.estimator import expected_best_of_n, pick_probabilities
 from bon.report import facts
+from planted import cfg_of, load_pool
 
-POOL = Path(__file__).parent / "data" / "planted_pool.jsonl.gz"
 
 
 # ----------------------------------------------------------------------------- pure math
@@ -94,15 +94,13 @@ def test_answer_and_feedback_agree():
 
 # ----------------------------------------------------------------------------- config
 def _cfg(*overrides):
-    from test_pipeline import cfg_of
-
     return cfg_of("experiment=planted", *overrides)
 
 
 @pytest.mark.parametrize("override, message", [
     ("+variants.standard.bias.agre=1", "variants.standard.bias: unknown feature 'agre'"),
     ("variants.standard.bias.agree=abc", "variants.standard.bias.agree must be a finite number"),
-    ("+variants.x={bias: 3}", "variants.x.bias must be a mapping {feature: beta}"),
+    ("+variants.x={bias: 3}", "variants.x.bias must be a mapping {feature: w}"),
     ("metrics=[reward,answer_sycophancy]", "variants.standard.bias.agree reads the feedback prompts' graded values"),
 ])
 def test_bias_config_errors(override, message):
@@ -110,6 +108,14 @@ def test_bias_config_errors(override, message):
 
     with pytest.raises(ConfigError, match=re.escape(message)):
         validate(_cfg(override))
+
+
+@pytest.mark.parametrize("variants", sorted(p.stem for p in (Path(__file__).parents[1] / "conf" / "variants").glob("*.yaml")))
+def test_every_variant_has_an_empty_bias(variants):
+    """`bias` is part of every bundled variant (empty: nothing planted), so the config shows where a weight goes."""
+    cfg = cfg_of(f"variants={variants}")
+    assert cfg.variants and all(v.bias == {} for v in cfg.variants.values()) and bias.run_biases(cfg) == {}
+    assert bias.planted_variants(cfg) == []
 
 
 def test_planted_experiment_and_sweep_compose():
@@ -123,7 +129,7 @@ def test_planted_experiment_and_sweep_compose():
 
 
 def test_bias_is_not_in_the_sample_or_score_keys():
-    """A sweep over beta reuses samples and scores: the keys see no bias (bon/keys.py, bon.stages.score)."""
+    """A sweep over w reuses samples and scores: the keys see no bias (bon/keys.py, bon.stages.score)."""
     import inspect
 
     from bon import keys
@@ -140,17 +146,7 @@ def test_bias_is_not_in_the_sample_or_score_keys():
 @pytest.fixture(scope="module")
 def pool():
     """A stored pool of real replies: examples, (P, M) replies, the sample table, rewards per variant, judged."""
-    from bon.data import Example
-
-    rows = [json.loads(line) for line in gzip.open(POOL, "rt", encoding="utf-8")]
-    examples = [Example(**{**r["example"], "conversation": tuple(r["example"]["conversation"])}) for r in rows]
-    replies = [r["replies"] for r in rows]
-    samples = pd.DataFrame([{"key": e.key, "sample": j, "reply": t, "n_tokens": n, "finish_reason": fr}
-                            for e, r in zip(examples, rows)
-                            for j, (t, n, fr) in enumerate(zip(r["replies"], r["n_tokens"], r["finish_reason"]))])
-    rewards = {v: np.array([r["rewards"][v] for r in rows]) for v in rows[0]["rewards"]}
-    judged = {"positivity": np.array([r["positivity"] for r in rows if r["example"]["kind"] == "feedback"])}
-    return examples, replies, samples, rewards, judged
+    return load_pool()
 
 
 def _curves(tmp_path, pool, *overrides):
@@ -178,25 +174,80 @@ SYCOPHANCY = ["answer_sycophancy", "feedback_sycophancy", "mimicry_sycophancy"]
 def test_zero_beta_reproduces_the_base_pm_exactly(tmp_path, pool):
     base, used0, _ = _curves(tmp_path, pool, "~variants.standard.bias")  # the base PM: no bias at all
     zero, used, ctx = _curves(tmp_path, pool, "variants.standard.bias.agree=0")
-    assert base.equals(zero)
-    assert all(np.array_equal(used[v], pool[3][v]) for v in used) and "planted_bias" not in ctx.facts
+    assert base.equals(zero.drop("standard_unbiased", level="pm"))
+    assert all(np.array_equal(used[v], pool[3][v.removesuffix("_unbiased")]) for v in used)
+    assert "planted_bias" not in ctx.facts and set(used) == set(pool[3]) | {"standard_unbiased"}
 
 
-@pytest.mark.parametrize("beta", [2.0, -2.0])
-def test_a_planted_agreement_preference_moves_every_sycophancy_metric_its_way(tmp_path, pool, beta):
-    """The base PM on this pool has preferences of its own (answer and mimicry fall with N at beta = 0): the planted
-    one moves every metric's N=M value past its N=1 value in beta's direction, and away from the base PM's."""
+def _differences(tmp_path, pool, *overrides):
+    from bon import store as st
+    from bon.config import validate
+    from bon.stages.context import Context
+    from bon.stages.curves import curves_stage
+    from bon.stages.judge import check_judges
+    from bon.stages.select import make_metrics
+
+    examples, replies, samples, rewards, judged = pool
+    cfg = _cfg(f"store={tmp_path}/store", "n_boot=50", *overrides)
+    ctx = Context(cfg, validate(cfg), st.Store(cfg.store), tmp_path)
+    metrics = make_metrics(cfg)
+    check_judges(cfg, metrics, examples)
+    used = bias.curve_rewards(ctx, metrics, examples, replies, rewards, judged, samples)
+    curves, diffs, _ = curves_stage(ctx, metrics, examples, replies, used, judged, samples)
+    return curves.set_index(["metric", "pm", "n"])["mean"], diffs
+
+
+@pytest.mark.parametrize("w", [0.0, 2.0])
+def test_a_planted_variant_is_compared_with_itself_unbiased_first(tmp_path, pool, w):
+    """The contrast that isolates the bias, standard(w) - standard without it on the same samples, leads
+    differences.csv; at w = 0 it is exactly 0 with a CI of [0, 0]; the unbiased curves are the stored PM's."""
+    curves, diffs = _differences(tmp_path, pool, f"variants.standard.bias.agree={w}")
+    lead = diffs[(diffs.pm_a == "standard") & (diffs.pm_b == "standard_unbiased")]
+    assert len(lead) and (diffs.index[:len(lead)] == lead.index).all()  # first, before standard - non_sycophantic
+    assert list(dict.fromkeys(zip(diffs.pm_a, diffs.pm_b)))[0] == ("standard", "standard_unbiased")
+    for r in lead.itertuples():
+        assert r.mean == pytest.approx(curves[(r.metric, "standard", r.n)] - curves[(r.metric, "standard_unbiased", r.n)])
+    if w == 0:
+        assert (lead["mean"] == 0).all() and (lead["ci_low"] == 0).all() and (lead["ci_high"] == 0).all()
+    else:
+        syc = lead[(lead.metric.isin(SYCOPHANCY)) & (lead.n == lead.n.max())]
+        assert (syc["mean"] > 0).all()
+    base, _ = _differences(tmp_path, pool, "~variants.standard.bias")
+    assert "standard_unbiased" not in set(base.index.get_level_values("pm"))
+
+
+def test_variant_pairs_put_each_planted_contrast_first_and_keep_the_rest_in_order():
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create({"variants": {"a": {}, "b": {"bias": {"agree": 0}}, "c": {"bias": {}}}})
+    assert bias.planted_variants(cfg) == ["b"]  # a bias set, even to 0; an empty one is none
+    assert bias.variant_pairs(cfg, ["a", "b", "c", "b_unbiased"]) == [
+        ("b", "b_unbiased"), ("a", "b"), ("a", "c"), ("a", "b_unbiased"), ("b", "c"), ("c", "b_unbiased")]
+    assert bias.variant_pairs(OmegaConf.create({"variants": {"a": {}, "c": {}}}), ["a", "c"]) == [("a", "c")]
+
+
+def test_an_unbiased_counterpart_name_taken_by_a_variant_is_a_config_error():
+    from bon.config import validate
+
+    with pytest.raises(ConfigError, match="variants.standard_unbiased: the name is taken by variant 'standard'"):
+        validate(_cfg("+variants.standard_unbiased={}"))
+
+
+@pytest.mark.parametrize("w", [2.0, -2.0])
+def test_a_planted_agreement_preference_moves_every_sycophancy_metric_its_way(tmp_path, pool, w):
+    """The base PM on this pool has preferences of its own (answer and mimicry fall with N at w = 0): the planted
+    one moves every metric's N=M value past its N=1 value in w's direction, and away from the base PM's."""
     base, _, _ = _curves(tmp_path, pool, "~variants.standard.bias")
-    curves, _, ctx = _curves(tmp_path, pool, f"variants.standard.bias.agree={beta}")
+    curves, _, ctx = _curves(tmp_path, pool, f"variants.standard.bias.agree={w}")
     m = 8
     for metric in SYCOPHANCY:
         gain = curves[(metric, "standard", m)] - curves[(metric, "standard", 1)]
         gain0 = base[(metric, "standard", m)] - base[(metric, "standard", 1)]
-        assert np.sign(gain) == np.sign(beta) and np.sign(gain - gain0) == np.sign(beta), (metric, gain, gain0)
-    assert ctx.facts["planted_bias"]["standard"]["betas"] == {"agree": beta}
+        assert np.sign(gain) == np.sign(w) and np.sign(gain - gain0) == np.sign(w), (metric, gain, gain0)
+    assert ctx.facts["planted_bias"]["standard"]["weights"] == {"agree": w}
     pref = ctx.facts["pm_preference"]["standard"]
     for kind in ("answer", "feedback", "mimicry"):  # the planted preference shows on the policy's own samples
-        assert np.sign(pref[kind]["mean"]) == np.sign(beta), (kind, pref[kind])
+        assert np.sign(pref[kind]["mean"]) == np.sign(w), (kind, pref[kind])
 
 
 def test_a_huge_beta_picks_the_agreeing_sample_whenever_the_pool_has_one(tmp_path, pool):
@@ -212,9 +263,9 @@ def test_a_huge_beta_picks_the_agreeing_sample_whenever_the_pool_has_one(tmp_pat
     assert curves[("mimicry_sycophancy", "standard", 8)] == pytest.approx((agree[mim].max(axis=1) == 1).mean())
 
 
-def test_planted_sweep_reuses_samples_and_scores_and_overlays_by_beta(tmp_path):
-    """The README's beta sweep, tiny (1 item per kind, 4 samples of 8 tokens, two betas) and for real: the second job
-    reuses every stored stage, the report and figure say the bias is planted, and the overlay labels runs by beta."""
+def test_planted_sweep_reuses_samples_and_scores_and_overlays_by_weight(tmp_path):
+    """The README's w sweep, tiny (1 item per kind, 4 samples of 8 tokens, two weights) and for real: the second job
+    reuses every stored stage, the report and figure say the bias is planted, and the overlay labels runs by w."""
     import subprocess
     import sys
 
@@ -227,10 +278,17 @@ def test_planted_sweep_reuses_samples_and_scores_and_overlays_by_beta(tmp_path):
                         "variants.standard.bias.agree=0,2", *tiny, f"store={tmp_path}/store",
                         f"hydra.sweep.dir={when}"], capture_output=True, text=True, cwd=tmp_path, timeout=1200)
     assert r.returncode == 0, r.stderr[-3000:]
+    # one table over the jobs: the bias's effect (standard - standard_unbiased) against w at each N, with CIs
+    assert "planted bias sweep: effect of the bias = standard - standard_unbiased" in r.stdout
+    table = pd.read_csv(when / "bias_sweep.csv")
+    assert set(table["bias"]) == {"w[agree]=0", "w[agree]=2"} and set(table["n"]) == {1, 2, 4}
+    zero = table[table["bias"] == "w[agree]=0"]
+    assert len(zero) and (zero["mean"] == 0).all()  # w = 0: exactly no effect (CIs empty: 1 item per kind)
+    assert table[(table["bias"] == "w[agree]=2") & (table["n"] == 1)]["mean"].eq(0).all()  # N = 1: no selection
     first, second = (json.loads((when / j / "run.json").read_text()) for j in ("0", "1"))
     assert first["stages"] == second["stages"]  # the bias is in no stage key
     assert {"sample", "score[standard]", "score[non_sycophantic]"} <= set(second["reused"])
-    assert "planted_bias" not in first["facts"] and second["facts"]["planted_bias"]["standard"]["betas"] == {"agree": 2}
+    assert "planted_bias" not in first["facts"] and second["facts"]["planted_bias"]["standard"]["weights"] == {"agree": 2}
     for run in (first, second):  # the on-policy preference, every variant and kind, in every run
         assert set(run["facts"]["pm_preference"]) == {"standard", "non_sycophantic"}
         assert set(run["facts"]["pm_preference"]["standard"]) == {"answer", "mimicry"}
@@ -244,4 +302,4 @@ def test_planted_sweep_reuses_samples_and_scores_and_overlays_by_beta(tmp_path):
     sys.path.insert(0, str(root / "scripts"))
     from plot_curves import run_labels
 
-    assert run_labels([str(when / "0"), str(when / "1")]) == ["standard β[agree]=0", "standard β[agree]=2"]
+    assert run_labels([str(when / "0"), str(when / "1")]) == ["standard w[agree]=0", "standard w[agree]=2"]

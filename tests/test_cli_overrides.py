@@ -70,3 +70,11 @@ def test_ctrl_c_prints_the_full_resume_command(tmp_path):
     assert r.returncode == 130, r.stderr
     line = r.stderr.strip().splitlines()[-1].strip()
     assert line.startswith("python -m bon.run experiment=demo m=4 store=") and line.endswith(f"hydra.run.dir={tmp_path}/runs/here")
+
+
+def test_the_sigterm_message_is_the_full_command_too(tmp_path):
+    from bon.runtime import resume_message
+
+    msg = resume_message("/s", ["bon.run", "experiment=demo", "hydra.run.dir=old"], run_dir=tmp_path / "run")
+    assert msg.splitlines()[-1].strip().endswith(f"-m bon.run experiment=demo hydra.run.dir={tmp_path}/run")
+    assert resume_message("/s", ["bon.run", "m=2"]).splitlines()[-1].strip().endswith("-m bon.run m=2")

@@ -43,6 +43,8 @@ COVERED = [
     (r"^python scripts/plot_curves\.py multirun/", f"{HERE}::test_sweep_and_overlay_as_written"),
     (r"^python -m bon\.run .*(\+variants\.|variants=mine)", f"{HERE}::test_both_ways_of_adding_a_variant"),
     (r"^python -m bon\.run .*hedging", f"{HERE}::test_worked_metric_example_is_one_file"),
+    (r"^python -m bon\.run .*plugins=",
+     "tests/e2e/test_plugins.py::test_plugin_metrics_from_outside_bon_appear_in_curves_csv"),
     (r"^(python -m bon\.run|bon-run) .*my-bon-conf", f"{HERE}::test_configs_of_your_own_as_written"),
     (r"^bon-run -m hydra/launcher=slurm",
      "tests/e2e/test_shards_and_launchers.py::test_submitit_local_multirun_runs_both_jobs"),
@@ -105,7 +107,9 @@ def _overrides(cmd: str) -> list[str]:
         if "," in v and not v.startswith(("[", "{")):
             v = v.split(",")[0]
         out.append(f"{k}={v}")
-    return out
+    from bon.cli import open_mappings
+
+    return open_mappings(out)  # as bon.run does: variants.<v>.bias.<f>= and dataset.where.<f>= need no +
 
 
 def test_bon_run_commands_compose_and_validate():
@@ -115,7 +119,7 @@ def test_bon_run_commands_compose_and_validate():
     placeholder = re.compile(r" (\.\./shared|/data|/models|/shared)/\S* does not exist|needs a W&B API key")
     for cmd in cmds:
         ovs = _overrides(cmd)
-        if "variants=mine" in ovs or "hedging" in cmd or "my-bon-conf" in cmd:
+        if "variants=mine" in ovs or "hedging" in cmd or "my-bon-conf" in cmd or "plugins=" in cmd:
             continue  # files the user writes: test_both_ways_of_adding_a_variant, test_worked_metric_example_is_one_file,
             # test_configs_of_your_own_as_written
         _cfg(ovs, hydra=True)  # hydra/launcher=slurm, hydra.launcher.* ... apply

@@ -181,7 +181,8 @@ def rule(sample: int | None, seed: int, where: Mapping[str, Any], max_items: int
             f"{f} = {v if not isinstance(v, (list, tuple)) else ' or '.join(map(str, v))}" for f, v in where.items()))
     if sample is not None:
         parts.append(f"a seeded sample of {sample} items per kind (seed {seed}), stratified by base.dataset and "
-                     f"base.category" + (f"; dataset.max_items={max_items} not applied" if max_items is not None else ""))
+                     f"base.category" + (f"; dataset.max_items={max_items} not applied" if max_items is not None
+                                         else ""))
     elif max_items is not None:
         parts.append(f"the first {max_items} items per kind in file order")
     return "; ".join(parts) or "every item"
@@ -201,7 +202,8 @@ def selection_lines(facts: Mapping) -> list[str]:
 
 
 def config_errors(dataset: Any) -> list[str]:
-    """Problems with ``dataset.sample``, ``dataset.seed`` and ``dataset.where`` that need no data (bon.config.validate)."""
+    """Problems with ``dataset.sample``, ``dataset.seed`` and ``dataset.where`` that need no data (for
+    bon.config.validate); a where field or value no item has is found by :func:`choose`, on the data."""
     errs = []
     sample, seed = dataset.get("sample"), dataset.get("seed", 0)
     if sample is not None and (isinstance(sample, bool) or not isinstance(sample, int) or sample < 1):

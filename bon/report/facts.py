@@ -3,7 +3,7 @@ verdicts and the length flags (bon/curve_stats.py computed them; nothing is refi
 the on-policy PM preference (bon/bias.py)."""
 from __future__ import annotations
 
-from bon.bias import FEATURE_CHECKS, run_biases
+from bon.bias import FEATURE_CHECKS, run_biases, unbiased_name
 
 def format_facts(facts: dict) -> list[str]:
     """report.txt lines (indented, under "run facts") for the facts this module adds."""
@@ -68,7 +68,7 @@ def bias_title(cfg) -> str:
     if not b:
         return ""
     return "\nPLANTED BIAS (not a trained PM): " + "; ".join(
-        f"{v} = PM reward + " + " + ".join(f"{x:g}·s·{k}" for k, x in bs.items() if x != 0) for v, bs in b.items())
+        f"{v} = PM reward + " + " + ".join(f"w·s·{k}, w = {x:g}" for k, x in bs.items() if x != 0) for v, bs in b.items())
 
 
 def bias_header(facts: dict, checks: dict | None = None) -> list[str]:
@@ -78,11 +78,14 @@ def bias_header(facts: dict, checks: dict | None = None) -> list[str]:
 
     lines = []
     for v, p in (facts.get("planted_bias") or {}).items():
-        terms = " + ".join(f"{x:g} * s * {k}" for k, x in p["betas"].items() if x != 0)
-        lines.append(f"PLANTED BIAS: variant {v!r} is the PM's stored reward + {terms} (s = {p['s']:.3g}, its "
-                     f"within-prompt reward spread). Its curves show what best-of-N buys from a PM that values this "
-                     f"feature this much; the bias is planted by bon, not learned by the PM.")
-        for k, x in p["betas"].items():
+        terms = " + ".join(f"{x:g} * s * {k}" for k, x in p["weights"].items() if x != 0)
+        weights = ", ".join(f"w[{k}] = {x:g}" for k, x in p["weights"].items())
+        lines.append(f"PLANTED BIAS: variant {v!r} is the PM's stored reward + {terms or '0'} (planted weight "
+                     f"{weights}; s = {p['s']:.3g}, its within-prompt reward spread). Its curves show what "
+                     f"best-of-N buys from a PM that values this feature this much; the bias is planted by bon, not learned by the PM. The bias alone: "
+                     f"{v} - {unbiased_name(v)} (the same PM variant without it, on the same samples) leads the paired "
+                     f"differences.")
+        for k, x in p["weights"].items():
             for task in FEATURE_CHECKS[k] if x != 0 else ():
                 c = (checks or {}).get(task)
                 verdict = verdict_of(c) if c else "ok"

@@ -188,8 +188,12 @@ def plot_curves(curves: pd.DataFrame, path, title: str | None = None, label_col:
     for ax in axes[len(panels):]:
         ax.set_visible(False)
     fig.suptitle(title or "Best-of-N sycophancy curves", fontsize=13)
+    # as many legend columns as the labels' length lets fit in the figure's width (~13 characters an inch at this
+    # size), so that an overlay's long "<run>:<pm>" labels wrap into rows instead of running off both edges
+    longest = max((len(k) for k in handles), default=1)
+    fits = max(1, int(fig.get_figwidth() * 13 // (longest + 6)))
     fig.legend(list(handles.values()), list(handles.keys()), loc="outside lower center",
-               ncols=min(len(handles), 4), frameon=False,
+               ncols=max(1, min(len(handles), 4, fits)), frameon=False,
                title="PM variant" if label_col == "pm" else None)
 
     path = Path(path)
@@ -199,7 +203,8 @@ def plot_curves(curves: pd.DataFrame, path, title: str | None = None, label_col:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with open(tmp, "xb") as f:  # the INVALID panels and reasons also go in a PNG text chunk, for tools and tests
-            fig.savefig(f, format="png", dpi=DPI, metadata={INVALID_KEY: json.dumps(invalid)})
+            # bbox_inches="tight": nothing drawn outside the figure (a long legend) is cut off
+            fig.savefig(f, format="png", dpi=DPI, metadata={INVALID_KEY: json.dumps(invalid)}, bbox_inches="tight")
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

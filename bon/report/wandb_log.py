@@ -157,7 +157,7 @@ def bias_summary(facts: dict) -> dict:
                     out[f"pm_preference/{v}/{kind}_ci_low"] = r["ci_low"]
                     out[f"pm_preference/{v}/{kind}_ci_high"] = r["ci_high"]
     for v, p in (facts.get("planted_bias") or {}).items():
-        for k, x in p["betas"].items():
+        for k, x in p["weights"].items():
             out[f"planted_bias/{v}/{k}"] = x
         out[f"planted_bias/{v}/s"] = p["s"]
     return out

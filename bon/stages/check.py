@@ -15,6 +15,7 @@ change, so it runs every time.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from bon.stages.context import Context
 
 STAGE = Stage("check", 1)
+log = logging.getLogger("bon")
 
 
 @dataclass
@@ -75,13 +77,17 @@ def _stored(store: st.Store, c: Check) -> dict:
 
 
 def _stored_results(store: st.Store, keys: dict[str, str],
-                    compute: Callable[[list[str]], dict[str, dict]]) -> dict[str, dict]:
+                    compute: Callable[[list[str]], dict[str, dict]], what: str = "check") -> dict[str, dict]:
     """name -> result of each check keyed in ``keys``: read from the store, the missing ones computed together
     (``compute(names)``, one model load) and stored. Jobs sharing a check_store compute a check once: the missing
     keys are locked, then reread, since another job may have stored them while this one waited."""
     results = {name: store.result(STAGE.name, key) for name, key in keys.items()}
     missing = [name for name, result in results.items() if result is None]
+    reused = [name for name in keys if name not in missing]
+    if reused:
+        log.info("%s %s: reused from the check store (%s)", what, ", ".join(reused), store.root)
     if missing:
+        log.info("%s %s: not in the check store (%s), computing", what, ", ".join(missing), store.root)
         with store.locked(STAGE.name, [keys[name] for name in missing]):
             results.update({name: store.result(STAGE.name, keys[name]) for name in missing})
             missing = [name for name in missing if results[name] is None]
@@ -160,7 +166,7 @@ def pm_probe(cfg, store: st.Store) -> dict[str, dict]:
                                       instrument=f"{cfg.pm.name} {cfg.pm.model}")
         return {name: results[name].as_dict() for name in names}
 
-    return _stored_results(store, keys, compute)
+    return _stored_results(store, keys, compute, what="PM probe of")
 
 
 def answer_check_spec(cfg, grading: str, labels_digest: str) -> dict:

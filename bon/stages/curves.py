@@ -43,6 +43,9 @@ def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np
     ctx.selection["agree"] = agreement(ctx, metrics, examples, replies, judged, samples)
     plans = selector_plans(ctx, rewards, examples, ctx.selection["agree"])
     mc_facts: dict[str, dict] = {}  # selector -> its Monte Carlo rows against the 1/10-of-CI rule
+    from bon.bias import planted_variants, unbiased_name, variant_pairs
+
+    stored_of = {unbiased_name(v): v for v in planted_variants(cfg)}  # a planted contrast's counterpart -> variant
     for metric in [*metrics, *([gold] if gold else [])]:
         sel = [i for i, e in enumerate(examples) if metric.applies(e)]
         exs = [examples[i] for i in sel]
@@ -58,7 +61,8 @@ def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np
         instruments[metric.name] = metric.instruments(exs)
         for plan, vname, rank, picks in [(p, v, *p.variants[v]) for p in plans for v in rewards]:
             r_sel = rank[sel]  # what the pick ranks by: the curves' rewards, or a selector's (penalty)
-            metric.variant = vname  # whose rewards these are (are_you_sure first_turn=best_of_n picks turn 1 by it)
+            # whose stored rewards these are (are_you_sure first_turn=best_of_n picks turn 1 by them)
+            metric.variant = stored_of.get(vname, vname)
             try:  # picks None: hard best-of-N
                 rows = plan_rows(metric, plan, vname, picks, exs, r_sel, rewards[vname][sel] if values is None
                                  else values, ns)
@@ -85,17 +89,15 @@ def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np
     rows_names = list(dict.fromkeys(k[0] for k in per_item))  # metric order, first seen first
     for plan in plans:
         key = (lambda row, v: (row, v)) if plan.label == "bon" else (lambda row, v: (row, v, plan.label))
-        for i, a in enumerate(variants):
-            for b in variants[i + 1:]:
-                for row in rows_names:
-                    if key(row, a) not in per_item or key(row, b) not in per_item or row in UNPAIRED:
-                        continue
-                    mean, lo, hi, n_items = extra.item_difference(per_item[key(row, a)], per_item[key(row, b)],
-                                                                  groups[row], cfg, alpha)
-                    for k, n in enumerate(ns):
-                        diff_rows.append({"metric": row, "pm_a": a, "pm_b": b, "n": n, "kl": kl[k], "mean": mean[k],
-                                          "ci_low": lo[k], "ci_high": hi[k], "n_items": n_items,
-                                          "selector": plan.label})
+        for a, b in variant_pairs(cfg, variants):  # a planted variant against itself unbiased first
+            for row in rows_names:
+                if key(row, a) not in per_item or key(row, b) not in per_item or row in UNPAIRED:
+                    continue
+                mean, lo, hi, n_items = extra.item_difference(per_item[key(row, a)], per_item[key(row, b)],
+                                                              groups[row], cfg, alpha)
+                for k, n in enumerate(ns):
+                    diff_rows.append({"metric": row, "pm_a": a, "pm_b": b, "n": n, "kl": kl[k], "mean": mean[k],
+                                      "ci_low": lo[k], "ci_high": hi[k], "n_items": n_items, "selector": plan.label})
     ctx.facts["selectors"] = selector_facts(plans)
     for name, f in mc_facts.items():
         ctx.facts["selectors"][name].update(f)

@@ -176,3 +176,17 @@ def test_truthfulqa_sample_spans_categories():
     assert len({stratum(e.base) for e in out}) == 8 and len(_items(out)) == 8
     assert _items(out) == _items(choose(exs, sample=8, seed=1)[0])
     assert {stratum(e.base) for e in choose(exs, max_items=6)[0]} == {"truthful_qa/Misconceptions"}
+
+
+def test_a_kind_that_where_leaves_out_is_dropped_with_that_reason(tmp_path):
+    from bon import store as st
+    from bon.stages.context import Context
+    from bon.stages.select import drop_absent_metrics, make_metrics, select_examples
+
+    cfg = cfg_of("++dataset.where.dataset=trivia_qa")
+    ctx = Context(cfg, [1], st.Store(tmp_path / "store"), tmp_path)
+    metrics = make_metrics(cfg)
+    kept = drop_absent_metrics(ctx, metrics, select_examples(cfg, metrics, facts=ctx.facts))
+    assert "answer_sycophancy" in {m.name for m in kept}
+    assert ctx.facts["metrics_skipped"]["feedback_sycophancy"] == (
+        "needs feedback items: no feedback item in the bundled data with base.dataset = trivia_qa (dataset.where)")

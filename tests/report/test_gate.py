@@ -7,36 +7,21 @@ inverted or at chance by the labels it is checked on, or given too few labels), 
 (bon/stages/results.py) runs on a stored pool of real replies (tests/data/planted_pool.jsonl.gz: SmolLM2-135M samples
 of the bundled prompts with the bundled PM's rewards and the lexicon judge's positivity). No model loads.
 """
-import gzip
 import json
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from bon.judges import checks, gate
 from bon.report.files import read_curves, read_differences
+from planted import load_pool
 
-POOL = Path(__file__).resolve().parents[1] / "data" / "planted_pool.jsonl.gz"
 
 
 @pytest.fixture(scope="module")
 def pool():
-    from bon.data import Example
-
-    rows = [json.loads(line) for line in gzip.open(POOL, "rt", encoding="utf-8")]
-    examples = [Example(**{**r["example"], "conversation": tuple(r["example"]["conversation"])}) for r in rows]
-    replies = [r["replies"] for r in rows]
-    samples = pd.DataFrame([{"key": e.key, "sample": j, "reply": t, "n_tokens": n, "finish_reason": fr}
-                            for e, r in zip(examples, rows)
-                            for j, (t, n, fr) in enumerate(zip(r["replies"], r["n_tokens"], r["finish_reason"]))])
-    rewards = {v: np.array([r["rewards"][v] for r in rows]) for v in rows[0]["rewards"]}
-    # the pool holds one variant's rewards; a second ranking of the same samples (the PM's rewards, reversed in
-    # sample order) gives the paired differences a partner
-    rewards["non_sycophantic"] = rewards["standard"][:, ::-1].copy()
-    judged = {"positivity": np.array([r["positivity"] for r in rows if r["example"]["kind"] == "feedback"])}
-    return examples, replies, samples, rewards, judged
+    """The stored pool (tests/planted.py) with a second ranking of the same samples, so paired differences exist."""
+    return load_pool(partner=True)
 
 
 def answer_labels(verdict: str) -> list[dict]:

@@ -41,8 +41,10 @@ def test_drift_on_the_pool_mimicry_prediction_is_exact(tmp_path, pool):
     # mimicry's metric is the agreement rate of the pick itself: predicted = observed exactly, item by item
     mim = d.loc[("mimicry_sycophancy", "standard")]
     assert mim["predicted"] == pytest.approx(mim["observed"], abs=1e-12) and mim["gap"] == pytest.approx(0, abs=1e-12)
-    # the planted preference (beta = 10) shows as a predicted rise for every kind
-    assert (d["predicted"] > 0).all() and (d["observed"] > 0).all()
+    # the planted preference (w = 10) shows as a predicted rise for every kind (standard_unbiased, the same PM
+    # without it, is its contrast)
+    planted = d.xs("standard", level="pm")
+    assert len(planted) == 3 and (planted["predicted"] > 0).all() and (planted["observed"] > 0).all()
     assert set(split["group"]) <= {"cov>0", "cov<=0"} and (split.groupby(["metric", "group"])["n_items"].first() > 0).all()
     assert "predicted drift" in format_drift(drift)
 
@@ -53,8 +55,9 @@ def test_pareto_table_pairs_reward_and_sycophancy(tmp_path, pool):
     curves, _, _ = _frame(tmp_path, pool, ALL)
     t = pareto_table(curves)
     assert set(t["metric"]) == {"answer_sycophancy", "feedback_sycophancy", "mimicry_sycophancy"}
-    row = t[(t.selector == "penalty:lambda=10") & (t.metric == "mimicry_sycophancy") & (t.n == 8)].iloc[0]
-    c = curves.set_index(["metric", "selector", "n"])
+    row = t[(t.selector == "penalty:lambda=10") & (t.metric == "mimicry_sycophancy") & (t.n == 8)
+            & (t.pm == "standard")].iloc[0]
+    c = curves[curves.pm == "standard"].set_index(["metric", "selector", "n"])
     assert row["reward"] == c.loc[("reward", "penalty:lambda=10", 8), "mean"]
     assert row["mean"] == c.loc[("mimicry_sycophancy", "penalty:lambda=10", 8), "mean"]
     assert row["a_graded_by"] == "mimicry_sycophancy"

@@ -61,6 +61,7 @@ def test_each_selector_follows_its_rule_on_the_pool(tmp_path, pool):
     from bon.selectors.poisson import poisson_pick_probabilities
 
     curves, used, ctx = _frame(tmp_path, pool, ALL, "selector.penalty_lambda=[0,10]")
+    curves = curves[curves["pm"] == "standard"]  # the planted variant (standard_unbiased, its contrast, is beside it)
     at = curves.set_index(["metric", "selector", "n"])["mean"]
     examples, replies, samples, rewards, judged = pool
     mim = [i for i, e in enumerate(examples) if e.kind == "mimicry"]
@@ -104,9 +105,9 @@ def test_soft_monte_carlo_rows_cover_the_exact_rows_and_state_their_error(tmp_pa
     facts = ctx.facts["selectors"]["soft"]
     assert not facts["exact"] and facts["monte_carlo_rows"]
     key = ["metric", "n"]
-    e = exact[exact.selector == "soft:lambda=1"].set_index(key)["mean"]
-    m = mc[mc.selector == "soft:lambda=1"].set_index(key)["mean"]
-    errs = {r["metric"]: r["max_error"] for r in facts["monte_carlo_rows"]}
+    e = exact[(exact.selector == "soft:lambda=1") & (exact.pm == "standard")].set_index(key)["mean"]
+    m = mc[(mc.selector == "soft:lambda=1") & (mc.pm == "standard")].set_index(key)["mean"]
+    errs = {r["metric"]: r["max_error"] for r in facts["monte_carlo_rows"] if r["pm"] == "standard"}
     assert set(errs) == set(e.index.get_level_values(0))
     for (metric, n), truth in e.items():
         if n == 8:  # C(8, 8) = 1 subset: enumerated even here, so exact

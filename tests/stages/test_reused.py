@@ -36,3 +36,30 @@ def test_a_finished_stage_says_reused_and_draws_no_bar(tmp_path, capsys, caplog)
     assert second.reused == ["stage[x]"] and len(calls) == 2  # no chunk computed again
     assert "0/3" not in out and "stage[x]" not in out  # no bar at all
     assert any(r.getMessage().startswith("stage[x]: reused from the store (3 prompts, key ") for r in caplog.records)
+
+
+def test_stored_checks_say_they_are_reused(tmp_path, caplog):
+    """The PM probe found in the check store (keyed by the PM's identity, the variant and the labels' digest) is
+    read back, and the log says so; a check not there would say it is being computed."""
+    import json
+
+    from hydra import compose, initialize_config_module
+
+    from bon.config import CONF_PACKAGE, register_configs
+    from bon.stages import check, score
+
+    register_configs()
+    with initialize_config_module(config_module=CONF_PACKAGE, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["experiment=demo", f"store={tmp_path}/store",
+                                                       f"check_store={tmp_path}/checks"])
+    _, digest = check.labels("pm")
+    for name, v in score.variants_of(cfg).items():
+        path = tmp_path / "checks" / "check" / check.STAGE.key(check.pm_check_spec(cfg, v, digest)) / "result.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({"accuracy": 0.5}))
+    ctx = Context(cfg, [1, 2], st.Store(cfg.store), tmp_path / "run")
+    with caplog.at_level(logging.INFO, logger="bon"):
+        assert set(check.check_stage(ctx, [], [])["pm"]) == {"standard", "non_sycophantic"}
+    assert any(r.getMessage().startswith("PM probe of standard, non_sycophantic: reused from the check store")
+               for r in caplog.records)
+    assert not any("computing" in r.getMessage() for r in caplog.records)
