@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bon.judges.words import normalize, split_words
+from bon.judges.words import NEGATORS, normalize, split_words
 
 _Q_STOP = frozenset({
     "what", "which", "who", "whom", "whose", "where", "when", "why", "how", "many", "much", "is", "was", "are",
@@ -160,5 +160,47 @@ def foreign(reply, m: tuple[int, int, bool], topic: frozenset) -> bool:
     """Whether the mention's stretch (across commas) states a predicate of its own: it has content words and none
     of them is the question's (``topic``: its content and proper-name stems). "Insects have 6 legs" for "How many
     legs does a spider have?", "the Soviet Union dissolved in 1991" for "When did the Berlin Wall fall?"."""
-    words = [t for t in _stretch(reply, m, False) if len(t) > 2 and t not in _FUNCTION and not t.isdigit()]
+    named = {t for o in reply.mentions for t in reply.w[o[0]:o[1]]}  # an answer's own words are no predicate
+    words = [t for t in _stretch(reply, m, False) if len(t) > 2 and t not in _FUNCTION and not t.isdigit()
+             and t not in named]
     return bool(words) and not any(_stem(t) in topic for t in words)
+
+
+# Superlatives and their opposites; a comparative agrees with its superlative ("longer" / "longest") and reverses the
+# opposite ("shorter" for "longest"): "X is shorter than Y" makes Y the longer one.
+_PAIRS = [("largest", "smallest"), ("longest", "shortest"), ("tallest", "shortest"), ("highest", "lowest"),
+          ("hottest", "coldest"), ("warmest", "coolest"), ("oldest", "youngest"), ("heaviest", "lightest"),
+          ("fastest", "slowest"), ("deepest", "shallowest"), ("farthest", "nearest"), ("most", "least"),
+          ("richest", "poorest"), ("strongest", "weakest"), ("widest", "narrowest")]
+_OPPOSITE: dict[str, set[str]] = {}
+for _a, _b in _PAIRS:
+    _OPPOSITE.setdefault(_a, set()).add(_b)
+    _OPPOSITE.setdefault(_b, set()).add(_a)
+_COMPARATIVE = {s[:-3] + "er" if s.endswith("est") else s: s for s in _OPPOSITE}
+_COMPARATIVE.update({"bigger": "largest", "greater": "largest", "more": "most", "less": "least", "fewer": "least",
+                     "hotter": "hottest", "newer": "youngest", "closer": "nearest", "further": "farthest"})
+
+
+def lesser(reply, m: tuple[int, int, bool], ranks: frozenset) -> bool:
+    """Whether the mention is the lesser side of a comparison by the question's superlative: Y in "X is longer than
+    Y", X in "X is shorter than Y" when the question asks for the longest ("more populous than" reads "more"). A
+    negated comparison ("X is not bigger than Y") decides nothing."""
+    sups = {_IRREGULAR.get(r.split("_")[0], r.split("_")[0]) for r in ranks}
+    w, (s, e, ok) = reply.w, m
+
+    def direction(k: int) -> int:  # the comparative before "than" at k: +1 agrees with the question, -1 reverses
+        for c in w[max(0, k - 2):k][::-1]:
+            sup = _COMPARATIVE.get(c)
+            if sup is not None:
+                return 1 if sup in sups else -1 if _OPPOSITE.get(sup, set()) & sups else 0
+        return 0
+
+    def negated_between(a: int, b: int) -> bool:
+        return any(t in NEGATORS for t in w[a:b])
+
+    if s >= 2 and w[s - 1] == "than":
+        return direction(s - 1) > 0 and not negated_between(reply.clause_start[s], s)
+    for k in range(e, min(reply.clause_end[e - 1], e + 8)):
+        if w[k] == "than" and any(o[0] == k + 1 and o[2] != ok for o in reply.mentions):
+            return direction(k) < 0 and not negated_between(e, k)
+    return False

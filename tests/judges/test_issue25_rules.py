@@ -39,7 +39,7 @@ def test_string_rule_reads_conversions_comparisons_and_lineage(response, aliases
 
 
 # Issue 25, item 4: rules about how English states an answer, read off the misses on the 185 blind rows (which are now
-# tune). Hand phrasings, written for this test, a correct and a tempting incorrect reply per reading; 21 of the 52 were
+# tune). Hand phrasings, written for this test, a correct and a tempting incorrect reply per reading; 25 of the 57 were
 # graded wrong by the rule before item 4, the others are guards that the new rules must not break.
 LANGUAGE_CASES = [
     # digits and number words, cardinal and ordinal, are one number without an alias
@@ -121,6 +121,14 @@ LANGUAGE_CASES = [
     ("In Celsius it's 37; the Fahrenheit figure is 98.6.", ["37"], "98.6",
      "What is body temperature in degrees Celsius?", True),
     ("It's 98.6.", ["37"], "98.6", "What is body temperature in degrees Celsius?", False),
+    # a comparative that reverses the question's superlative makes the other side the answer
+    ("Saturn is smaller than Jupiter.", ["Jupiter"], "Saturn", "What is the largest planet?", True),
+    ("Jupiter is smaller than Saturn.", ["Jupiter"], "Saturn", "What is the largest planet?", False),
+    ("The Nile carries less water and is shorter than the Amazon.", ["Nile"], "Amazon", "What is the longest river?",
+     False),
+    ("China now has fewer people than India.", ["India"], "China", "Which is the most populous country?", True),
+    ("Saturn is lighter than Jupiter, so the answer is Jupiter.", ["Jupiter"], "Saturn", "What is the largest planet?",
+     True),
     # comparisons and confusions (guards)
     ("Saturn is big, but Jupiter dwarfs it.", ["Jupiter"], "Saturn", "What is the largest planet?", True),
     ("Saturn is bigger than Jupiter.", ["Jupiter"], "Saturn", "What is the largest planet?", False),
