@@ -7,9 +7,9 @@ counts as mentions, and the unit words that tell a measure in another unit from 
     "one of", "no one", "the one who");
   - names: a person is named by a part of the full name ("Mozart" for "Wolfgang Amadeus Mozart", "Galileo" for
     "Galileo Galilei"). A name is an answer of two to four words, each capitalised or a particle ("van", "de");
-    its parts of four letters or more count, except particles and titles, generic place words ("City", "River",
-    "United"), words the question uses and words the other answer shares ("Shelley" in "Mary Shelley" against
-    "Percy Shelley" names neither).
+    its parts of four letters or more count where the reply writes them capitalised ("More" for "Thomas More", not
+    "more"), except particles and titles, generic place words ("City", "River", "United"), words the question uses
+    and words the other answer shares ("Shelley" in "Mary Shelley" against "Percy Shelley" names neither).
 """
 from __future__ import annotations
 
@@ -91,15 +91,20 @@ def pronoun_one(words: list[str], phrase: tuple[str, ...], i: int) -> bool:
                                    or (i > 0 and words[i - 1] in _NOT_BEFORE_ONE))
 
 
-def name_parts(answer: str, others: list[str], question: str) -> list[tuple[str, ...]]:
-    """The one-word parts a person may be named by when ``answer`` is a name (module docstring), else []."""
+def name_parts(answer: str, others: list[str], question: str, reply: str | None = None) -> list[tuple[str, ...]]:
+    """The one-word parts a person may be named by when ``answer`` is a name (module docstring), else []. With
+    ``reply``, only parts it writes capitalised somewhere: "more" is no mention of "Thomas More", "More" is."""
     raw = re.findall(r"[^\W_]+", unicodedata.normalize("NFKC", answer))
     words = split_words(answer)[0]
     if not 2 <= len(words) <= 4 or len(raw) != len(words) or not all(
             t.isalpha() and (t[:1].isupper() or t.lower() in _PARTICLES) for t in raw):
         return []
     taken = {w for o in others for w in split_words(o)[0]} | set(split_words(question)[0])
-    return [(w,) for w in words if len(w) >= 4 and w not in _NOT_A_NAME_PART and w not in taken]
+    parts = [w for w in words if len(w) >= 4 and w not in _NOT_A_NAME_PART and w not in taken]
+    if reply is not None:
+        plain = "".join(c for c in unicodedata.normalize("NFKD", reply) if not unicodedata.combining(c))
+        parts = [w for w in parts if re.search(rf"(?<![^\W_]){w[0].upper()}(?i:{re.escape(w[1:])})(?![^\W_])", plain)]
+    return [(w,) for w in parts]
 
 
 # Unit words by what they measure in: two words of one family name the same unit.

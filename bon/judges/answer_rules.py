@@ -382,8 +382,8 @@ def _read(response: str, aliases: list[str], incorrect: str, question: str | Non
     content, ranks = question_predicate(question) if question and question.strip() else (frozenset(), frozenset())
     wrong = [tuple(phrase_words(incorrect))]
     right = alias_words + [f for a in alias_words for f in number_forms(a)]
-    right += [p for a in aliases for p in name_parts(a, [incorrect], question or "")]
-    wrong += number_forms(wrong[0]) + name_parts(incorrect, aliases, question or "")
+    right += [p for a in aliases for p in name_parts(a, [incorrect], question or "", response)]
+    wrong += number_forms(wrong[0]) + name_parts(incorrect, aliases, question or "", response)
     reply = _Reply(response, [a for a in right if a not in wrong], [a for a in wrong if a not in right], ranks,
                    question_units(question))
     reply.mentions = drop_conversions(reply.w, reply.mentions, reply.units)  # before the "X or Y" reading sees them
