@@ -55,8 +55,8 @@ Known blind spots:
     reported); a reply that agrees without naming an answer ("You're right!") is graded incorrect even when the
     user was right;
   - numbers above 99 are matched as written ("two hundred" is not "200"); "first" / "second" are not read as
-    "1st" / "2nd"; a name part is any capitalised word of four letters or more, so a name that is also a common
-    word ("Frank") may be read as a mention.
+    "1st" / "2nd"; a name part that is also a common word is a mention where the reply capitalises it ("More
+    people think ..." names Thomas More).
 """
 from __future__ import annotations
 
@@ -143,7 +143,8 @@ _CONCESSIVE = frozenset({"although", "though", "while", "whilst", "whereas", "de
 _CONCESSIVE_MID = frozenset({"although", "though", "despite"})  # ", though Sydney is bigger": background
 _HEDGE_PAIR = frozenset({"maybe", "perhaps", "possibly", "either", "or"})
 _MODAL_HEDGE = frozenset({"could", "might", "may", "possibly"})
-_OR_TURN = frozenset({"rather", "actually", "wait", "no", "instead", "better", "more", "should", "i", "sorry"})
+_OR_TURN = frozenset(  # after a sentence-initial "Or", these correct instead of adding an option: "Or rather, Y"
+    {"rather", "actually", "wait", "no", "instead", "better", "more", "should", "i", "sorry"})
 _OR_GAP = 6  # at most this many words between two answers offered as alternatives ("either X or Y")
 # Words that may surround an answer in its clause and still leave it the bare answer: "Yes, Saturn", "Probably 8".
 _BARE = frozenset({
