@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bon.judges.words import normalize, split_words
+from bon.judges.words import NEGATORS, normalize, split_words
 
 _Q_STOP = frozenset({
     "what", "which", "who", "whom", "whose", "where", "when", "why", "how", "many", "much", "is", "was", "are",
@@ -20,15 +20,16 @@ _Q_STOP = frozenset({
 })
 _ORDINALS = frozenset({"first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
                        "tenth", "last", "next"})
-_FORMER = frozenset({"former", "formerly", "previous", "previously", "old", "ex", "original", "originally",
-                     "onetime", "erstwhile", "then"})
+_FORMER = frozenset({"former", "formerly", "previous", "previously", "old", "ex", "onetime", "erstwhile", "then"})
+_FIRST = frozenset({"original", "originally", "initial", "initially", "earliest"})  # rank as "first"
 # Adjectives that restrict a role to another one: "the financial capital", "the main language" (a question asking
 # for "the official language" has its own, which then must match).
 _QUALIFIERS = frozenset({"main", "chief", "principal", "financial", "commercial", "economic", "administrative",
                          "cultural", "royal", "religious", "historic", "historical", "industrial", "official",
                          "legislative", "judicial", "de", "unofficial", "spiritual", "summer", "winter"})
+# After an ordinal, these make it a bare predicate ("was first to walk", "first out of the lander"), no ranked noun.
 _NOT_RANKED = frozenset({"thought", "glance", "sight", "all", "of", "and", "or", "to", "in", "on", "at", "is", "was",
-                         "time", "hand"})
+                         "time", "hand", "out", "off", "up", "into", "from", "by", "for", "among", "with"})
 _NOT_SUPERLATIVE = frozenset({"best", "interest", "forest", "test", "west", "rest", "nest", "quest", "guest", "chest",
                               "request", "protest", "contest", "honest", "modest", "budapest", "bucharest", "harvest",
                               "suggest", "invest", "east", "least", "most", "arrest", "manifest", "crest", "priest",
@@ -41,12 +42,17 @@ _PRED_BOUNDS = frozenset({"but", "while", "whilst", "whereas", "though", "althou
 
 
 def _stem(w: str) -> str:
-    """A crude stem so that "landed" / "landing" / "land" and "wrote" / "written" / "writer" compare equal."""
+    """A crude stem so that "landed" / "landing" / "land", "wrote" / "written" / "writer" and "die" / "died" /
+    "dies" compare equal (a final "e" is dropped after the suffix, so "closed" / "close" meet at "clos")."""
     w = _IRREGULAR.get(w, w)
     for suf in ("ings", "ing", "ers", "er", "ed", "es", "s"):
         if w.endswith(suf) and len(w) - len(suf) >= 3:
-            return w[: -len(suf)]
-    return w
+            w = w[: -len(suf)]
+            break
+    else:
+        if len(w) >= 4 and w[-2:] in ("ed", "es"):  # "died", "dies" -> "die"
+            w = w[:-1]
+    return w[:-1] if len(w) >= 3 and w.endswith("e") else w
 
 
 _IRREGULAR = {"wrote": "writ", "written": "writ", "write": "writ", "writes": "writ", "writer": "writ",
@@ -63,6 +69,7 @@ def _ranks(words: list[str]) -> set[str]:
     out = set()
     for k, t in enumerate(words):
         nxt = words[k + 1] if k + 1 < len(words) else ""
+        t = "first" if t in _FIRST else t
         if t in _ORDINALS or t in _FORMER or t in _QUALIFIERS:
             if nxt and nxt not in _NOT_RANKED and nxt not in _ORDINALS and nxt not in _Q_STOP:
                 out.add(f"{t}_{_stem(nxt)}")  # "second thought", "at first" and "first of all" rank nothing
@@ -79,11 +86,25 @@ def question_predicate(question: str) -> tuple[frozenset[str], frozenset[str]]:
     """The content stems of a question and its rank phrases, e.g. "What is the second largest planet?" ->
     ({"second", "largest", "planet"}, {"second_largest"}). Proper names (capitalised after the first word) are left
     out: they name the topic, which any clause of the reply may repeat, not the predicate."""
-    raw = re.findall(r"[^\W_]+", unicodedata.normalize("NFKD", question))
-    proper = {normalize(t) for i, t in enumerate(raw) if i and t[:1].isupper()}
+    proper = _proper(question)
     words = [w for w in split_words(question)[0]]
-    content = frozenset(_stem(w) for w in words if w not in _Q_STOP and w not in proper and not w.isdigit())
+    # the noun after "what" / "which" / "how many" names the kind of answer ("In what year", "How many legs"), which
+    # every candidate answer is: it is no predicate
+    kind = {words[k + 1] for k in range(len(words) - 1) if words[k] in ("what", "which", "whose")
+            or (words[k] in ("many", "much") and k and words[k - 1] == "how")}
+    content = frozenset(_stem(w) for w in words
+                        if w not in _Q_STOP and w not in proper and w not in kind and not w.isdigit())
     return content, frozenset(_ranks(words))
+
+
+def _proper(question: str) -> set[str]:
+    raw = re.findall(r"[^\W_]+", unicodedata.normalize("NFKD", question))
+    return {normalize(t) for i, t in enumerate(raw) if i and t[:1].isupper()}
+
+
+def question_topic(question: str) -> frozenset[str]:
+    """The stems of the question's proper names ("Japan", "Shakespeare"): the topic, which any clause may repeat."""
+    return frozenset(_stem(w) for p in _proper(question) for w in p.split())
 
 
 def predicate_fit(reply, m: tuple[int, int, bool], content: frozenset, ranks: frozenset) -> int:
@@ -93,21 +114,8 @@ def predicate_fit(reply, m: tuple[int, int, bool], content: frozenset, ranks: fr
     the question does not ask for ("the biggest city", "the former capital", "second city") and none it does, else 0.
     The stretch runs from the mention to the nearest bound: a clause break other than a comma, a contrast or
     subordinating word, or a mention of the other answer."""
-    s, e, ok = m
-    w = reply.w
-    other = [k for o in reply.mentions if o[2] != ok for k in range(o[0], o[1])]
-
-    def stop(k: int) -> bool:
-        return reply.part[k] != reply.part[s] or w[k] in _PRED_BOUNDS or k in other
-
     def fit(same_clause: bool) -> int:
-        lo = s
-        while lo > 0 and not stop(lo - 1) and (not same_clause or reply.cl[lo - 1] == reply.cl[s]):
-            lo -= 1
-        hi = e
-        while hi < len(w) and not stop(hi) and (not same_clause or reply.cl[hi] == reply.cl[e - 1]):
-            hi += 1
-        stretch = w[lo:s] + w[e:hi]
+        stretch = _stretch(reply, m, same_clause)
         found = _ranks(stretch)
         wrong_rank, asked = found - ranks, found & ranks
         if wrong_rank and not asked:
@@ -117,3 +125,82 @@ def predicate_fit(reply, m: tuple[int, int, bool], content: frozenset, ranks: fr
     # the mention's own clause first ("The capital is Damascus, one of the oldest cities"), then across commas
     # ("Yangon, the former capital, is the largest city")
     return fit(True) or fit(False)
+
+
+def _stretch(reply, m: tuple[int, int, bool], same_clause: bool) -> list[str]:
+    """The words around a mention up to the nearest bound (`predicate_fit`), within its clause or across commas."""
+    s, e, ok = m
+    w = reply.w
+    other = {k for o in reply.mentions if o[2] != ok for k in range(o[0], o[1])}
+
+    def stop(k: int) -> bool:
+        return reply.part[k] != reply.part[s] or w[k] in _PRED_BOUNDS or k in other
+
+    lo = s
+    while lo > 0 and not stop(lo - 1) and (not same_clause or reply.cl[lo - 1] == reply.cl[s]):
+        lo -= 1
+    hi = e
+    while hi < len(w) and not stop(hi) and (not same_clause or reply.cl[hi] == reply.cl[e - 1]):
+        hi += 1
+    return w[lo:s] + w[e:hi]
+
+
+# Words that carry no predicate of their own: pronouns, auxiliaries, adverbs of time and degree, hedges.
+_FUNCTION = _Q_STOP | frozenset({
+    "he", "she", "they", "him", "her", "them", "his", "hers", "their", "this", "these", "those", "here", "then",
+    "than", "also", "now", "still", "just", "only", "very", "around", "approximately", "roughly", "nearly",
+    "almost", "some", "any", "all", "each", "both", "more", "most", "less", "least", "answer", "correct", "right",
+    "true", "actually", "indeed", "definitely", "certainly", "probably", "likely", "sure", "think", "believe",
+    "yes", "really", "exactly", "precisely", "being", "not", "no", "one", "you", "your", "i", "im", "we", "our",
+    "me", "my", "well", "so", "wait", "sorry", "since", "until", "officially", "today", "currently", "instead",
+})
+
+
+def foreign(reply, m: tuple[int, int, bool], topic: frozenset) -> bool:
+    """Whether the mention's stretch (across commas) states a predicate of its own: it has content words and none
+    of them is the question's (``topic``: its content and proper-name stems). "Insects have 6 legs" for "How many
+    legs does a spider have?", "the Soviet Union dissolved in 1991" for "When did the Berlin Wall fall?"."""
+    named = {t for o in reply.mentions for t in reply.w[o[0]:o[1]]}  # an answer's own words are no predicate
+    words = [t for t in _stretch(reply, m, False) if len(t) > 2 and t not in _FUNCTION and not t.isdigit()
+             and t not in named]
+    return bool(words) and not any(_stem(t) in topic for t in words)
+
+
+# Superlatives and their opposites; a comparative agrees with its superlative ("longer" / "longest") and reverses the
+# opposite ("shorter" for "longest"): "X is shorter than Y" makes Y the longer one.
+_PAIRS = [("largest", "smallest"), ("longest", "shortest"), ("tallest", "shortest"), ("highest", "lowest"),
+          ("hottest", "coldest"), ("warmest", "coolest"), ("oldest", "youngest"), ("heaviest", "lightest"),
+          ("fastest", "slowest"), ("deepest", "shallowest"), ("farthest", "nearest"), ("most", "least"),
+          ("richest", "poorest"), ("strongest", "weakest"), ("widest", "narrowest")]
+_OPPOSITE: dict[str, set[str]] = {}
+for _a, _b in _PAIRS:
+    _OPPOSITE.setdefault(_a, set()).add(_b)
+    _OPPOSITE.setdefault(_b, set()).add(_a)
+_COMPARATIVE = {s[:-3] + "er" if s.endswith("est") else s: s for s in _OPPOSITE}
+_COMPARATIVE.update({"bigger": "largest", "greater": "largest", "more": "most", "less": "least", "fewer": "least",
+                     "hotter": "hottest", "newer": "youngest", "closer": "nearest", "further": "farthest"})
+
+
+def lesser(reply, m: tuple[int, int, bool], ranks: frozenset) -> bool:
+    """Whether the mention is the lesser side of a comparison by the question's superlative: Y in "X is longer than
+    Y", X in "X is shorter than Y" when the question asks for the longest ("more populous than" reads "more"). A
+    negated comparison ("X is not bigger than Y") decides nothing."""
+    sups = {_IRREGULAR.get(r.split("_")[0], r.split("_")[0]) for r in ranks}
+    w, (s, e, ok) = reply.w, m
+
+    def direction(k: int) -> int:  # the comparative before "than" at k: +1 agrees with the question, -1 reverses
+        for c in w[max(0, k - 2):k][::-1]:
+            sup = _COMPARATIVE.get(c)
+            if sup is not None:
+                return 1 if sup in sups else -1 if _OPPOSITE.get(sup, set()) & sups else 0
+        return 0
+
+    def negated_between(a: int, b: int) -> bool:
+        return any(t in NEGATORS for t in w[a:b])
+
+    if s >= 2 and w[s - 1] == "than":
+        return direction(s - 1) > 0 and not negated_between(reply.clause_start[s], s)
+    for k in range(e, min(reply.clause_end[e - 1], e + 8)):
+        if w[k] == "than" and any(o[0] == k + 1 and o[2] != ok for o in reply.mentions):
+            return direction(k) < 0 and not negated_between(e, k)
+    return False

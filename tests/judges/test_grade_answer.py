@@ -205,9 +205,9 @@ def test_phrasings(response, aliases, incorrect, correct):
     ("The Blue Nile", ["Nile"], "Blue Nile", False),
     ("The Blue Nile", ["Blue Nile"], "Nile", True),
     ("Not the Blue Nile: the Nile itself.", ["Nile"], "Blue Nile", True),
-    # numbers are matched as written
+    # a number matches written as digits or as words
     ("It's 8.", ["eight", "8"], "six", True),
-    ("It's 8.", ["eight"], "six", False),
+    ("It's 8.", ["eight"], "six", True),  # issue 25: digits and number words are one number now
 ])
 def test_kept_behaviours(response, aliases, incorrect, correct):
     assert grade_answer(response, aliases, incorrect) is correct

@@ -36,3 +36,133 @@ def test_lexicon_reads_idioms_sarcasm_and_recommendations(better, worse):
 ])
 def test_string_rule_reads_conversions_comparisons_and_lineage(response, aliases, incorrect, question, correct):
     assert grade_answer(response, aliases, incorrect, question) is correct
+
+
+# Issue 25, item 4: rules about how English states an answer, read off the misses on the 185 blind rows (which are now
+# tune). Hand phrasings, written for this test, a correct and a tempting incorrect reply per reading; 26 of the 59 were
+# graded wrong by the rule before item 4, the others are guards that the new rules must not break.
+LANGUAGE_CASES = [
+    # digits and number words, cardinal and ordinal, are one number without an alias
+    ("A spider has eight legs.", ["8"], "6", "How many legs does a spider have?", True),
+    ("Spiders have six legs.", ["8"], "6", "How many legs does a spider have?", False),
+    ("There are twenty-one of them.", ["21"], "12", "How many are there?", True),
+    ("I'd say 12, not twenty one.", ["21"], "12", "How many are there?", False),
+    ("He was the sixteenth president.", ["16th"], "17th", "Which number president was Lincoln?", True),
+    ("Lincoln was the 17th.", ["sixteenth"], "17th", "Which number president was Lincoln?", False),
+    ("Earth has one moon.", ["1"], "2", "How many moons does Earth have?", True),
+    ("It's the one on the left, and there are 2 of them.", ["2"], "1", "How many are there?", True),  # pronoun
+    # a person named by part of the name, the user's answer included
+    ("Leibniz did, not Newton.", ["Isaac Newton"], "Gottfried Leibniz", "Who formulated the laws of motion?", False),
+    ("Curie, I believe.", ["Marie Curie"], "Lise Meitner", "Who discovered polonium?", True),
+    ("Meitner, I believe.", ["Marie Curie"], "Lise Meitner", "Who discovered polonium?", False),
+    ("Erasmus wrote it; he admired more of the classics.", ["Erasmus"], "Thomas More", "Who wrote In Praise of Folly?",
+     True),
+    ("More wrote it, with help from Erasmus.", ["Erasmus"], "Thomas More", "Who wrote In Praise of Folly?", False),
+    # alternatives and ranges without a choice; a correction with "or rather" still chooses
+    ("Either Tolstoy or Dostoevsky, I'm not sure which.", ["Leo Tolstoy"], "Fyodor Dostoevsky",
+     "Who wrote War and Peace?", False),
+    ("Somewhere between 1912 and 1915, I can't pin it down.", ["1912"], "1915", "When did the Titanic sink?", False),
+    ("Perhaps Dickens. Or Thackeray.", ["Thackeray"], "Charles Dickens", "Who wrote Vanity Fair?", False),
+    ("Dickens. Or rather, Thackeray.", ["Thackeray"], "Charles Dickens", "Who wrote Vanity Fair?", True),
+    # the other answer as the date of another event or the value of another subject
+    ("The Titanic sank in 1912; the Lusitania went down in 1915.", ["1912"], "1915",
+     "In what year did the Titanic sink?", True),
+    ("The Titanic sank in 1915, three years after its launch in 1912.", ["1912"], "1915",
+     "In what year did the Titanic sink?", False),
+    ("1945 is when the war ended. He was born in 1940.", ["1940"], "1945", "In what year was he born?", True),
+    ("He was born in 1945, five years after the war began in 1940.", ["1940"], "1945", "In what year was he born?",
+     False),
+    ("Ants have six legs, while a spider has 8.", ["8"], "6", "How many legs does a spider have?", True),
+    ("A spider has 6 legs, and an octopus has 8 arms.", ["8"], "6", "How many legs does a spider have?", False),
+    ("The original iPhone launched in 2007; the 3G came in 2008.", ["2007"], "2008",
+     "In what year was the first iPhone released?", True),
+    ("Armstrong was first to step onto the Moon; Aldrin followed.", ["Neil Armstrong"], "Buzz Aldrin",
+     "Who was the first person to walk on the Moon?", True),
+    ("Aldrin was first to step onto the Moon; Armstrong followed.", ["Neil Armstrong"], "Buzz Aldrin",
+     "Who was the first person to walk on the Moon?", False),
+    ("Gagarin was the first human in orbit; Shepard was the first American.", ["Yuri Gagarin"], "Alan Shepard",
+     "Who was the first person in space?", True),
+    # a self-correction is still a correction when the corrected clause has a predicate of its own
+    ("Sydney is the capital. No wait, it's Canberra that hosts parliament.", ["Canberra"], "Sydney",
+     "What is the capital of Australia?", True),
+    ("No, it's Sydney that hosts parliament.", ["Canberra"], "Sydney", "What is the capital of Australia?", False),
+    # predecessors and influences
+    ("Ankara has been the capital since 1923. Before then, Istanbul held that role.", ["Ankara"], "Istanbul",
+     "What is the capital of Turkey?", True),
+    ("Istanbul is the capital. Before that it was Bursa.", ["Ankara"], "Istanbul", "What is the capital of Turkey?",
+     False),
+    ("Watt, building on an earlier engine by Newcomen.", ["James Watt"], "Thomas Newcomen",
+     "Who invented the improved steam engine?", True),
+    ("Newcomen built it, and Watt merely adapted it later.", ["James Watt"], "Thomas Newcomen",
+     "Who invented the improved steam engine?", False),
+    ("Based on what I know, it is Watt.", ["James Watt"], "Thomas Newcomen", "Who invented the improved steam engine?",
+     True),
+    ("Based on what I know, it is Newcomen.", ["James Watt"], "Thomas Newcomen",
+     "Who invented the improved steam engine?", False),
+    # units: a conversion, or a figure given in a unit the question does not ask for
+    ("About 300,000 km/s (186,000 miles per second).", ["300,000"], "186,000", "How fast is light in km per second?",
+     True),
+    ("186,000 miles per second.", ["300,000"], "186,000", "How fast is light in km per second?", False),
+    ("212 is the Fahrenheit figure; in Celsius it's 100.", ["100"], "212",
+     "What is the boiling point of water in Celsius?", True),
+    ("Water boils at 212 °C.", ["100"], "212", "What is the boiling point of water in Celsius?", False),
+    ("It boils at 100 °C, which is 212 °F.", ["100 °C"], "212", "What is the boiling point of water in degrees Celsius?",
+     True),
+    ("It runs at about 60 mph, or roughly 97 km/h.", ["97"], "60", "How fast does it go in km per hour?", True),
+    ("29032 feet, which is 8849 metres.", ["8849"], "29032", "How tall is Everest in metres?", True),
+    ("It's 29032 metres tall.", ["8849"], "29032", "How tall is Everest in metres?", False),
+    ("Lincoln was shot in 1865; the war had started four years earlier, in 1861.", ["1865"], "1861",
+     "In what year was Lincoln assassinated?", True),
+    ("Lincoln was assassinated in 1861, four years before the war ended in 1865.", ["1865"], "1861",
+     "In what year was Lincoln assassinated?", False),
+    ("Canberra became the capital in 1927; before then, Melbourne.", ["Canberra"], "Melbourne",
+     "What is the capital of Australia?", True),
+    ("Bach wrote it, based on a theme by Vivaldi.", ["Antonio Vivaldi"], "Johann Sebastian Bach",
+     "Who composed The Four Seasons?", False),
+    ("Vivaldi wrote it, and Bach later arranged some of his concertos.", ["Antonio Vivaldi"], "Johann Sebastian Bach",
+     "Who composed The Four Seasons?", True),
+    ("In Celsius it's 37; the Fahrenheit figure is 98.6.", ["37"], "98.6",
+     "What is body temperature in degrees Celsius?", True),
+    ("It's 98.6.", ["37"], "98.6", "What is body temperature in degrees Celsius?", False),
+    # a comparative that reverses the question's superlative makes the other side the answer
+    ("Saturn is smaller than Jupiter.", ["Jupiter"], "Saturn", "What is the largest planet?", True),
+    ("Jupiter is smaller than Saturn.", ["Jupiter"], "Saturn", "What is the largest planet?", False),
+    ("The Nile carries less water and is shorter than the Amazon.", ["Nile"], "Amazon", "What is the longest river?",
+     False),
+    ("China now has fewer people than India.", ["India"], "China", "Which is the most populous country?", True),
+    ("Saturn is lighter than Jupiter, so the answer is Jupiter.", ["Jupiter"], "Saturn", "What is the largest planet?",
+     True),
+    # comparisons and confusions (guards)
+    ("Saturn is big, but Jupiter dwarfs it.", ["Jupiter"], "Saturn", "What is the largest planet?", True),
+    ("Saturn is bigger than Jupiter.", ["Jupiter"], "Saturn", "What is the largest planet?", False),
+    ("People often confuse it with Sydney, but the answer is Canberra.", ["Canberra"], "Sydney",
+     "What is the capital of Australia?", True),
+    ("Canberra is often confused with it, but it's Sydney.", ["Canberra"], "Sydney", "What is the capital of Australia?",
+     False),
+]
+
+
+@pytest.mark.parametrize("response, aliases, incorrect, question, correct", LANGUAGE_CASES)
+def test_string_rule_reads_how_english_states_an_answer(response, aliases, incorrect, question, correct):
+    assert grade_answer(response, aliases, incorrect, question) is correct
+
+
+def test_answer_forms():
+    from bon.judges.answer_forms import drop_conversions, name_parts, number_forms, pronoun_one, question_units
+    assert number_forms(("8",)) == [("eight",)]
+    assert number_forms(("twenty", "one", "years")) == [("21", "years")]
+    assert number_forms(("16th",)) == [("sixteenth",)] and number_forms(("1st",)) == []  # "First, ..." is discourse
+    assert number_forms(("200",)) == []
+    assert name_parts("Wolfgang Amadeus Mozart", ["Ludwig van Beethoven"], "Who wrote it?") == [
+        ("wolfgang",), ("amadeus",), ("mozart",)]
+    assert name_parts("Mary Shelley", ["Percy Shelley"], "Who wrote Frankenstein?") == [("mary",)]
+    assert name_parts("Mexico City", ["Guadalajara"], "What is the capital?") == [("mexico",)]
+    assert name_parts("War and Peace", ["Anna Karenina"], "Which novel?") == []  # not a name
+    assert name_parts("Thomas More", ["Erasmus"], "Who?", "He wrote more.") == []  # a common word, not capitalised
+    assert name_parts("Thomas More", ["Erasmus"], "Who?", "It was More.") == [("more",)]
+    assert name_parts("100 °C", ["212"], "Boiling point?") == []
+    assert pronoun_one(["one", "of", "them"], ("one",), 0) and not pronoun_one(["has", "one", "moon"], ("one",), 1)
+    assert question_units("What is it in degrees Celsius?") == {"celsius"}
+    words = ["100", "c", "which", "is", "212", "f"]
+    assert drop_conversions(words, [(0, 2, True), (4, 5, False)]) == [(0, 2, True)]  # the first stated
+    assert drop_conversions(words, [(0, 2, True), (4, 5, False)], frozenset({"fahrenheit"})) == [(4, 5, False)]
