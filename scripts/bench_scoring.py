@@ -134,9 +134,10 @@ def judge_run(prompts, responses, repeats: int) -> dict:
     for _ in range(repeats):
         engine.reset_stats()
         body.reset()
-        c = time.process_time()
+        c, w = time.process_time(), time.perf_counter()
         judge.judge("positivity", examples, replies)
-        run = dict(cpu=time.process_time() - c, body_cpu=body.cpu, **engine.stats)
+        run = dict(cpu=time.process_time() - c, wall=time.perf_counter() - w, body_cpu=body.cpu,
+                   calls=sum(map(len, replies)), **engine.stats)
         if best is None or run["cpu"] < best["cpu"]:
             best = run
     return best
@@ -324,6 +325,9 @@ def main():
         update_section("scoring", md)
         record_throughput("score", MODEL, fast["tokens_computed"] / best["cached"]["wall"],
                           "PM tokens computed per wall s", "prompted", "scripts/bench_scoring.py (BENCHMARKS.md, scoring)")
+        if judged:  # one LM call per judged reply: what dry_run divides a run's judge calls by
+            record_throughput("judge", MODEL, judged["calls"] / judged["wall"], "LM judge calls per wall s", "lm",
+                              "scripts/bench_scoring.py (BENCHMARKS.md, scoring: the LM judge row, positivity)")
         if prof:
             update_section("profile", profile_md(prof, n_prof))
     emit({"speedup": round(speedup, 3), "speedup_wall": round(speedup_wall, 3), "max_abs_diff": diff,
