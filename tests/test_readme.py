@@ -26,7 +26,7 @@ HERE = "tests/test_readme.py"
 
 # command regex -> the test that exercises it (file::function), or "CI: ..." / "external: ..." with the reason
 COVERED = [
-    (r"^python scripts/tiny_models\.py ", "tests/tiny/conftest.py::build_tiny"),  # runs it, as documented
+    (r"^python scripts/tiny_models\.py ", "tests/conftest.py::build_tiny"),  # runs it, as documented
     (r"^make demo\b", f"{HERE}::test_make_targets_expand_as_documented"),  # its run: e2e/test_cli.py, same command
     (r"^make demo\b", "tests/e2e/test_cli.py::test_tiny_run_quiet_results_after_a_late_failure_and_resume"),
     (r"^make test\b", "CI: the suite itself (make test)"),
