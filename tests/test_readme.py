@@ -27,8 +27,9 @@ HERE = "tests/test_readme.py"
 # command regex -> the test that exercises it (file::function), or "CI: ..." / "external: ..." with the reason
 COVERED = [
     (r"^python scripts/tiny_models\.py ", "tests/conftest.py::build_tiny"),  # runs it, as documented
-    (r"^make demo\b", f"{HERE}::test_make_targets_expand_as_documented"),  # its run: e2e/test_cli.py, same command
+    (r"^make demo\b", f"{HERE}::test_make_targets_expand_as_documented"),  # its run: the two below
     (r"^make demo\b", "tests/e2e/test_cli.py::test_tiny_run_quiet_results_after_a_late_failure_and_resume"),
+    (r"^make demo\b", "tests/stages/test_pipeline.py::test_run_writes_all_artifacts"),  # the demo on the bundled model
     (r"^make test\b", "CI: the suite itself (make test)"),
     (r"^make clean-cache\b", f"{HERE}::test_make_clean_cache_clears_both_caches"),
     (r"^make clean$", f"{HERE}::test_make_targets_expand_as_documented"),
