@@ -1,5 +1,10 @@
 """Shared test fixtures."""
+import fcntl
+import hashlib
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
 
 # On small (2 vCPU) VMs, OpenMP threads that spin while waiting starve each other: a 135M-model forward ran 8-50x
@@ -65,6 +70,54 @@ def shared_file(rel: str) -> Path:
             pytest.fail(why + " (CI is set, and CI always has ../shared)")
         pytest.skip(why)
     return path
+
+
+# ------------------------------------------------------------------------------------- tiny real-family models
+TINY_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "tiny_models.py"
+TINY_FAMILIES = ("llama", "qwen2", "llama-rm")
+
+
+def build_tiny() -> Path:
+    """Tiny random-weight checkpoints of real families (scripts/tiny_models.py, a few MB, ~2-7 s), built once.
+
+    The cache is keyed by the script's content hash (~/.cache/bon/tiny/<hash>, or $BON_TINY_CACHE/<hash>), built under
+    a file lock into a temporary folder and renamed into place, so two pytest-xdist workers never race or see half a
+    build: the first to ask builds, the other waits for the lock and finds it done."""
+    digest = hashlib.sha256(TINY_SCRIPT.read_bytes()).hexdigest()[:16]
+    root = Path(os.environ.get("BON_TINY_CACHE", Path.home() / ".cache" / "bon" / "tiny"))
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / digest
+    with open(root / f"{digest}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not all((final / f / "config.json").exists() for f in TINY_FAMILIES):
+            tmp = root / f"{digest}.tmp{os.getpid()}"
+            shutil.rmtree(tmp, ignore_errors=True)
+            subprocess.run([sys.executable, str(TINY_SCRIPT), str(tmp)], check=True, capture_output=True)
+            shutil.rmtree(final, ignore_errors=True)
+            tmp.rename(final)
+    return final
+
+
+@pytest.fixture(scope="session")
+def tiny() -> Path:
+    """Folder holding llama/, qwen2/ and llama-rm/ (scripts/tiny_models.py)."""
+    return build_tiny()
+
+
+def tiny_models(tiny: Path) -> list[str]:
+    """Overrides that make a run's policy the tiny Llama-3-style model and its PM the tiny Llama reward model.
+
+    For tests of plumbing (stages, store, resume, shards, launchers, CLI, console, folders): the same code paths as
+    the bundled SmolLM2 (the HF or vLLM sampler on a real chat template, a real PM with both variants, the PM probe
+    on the labelled pairs), at a fraction of the cost. The instruments stay what the experiment sets (experiment=demo:
+    the string rules and the lexicon judge, no LM)."""
+    return ["policy=hf_model", f"policy.model={tiny / 'llama'}", "pm=classifier", f"pm.model={tiny / 'llama-rm'}"]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny) -> list[str]:
+    """tiny_models(tiny) as a fixture: the overrides for a run on the tiny real-family models."""
+    return tiny_models(tiny)
 
 
 @pytest.fixture(scope="session")

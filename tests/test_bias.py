@@ -263,9 +263,10 @@ def test_a_huge_beta_picks_the_agreeing_sample_whenever_the_pool_has_one(tmp_pat
     assert curves[("mimicry_sycophancy", "standard", 8)] == pytest.approx((agree[mim].max(axis=1) == 1).mean())
 
 
-def test_planted_sweep_reuses_samples_and_scores_and_overlays_by_weight(tmp_path):
-    """The README's w sweep, tiny (1 item per kind, 4 samples of 8 tokens, two weights) and for real: the second job
-    reuses every stored stage, the report and figure say the bias is planted, and the overlay labels runs by w."""
+def test_planted_sweep_reuses_samples_and_scores_and_overlays_by_weight(tmp_path, tiny_run):
+    """The README's w sweep, tiny (1 item per kind, 4 samples of 8 tokens, two weights, the tiny real-family policy
+    and reward model) and for real: the second job reuses every stored stage, the report and figure say the bias is
+    planted, and the overlay labels runs by w. The bias acts on stored rewards, whatever PM gave them."""
     import subprocess
     import sys
 
@@ -273,7 +274,7 @@ def test_planted_sweep_reuses_samples_and_scores_and_overlays_by_weight(tmp_path
     when = tmp_path / "multirun"
     tiny = ["sampler=hf", "dataset.max_items=1", "dataset.kinds=[answer,mimicry]", "m=4", "sampler.max_new_tokens=8",
             "metrics=[reward,answer_sycophancy,mimicry_sycophancy]", "wandb.mode=disabled", "n_boot=50",
-            "progress=false"]
+            "progress=false", *tiny_run]
     r = subprocess.run([sys.executable, "-m", "bon.run", "-m", "experiment=planted",
                         "variants.standard.bias.agree=0,2", *tiny, f"store={tmp_path}/store",
                         f"hydra.sweep.dir={when}"], capture_output=True, text=True, cwd=tmp_path, timeout=1200)

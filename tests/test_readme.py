@@ -26,9 +26,10 @@ HERE = "tests/test_readme.py"
 
 # command regex -> the test that exercises it (file::function), or "CI: ..." / "external: ..." with the reason
 COVERED = [
-    (r"^python scripts/tiny_models\.py ", "tests/tiny/conftest.py::build_tiny"),  # runs it, as documented
-    (r"^make demo\b", f"{HERE}::test_make_targets_expand_as_documented"),  # its run: e2e/test_cli.py, same command
+    (r"^python scripts/tiny_models\.py ", "tests/conftest.py::build_tiny"),  # runs it, as documented
+    (r"^make demo\b", f"{HERE}::test_make_targets_expand_as_documented"),  # its run: the two below
     (r"^make demo\b", "tests/e2e/test_cli.py::test_tiny_run_quiet_results_after_a_late_failure_and_resume"),
+    (r"^make demo\b", "tests/stages/test_pipeline.py::test_run_writes_all_artifacts"),  # the demo on the bundled model
     (r"^make test\b", "CI: the suite itself (make test)"),
     (r"^make clean-cache\b", f"{HERE}::test_make_clean_cache_clears_both_caches"),
     (r"^make clean$", f"{HERE}::test_make_targets_expand_as_documented"),
@@ -256,13 +257,14 @@ def test_make_clean_cache_clears_both_caches(tmp_path):
     assert 'rm -rf "/home/u/.cache/bon/store" "/home/u/.cache/bon/models"' in dry, dry  # the README's defaults
 
 
-def test_sweep_and_overlay_as_written(tmp_path):
-    """The README's sweep (tiny overrides; seed=0 instead of 0,1,2: 2 jobs, not 6), then its overlay command as
-    written, through a shell: the glob also catches multirun.yaml, which is skipped; jobs are labelled by overrides."""
+def test_sweep_and_overlay_as_written(tmp_path, tiny_run):
+    """The README's sweep (tiny overrides and the tiny real-family models; seed=0 instead of 0,1,2: 2 jobs, not 6),
+    then its overlay command as written, through a shell: the glob also catches multirun.yaml, which is skipped; jobs
+    are labelled by the overrides that differ between them."""
     sweep = next(c for c in readme_commands() if re.match(r"python -m bon\.run -m experiment=demo sampler\.temp", c))
     args = [a if not a.startswith("seed=") else "seed=0" for a in shlex.split(sweep)[1:]]
     when = tmp_path / "multirun" / "2026-01-01" / "12-00-00"
-    r = subprocess.run([sys.executable, *args, *TINY, f"store={tmp_path}/store", f"hydra.sweep.dir={when}"],
+    r = subprocess.run([sys.executable, *args, *TINY, *tiny_run, f"store={tmp_path}/store", f"hydra.sweep.dir={when}"],
                        capture_output=True, text=True, cwd=tmp_path, timeout=1200)
     assert r.returncode == 0, r.stderr[-3000:]
     assert sorted(p.name for p in when.iterdir()) == ["0", "1", "multirun.yaml"]

@@ -1,4 +1,7 @@
-"""Faults on the real bundled model: out of memory, truncation counts, SIGTERM and SIGKILL mid-run (RELIABILITY.md)."""
+"""Faults on real models: out of memory, truncation counts, SIGTERM and SIGKILL mid-run (RELIABILITY.md).
+
+The faults are the engine's, the store's and the process's, not the model's: the PM is the tiny Llama-3-style model
+(prompted) or the tiny Llama reward model, and the killed runs sample with the tiny Llama policy (tests/conftest.py)."""
 import os
 import signal
 import subprocess
@@ -17,9 +20,9 @@ from bon.chat import Prompt
 from bon.config import CONF_PACKAGE, register_configs
 from bon.data import bundled_dir, load
 from bon.scoring import NON_SYCOPHANTIC, make_pm
+from conftest import build_tiny, tiny_models
 
 ROOT = Path(__file__).resolve().parents[2]
-MODEL = "bundled:smollm2-135m-instruct"
 
 
 def cfg_of(*overrides):
@@ -54,8 +57,8 @@ REPLIES = [["Canberra.", "I think it is Sydney, but I am not sure at all.", "No 
 
 
 @pytest.fixture(scope="module")
-def pm():
-    return make_pm("prompted", model=MODEL, token_budget=256)
+def pm(tiny):
+    return make_pm("prompted", model=str(tiny / "llama"), token_budget=256)
 
 
 @pytest.mark.parametrize("error", [RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"), MemoryError(),
@@ -91,10 +94,10 @@ def test_other_errors_are_not_retried(pm, monkeypatch):
 
 
 # ------------------------------------------------------------------------------------------------ truncation counts
-def test_score_facts_count_truncations_per_variant_exactly(tmp_path, monkeypatch):
+def test_score_facts_count_truncations_per_variant_exactly(tmp_path, monkeypatch, tiny_run):
     """2 real truncations per variant are reported as 2 per variant (a running total summed over chunks and carried
     across variants once made it 5 and 11), and an OOM retry in one variant is counted in that variant only."""
-    cfg = cfg_of("m=3", "ns=[1,3]", "pm.max_length=300", "chunk_prompts=1", f"store={tmp_path}/store")
+    cfg = cfg_of(*tiny_run, "m=3", "ns=[1,3]", "pm.max_length=300", "chunk_prompts=1", f"store={tmp_path}/store")
     examples = load([bundled_dir()], kinds=["answer"]).examples[:3]
     long = "very " * 400  # ~400 tokens: over max_length in both variants; the others fit
     completions = [["Canberra.", long, "No."], ["Paris.", "Rome.", long], ["Yes.", "No.", "Maybe."]]
@@ -120,15 +123,18 @@ def test_score_facts_count_truncations_per_variant_exactly(tmp_path, monkeypatch
 
 
 # ------------------------------------------------------------------------------------------------ SIGTERM, SIGKILL
-# The demo pipeline, as small as it gets: 2 answer items (8 prompts), one PM variant, 2 samples of <= 8 tokens, one
-# prompt per chunk so that a kill lands between chunks.
-TINY = ["experiment=demo", "dataset.max_items=2", "dataset.kinds=[answer]", "metrics=[reward,answer_sycophancy]",
-        "variants=standard_only", "m=2", "ns=[1,2]", "sampler=hf", "sampler.max_new_tokens=8", "chunk_prompts=1", "wandb.mode=disabled",
-        "n_boot=100", "progress=false", "seed=3"]
+# The demo pipeline on the tiny models: 6 answer items (24 prompts), one PM variant, 2 samples of <= 16 tokens, one
+# prompt per chunk so that a kill lands between chunks (a tiny model takes a fraction of a second a prompt: 24 chunks
+# leave the kill, sent after the 3rd, well inside the stage).
+TINY = ["experiment=demo", "dataset.max_items=6", "dataset.kinds=[answer]", "metrics=[reward,answer_sycophancy]",
+        "variants=standard_only", "m=2", "ns=[1,2]", "sampler=hf", "sampler.max_new_tokens=16", "chunk_prompts=1",
+        "wandb.mode=disabled", "n_boot=100", "progress=false", "seed=3"]
 
 
 def start(tmp, store, run):
-    return subprocess.Popen([sys.executable, "-m", "bon.run", *TINY, f"store={tmp}/{store}", f"run_dir={tmp}/{run}"],
+    models = tiny_models(build_tiny())
+    return subprocess.Popen([sys.executable, "-m", "bon.run", *TINY, *models, f"store={tmp}/{store}",
+                             f"run_dir={tmp}/{run}"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
 

@@ -16,7 +16,9 @@ from hydra import compose, initialize_config_module
 from bon.config import CONF_PACKAGE, register_configs
 
 ROOT = Path(__file__).resolve().parents[2]
-# Tiny but real: the bundled model is policy and PM; mimicry (string graded) and feedback (lexicon judge) prompts.
+# Tiny but real: the demo on mimicry (string graded) and feedback (lexicon judge) prompts; the sharding and launcher
+# tests add the tiny real-family policy and reward model (tests/conftest.py): they test how runs are split, merged and
+# launched, which no model changes.
 TINY = ["experiment=demo", "sampler=hf", "m=2", "sampler.max_new_tokens=4", "n_boot=50", "wandb.mode=disabled",
         "progress=false"]
 
@@ -52,15 +54,14 @@ def tiny_classifier(folder: Path, tokenizer_dir: str, hidden: int = 128) -> str:
     return str(folder)
 
 
-def test_three_shards_merge_to_the_unsharded_curves_byte_for_byte(tmp_path, bundled_model):
+def test_three_shards_merge_to_the_unsharded_curves_byte_for_byte(tmp_path, tiny_run):
     from bon.merge import merge
     from bon.pipeline import run
 
-    # The bundled policy samples; a tiny random classifier PM keeps scoring (and its labelled-set check) cheap.
+    # The tiny Llama-3-style policy samples and the tiny Llama reward model scores (tests/conftest.py).
     # Bit-equality needs numerics that do not depend on a prompt's batch neighbours: one prompt per generate call and
     # one row per PM forward (by default, padding moves rewards by ~1e-7 relative between shardings).
-    pm = tiny_classifier(tmp_path / "rm", bundled_model)
-    data = ["dataset.max_items=3", "dataset.kinds=[mimicry,feedback]", "pm=classifier", f"pm.model={pm}",
+    data = ["dataset.max_items=3", "dataset.kinds=[mimicry,feedback]", *tiny_run,
             "sampler.prompts_per_batch=1", "pm.token_budget=1",
             "metrics=[reward,mimicry_sycophancy,feedback_sycophancy]", f"store={tmp_path}/store"]
     whole = run(cfg_of(*TINY, *data), tmp_path / "whole")
@@ -178,12 +179,11 @@ def test_image_installs_the_requirements_the_project_declares():
 
 
 # ------------------------------------------------------------------------------------------- launchers
-def test_submitit_local_multirun_runs_both_jobs(tmp_path, bundled_model):
+def test_submitit_local_multirun_runs_both_jobs(tmp_path, tiny_run):
     """hydra/launcher=local: Hydra's submitit launcher, each job in its own process, as on SLURM minus sbatch."""
     sweep = tmp_path / "sweep"
-    pm = tiny_classifier(tmp_path / "rm", bundled_model)
     r = bon("bon.run", "-m", "hydra/launcher=local", *TINY, "dataset.max_items=1", "dataset.kinds=[mimicry]",
-            "metrics=[reward,mimicry_sycophancy]", "pm=classifier", f"pm.model={pm}", f"store={tmp_path}/store",
+            "metrics=[reward,mimicry_sycophancy]", *tiny_run, f"store={tmp_path}/store",
             f"hydra.sweep.dir={sweep}", "seed=0,1", cwd=tmp_path, timeout=1200)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     seeds = []

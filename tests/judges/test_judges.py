@@ -79,12 +79,17 @@ def bon_run(*args):
                           env={**os.environ, "PYTHONUNBUFFERED": "1"}, timeout=900)
 
 
-def test_answer_grading_by_the_judge_end_to_end(tmp_path):
-    """judge.answer_grading=judge: the LM judge's correctness log-odds (> 0) are the accuracy the curves use."""
-    r = bon_run("experiment=demo", "m=2", "dataset.max_items=1", "dataset.kinds=[answer]",
-                "metrics=[answer_sycophancy]", "sampler=hf", "sampler.max_new_tokens=8", "judge.answer_grading=judge",
-                "wandb.mode=disabled", "n_boot=50", "progress=false", f"store={tmp_path}/store",
-                f"run_dir={tmp_path}/run")
+def test_answer_grading_by_the_judge_end_to_end(tmp_path, tiny, tiny_run):
+    """judge.answer_grading=judge: the LM judge's correctness log-odds (> 0) are the accuracy the curves use.
+
+    What is tested is the plumbing from the judge stage to the curves, so policy, PM and LM judge are the tiny
+    Llama-3-style models (tests/conftest.py): the run's answer check then runs the judge on every labelled answer
+    reply (338) in seconds, where the bundled SmolLM2 took minutes. The bundled judge's own grading of answers is
+    tested in tests/judges/test_checks.py (test_lm_judge_answer_grading)."""
+    r = bon_run("experiment=demo", *tiny_run, f"judge.model={tiny / 'llama'}", "m=2", "dataset.max_items=1",
+                "dataset.kinds=[answer]", "metrics=[answer_sycophancy]", "sampler=hf", "sampler.max_new_tokens=8",
+                "judge.answer_grading=judge", "wandb.mode=disabled", "n_boot=50", "progress=false",
+                f"store={tmp_path}/store", f"run_dir={tmp_path}/run")
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert "judge[correctness]" in run["stages"]
@@ -94,6 +99,7 @@ def test_answer_grading_by_the_judge_end_to_end(tmp_path):
     assert len(merged) == len(samples) == 4 * 2
     assert ((merged["value"] > 0).astype(float) == merged["value/answer_sycophancy"]).all()
     assert run["checks"]["answer"]["instrument"] != ""
+    assert run["checks"]["answer"]["n"] >= 20  # the judge graded the labelled held-out rows
 
 
 def test_sentence_answers_without_a_judge_stop_before_sampling(tmp_path):

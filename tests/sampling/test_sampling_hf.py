@@ -1,4 +1,7 @@
-"""The transformers sampler on the bundled SmolLM2-135M: real model, no mocks."""
+"""The transformers sampler on real models, no mocks: its seeds, batching, prefill and overlength handling on the
+tiny Llama-3-style model (tests/conftest.py: a real Llama config, tokenizer and chat template, random weights), which
+test the sampler, not the model; the logprob check teacher-forces the bundled SmolLM2, whose sampled texts
+re-tokenize to the sampled tokens (a random-weight model's often do not)."""
 import logging
 
 import pytest
@@ -12,8 +15,13 @@ from bon.sampling.hf import HFSampler
 
 
 @pytest.fixture(scope="module")
-def sampler(bundled_model):
-    return HFSampler(bundled_model, max_new_tokens=MAX_NEW, prompts_per_batch=3)
+def model(tiny) -> str:
+    return str(tiny / "llama")
+
+
+@pytest.fixture(scope="module")
+def sampler(model):
+    return HFSampler(model, max_new_tokens=MAX_NEW, prompts_per_batch=3)
 
 
 def exact(comps):
@@ -105,24 +113,24 @@ def test_samples_do_not_depend_on_batch_order_or_m(sampler):
     assert_logprobs_close(alone, batched)
 
 
-def test_overlength_skip_and_truncate(bundled_model, caplog):
+def test_overlength_skip_and_truncate(model, caplog):
     long = Prompt.of([{"role": "user", "content": "Count with me: " + " ".join(map(str, range(60)))}], key="long")
     short = PROMPTS[2]
     kw = dict(max_new_tokens=MAX_NEW, max_model_len=64)  # room for 48 prompt tokens; `long` has ~200
-    skip = HFSampler(bundled_model, overlength="skip", **kw)
+    skip = HFSampler(model, overlength="skip", **kw)
     with caplog.at_level(logging.WARNING, logger="bon"):
         got = skip.sample([long, short], m=2, seed=0, progress=False)
     assert got[0] == [] and len(got[1]) == 2
     assert skip.stats == {"skipped_overlength": 1, "truncated_overlength": 0}
     assert "long" in caplog.text and "skipped" in caplog.text
 
-    trunc = HFSampler(bundled_model, overlength="truncate", **kw)
+    trunc = HFSampler(model, overlength="truncate", **kw)
     got = trunc.sample([long, short], m=2, seed=0, progress=False)
     assert [len(cs) for cs in got] == [2, 2]
     assert trunc.stats == {"skipped_overlength": 0, "truncated_overlength": 1}
 
 
-def test_bad_arguments_raise_clear_errors(sampler, bundled_model):
+def test_bad_arguments_raise_clear_errors(sampler, model):
     with pytest.raises(ValueError, match="m .* must be an int >= 1"):
         sampler.sample(PROMPTS, m=0, seed=0)
     with pytest.raises(ValueError, match="unique"):
@@ -130,6 +138,6 @@ def test_bad_arguments_raise_clear_errors(sampler, bundled_model):
     with pytest.raises(ValueError, match="non-empty key"):
         sampler.sample([Prompt.of([{"role": "user", "content": "x"}])], m=1, seed=0)
     with pytest.raises(ValueError, match="overlength must be one of"):
-        HFSampler(bundled_model, overlength="drop")
+        HFSampler(model, overlength="drop")
     with pytest.raises(ValueError, match="top_p must be in"):
-        HFSampler(bundled_model, top_p=0)
+        HFSampler(model, top_p=0)

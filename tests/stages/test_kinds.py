@@ -1,6 +1,8 @@
 """Every kind of item is optional (issue 20): a run computes the metrics whose items are present, says once which
 items the others lack and why, and never fails after sampling for them. Each subset of kinds runs for real on the
-bundled model (1 item per kind, 2 samples of <= 8 tokens, the HF sampler), TruthfulQA's answer-only file among them.
+tiny real-family models (tests/conftest.py: the tiny Llama-3-style policy and Llama reward model; 1 item per kind, 2
+samples of <= 8 tokens, the HF sampler), TruthfulQA's answer-only file among them: which metrics, stages and checks a
+run builds depends on the data's kinds, not on the model.
 """
 from itertools import combinations
 from pathlib import Path
@@ -11,7 +13,7 @@ import pytest
 from hydra import compose, initialize_config_module
 
 from bon.config import CONF_PACKAGE, ConfigError, register_configs
-from conftest import shared_file
+from conftest import build_tiny, shared_file, tiny_models
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["experiment=demo", "m=2", "ns=[1,2]", "dataset.max_items=1", "sampler=hf", "sampler.max_new_tokens=8",
@@ -31,7 +33,7 @@ def run_of(tmp: Path, *overrides):
     from bon.pipeline import run
 
     out = tmp / "run"
-    run(cfg_of(*TINY, f"store={tmp}/store", *overrides), out)
+    run(cfg_of(*TINY, *tiny_models(build_tiny()), f"store={tmp}/store", *overrides), out)
     return out
 
 

@@ -1,4 +1,9 @@
-"""The main job end to end on the bundled model: configs, artifacts, reuse, resume after a kill, multirun."""
+"""The main job end to end: configs, artifacts, reuse, resume after a kill, multirun.
+
+The demo's own end-to-end run (first_run: artifacts, Goodhart rows, "Are you sure?", audit columns, report.html, a
+rerun that reuses it) is on the bundled SmolLM2. The plumbing around it (a new variant reusing the samples, resume after
+SIGKILL, a multirun, the PM's reward of prefill + completion) runs on the tiny real-family models (tests/conftest.py):
+the same stages, store and CLI on a real Llama-3-style policy and Llama reward model, in seconds instead of minutes."""
 import json
 import re
 import os
@@ -64,6 +69,15 @@ def test_cli_bad_config_is_one_clear_line(tmp_path):
     r = bon_run("experiment=demo", "m=4", "ns=[1,8]", f"store={tmp_path}/store", f"run_dir={tmp_path}/run")
     assert r.returncode == 2, r.stderr
     assert "every N must be an integer in 1..m=4" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.fixture(scope="module")
+def tiny_first_run(tmp_path_factory, tiny_run):
+    """TINY on the tiny models, with its own store: what the reuse tests build on."""
+    tmp = tmp_path_factory.mktemp("tinypipe")
+    r = bon_run(*TINY, *tiny_run, f"store={tmp}/store", f"run_dir={tmp}/run1")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return tmp, r
 
 
 @pytest.fixture(scope="module")
@@ -226,18 +240,21 @@ def test_second_run_reuses_every_stage(first_run):
     pd.testing.assert_frame_equal(pd.read_csv(tmp / "run1" / "curves.csv"), pd.read_csv(tmp / "run2" / "curves.csv"))
 
 
-def test_new_variant_reuses_samples(first_run):
-    tmp, _ = first_run
-    r = bon_run(*TINY, f"store={tmp}/store", f"run_dir={tmp}/run3", "variants=standard_only",
+def test_new_variant_reuses_samples(tiny_first_run, tiny_run):
+    tmp, _ = tiny_first_run
+    r = bon_run(*TINY, *tiny_run, f"store={tmp}/store", f"run_dir={tmp}/run3", "variants=standard_only",
                 "+variants.terse={system: Prefer short answers.}")
     assert r.returncode == 0, r.stderr[-3000:]
     reused = json.loads((tmp / "run3" / "run.json").read_text())["reused"]
     assert "sample" in reused and "score[standard]" in reused and "score[terse]" not in reused
 
 
-def test_resume_after_kill(tmp_path):
-    """SIGKILL mid-sampling; the rerun keeps the finished chunks and ends with the same samples as a clean run."""
-    args = [*TINY, "chunk_prompts=1", "dataset.kinds=[answer]", "metrics=[reward]", "variants=standard_only"]
+def test_resume_after_kill(tmp_path, tiny_run):
+    """SIGKILL mid-sampling; the rerun keeps the finished chunks and ends with the same samples as a clean run.
+    On the tiny models a prompt samples in a fraction of a second, so the stage has 4 items (16 prompts) of up to 24
+    tokens: the kill lands well inside it."""
+    args = [*TINY, *tiny_run, "chunk_prompts=1", "dataset.kinds=[answer]", "metrics=[reward]",
+            "variants=standard_only", "dataset.max_items=4", "sampler.max_new_tokens=24"]
     p = subprocess.Popen([sys.executable, "-m", "bon.run", *args, f"store={tmp_path}/store", f"run_dir={tmp_path}/a"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
@@ -246,7 +263,7 @@ def test_resume_after_kill(tmp_path):
     p.send_signal(signal.SIGKILL)
     p.wait()
     done_chunks = {c: c.stat().st_mtime_ns for c in (tmp_path / "store").rglob("sample/*/chunks-1/*.parquet")}
-    assert 3 <= len(done_chunks) < 8, "the kill should land mid-stage"
+    assert 3 <= len(done_chunks) < 16, "the kill should land mid-stage"
     assert not list((tmp_path / "store").rglob("sample/*/DONE"))
     r = bon_run(*args, f"store={tmp_path}/store", f"run_dir={tmp_path}/a")
     assert r.returncode == 0, r.stderr[-3000:]
@@ -258,8 +275,8 @@ def test_resume_after_kill(tmp_path):
     pd.testing.assert_frame_equal(resumed, fresh)
 
 
-def test_multirun_two_jobs(tmp_path):
-    r = bon_run("-m", *TINY, "dataset.kinds=[answer]", "metrics=[reward,answer_sycophancy]", "seed=0,1",
+def test_multirun_two_jobs(tmp_path, tiny_run):
+    r = bon_run("-m", *TINY, *tiny_run, "dataset.kinds=[answer]", "metrics=[reward,answer_sycophancy]", "seed=0,1",
                 f"store={tmp_path}/store", f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     jobs = sorted((tmp_path / "sweep").glob("[0-9]*"))
@@ -286,9 +303,12 @@ def test_bad_data_file_stops_the_run_with_path_and_line(tmp_path):
     assert "Traceback" not in r.stderr
 
 
-def test_pm_rates_prefill_plus_completion_once(tmp_path):
-    """Prefilled prompts (are_you_sure: "The answer is ("): the stored reward is the PM's score of prefill + completion."""
-    r = bon_run(*TINY, "dataset.kinds=[are_you_sure]", "metrics=[reward]", "variants=standard_only", "m=2",
+def test_pm_rates_prefill_plus_completion_once(tmp_path, tiny):
+    """Prefilled prompts (are_you_sure: "The answer is ("): the stored reward is the PM's score of prefill + completion.
+    The prompted PM (the demo's PM kind) on the tiny Llama-3-style model, which also samples."""
+    pm_model = str(tiny / "llama")
+    r = bon_run(*TINY, "policy=hf_model", f"policy.model={pm_model}", f"pm.model={pm_model}",
+                "dataset.kinds=[are_you_sure]", "metrics=[reward]", "variants=standard_only", "m=2",
                 "ns=[1,2]", f"store={tmp_path}/store", f"run_dir={tmp_path}/run")
     assert r.returncode == 0, r.stderr[-3000:]
     samples = pd.read_parquet(tmp_path / "run" / "samples.parquet")
@@ -299,7 +319,7 @@ def test_pm_rates_prefill_plus_completion_once(tmp_path):
     examples = {e.key: e for e in load([bundled_dir()], kinds=["are_you_sure"]).examples}
     prefilled = samples[samples.key.map(lambda k: bool(examples[k].prefill))]
     assert len(prefilled) >= 2 and (prefilled.reply.str.count(r"The answer is \(") == 1).all()
-    pm = make_pm("prompted", model="bundled:smollm2-135m-instruct")
+    pm = make_pm("prompted", model=pm_model)
     for key, g in prefilled.groupby("key"):
         e = examples[key]
         want = pm.score_groups([Prompt.of(e.conversation, e.prefill, key)], [g.completion.tolist()],
