@@ -10,13 +10,11 @@ and apply the same head, so they agree to float tolerance (tests/scoring/test_sc
 Right padding is enough for the cached path: attention is causal, so a real token only sees tokens before it, and
 every pad comes after the last real token of its row. Padding inside a wave's prefixes is masked out explicitly.
 
-Batch invariance: a row's score must not depend on what it is batched with. Masked keys and padded rows are exact in
-arithmetic but not in floating point: CPU and GPU kernels pick their blocking, and so their rounding, by a tensor's
-shape, and a lone row takes a matrix-vector kernel. So the cached path gives every row shapes that depend only on its
-own lengths: prefixes pad to a multiple of ``PREFIX_QUANTUM``, continuations to a multiple of ``CONT_QUANTUM``, a
-wave or chunk holds only rows of the same padded lengths, and the head sees at least ``HEAD_ROWS`` rows (zeros
-appended). Scores then agree to ~1e-6 whether a row is scored alone, in any batch or any order
-(tests/tiny/test_tiny_hf.py); the price is the extra padding, counted in ``stats["padding_share"]``.
+Batch invariance: kernels pick their blocking, so their rounding, by a tensor's shape (a lone row even takes a
+matrix-vector kernel), so the cached path gives each row shapes set by its own lengths only: prefixes pad to a
+multiple of ``PREFIX_QUANTUM``, continuations to ``CONT_QUANTUM``, a wave or chunk holds one padded length, and the
+head sees at least ``HEAD_ROWS`` rows. With one intra-op thread a score is then bit-identical alone or in any batch
+(tests/tiny/test_tiny_hf.py); the price is padding (``stats["padding_share"]``; BENCHMARKS.md, batch invariance).
 
 Out of memory (CUDA OOM, MemoryError, a RuntimeError saying "out of memory"): ``run`` halves every batch budget and
 runs the call again, as many times as it takes down to one row per forward; ``stats["oom_retries"]`` counts the
