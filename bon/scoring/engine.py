@@ -72,12 +72,9 @@ def quantize(n: int, q: int) -> int:
 
 
 def head_rows(head: Callable[[torch.Tensor], torch.Tensor], pooled: torch.Tensor) -> torch.Tensor:
-    """``head(pooled)``, computed on at least HEAD_ROWS rows (zeros appended, then dropped), so that a row's output
-    does not depend on how many rows share the call."""
+    """``head(pooled)`` on at least HEAD_ROWS rows (zeros appended, then dropped): a row's output is its own."""
     pad = HEAD_ROWS - pooled.shape[0]
-    if pad <= 0:
-        return head(pooled)
-    return head(torch.cat([pooled, pooled.new_zeros(pad, pooled.shape[1])]))[:pooled.shape[0]]
+    return head(pooled) if pad <= 0 else head(torch.cat([pooled, pooled.new_zeros(pad, pooled.shape[1])]))[:-pad]
 
 
 class ContextOverflowError(ValueError):
