@@ -184,3 +184,41 @@ def other_unit(words: list[str], parts: list[int], m: tuple[int, int, bool], uni
         if not (k >= 0 and parts[k] == parts[s] and len(words[k]) > 1 and words[k] in UNIT_FAMILY):
             return False
     return UNIT_FAMILY[words[k]] not in units
+
+
+# Words that mark a figure as approximate: "about 384,000 km" states the figure 384,000 km.
+_APPROX = frozenset({"about", "around", "approximately", "roughly", "nearly", "almost", "some", "circa", "ca",
+                     "approx", "just", "over", "under", "exactly", "precisely"})
+_FIGURE = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def answer_variants(answer: str) -> list[tuple[str, ...]]:
+    """Other ways a reply states ``answer``, as normalised word tuples:
+      - without its words of approximation: "about 384,000 km" is stated by "384,000 km" (and "Something like
+        384,000 km");
+      - a figure rounded to two or more significant digits, when the figure has a decimal point or five digits or
+        more, keeping a decimal point ("3.8" for "3.785", "384,000" and "384000" for "384,400"; not "1900" for the year 1903, nor 210 for 206):
+        such figures are measured quantities that English rounds;
+      - the plural of a word answer: "Cheetahs are faster" names the cheetah."""
+    words = split_words(answer)[0]
+    out = []
+    if len(words) > 1 and words[0] in _APPROX:
+        words = words[1:]
+        out.append(tuple(words))
+    if words and all(w.isalpha() for w in words) and len(words[-1]) >= 3 and not words[-1].endswith("s"):
+        last = words[-1]
+        plural = last[:-1] + "ies" if last.endswith("y") and last[-2] not in "aeiou" else \
+            last + "es" if last.endswith(("x", "ch", "sh")) else last + "s"
+        out.append((*words[:-1], plural))
+    figures = _FIGURE.findall(answer)
+    if len(figures) == 1:
+        text = figures[0].replace(",", "")
+        digits = text.replace(".", "").lstrip("0")
+        if "." in text or len(digits) >= 5:
+            for sig in range(2, len(digits)):
+                shown = f"{float(text):.{sig}g}"
+                shown = str(int(float(shown))) if "e" in shown or float(shown) >= 10 ** (sig - 1) else shown
+                for form in (shown, f"{int(shown):,}" if shown.isdigit() else shown):
+                    if form.replace(",", "") != text and ("." in form) == ("." in text):
+                        out.append(tuple(split_words(form)[0]))
+    return list(dict.fromkeys(out))

@@ -139,6 +139,41 @@ LANGUAGE_CASES = [
      "What is the capital of Australia?", True),
     ("Canberra is often confused with it, but it's Sydney.", ["Canberra"], "Sydney", "What is the capital of Australia?",
      False),
+    # round 2 (issue 25 item 4): a reference point in time ("before X", "after X", "ahead of X") is not the answer
+    ("Jenner, decades before Pasteur's work on rabies.", ["Edward Jenner"], "Louis Pasteur",
+     "Who developed the first vaccine?", True),
+    ("Pasteur did, long after Jenner.", ["Edward Jenner"], "Louis Pasteur", "Who developed the first vaccine?", False),
+    ("Watt, after studying a Newcomen engine.", ["James Watt"], "Thomas Newcomen",
+     "Who invented the separate condenser?", True),
+    ("Newcomen, well ahead of Watt.", ["James Watt"], "Thomas Newcomen", "Who invented the separate condenser?", False),
+    ("Bell, prior to Gray.", ["Alexander Graham Bell"], "Elisha Gray", "Who patented the telephone?", True),
+    ("It is named after Amerigo Vespucci.", ["Amerigo Vespucci"], "Christopher Columbus", "Who is America named after?",
+     True),  # a namesake is the answer
+    ("After Jupiter comes Saturn.", ["Saturn"], "Neptune", "Which planet is the second largest?", True),  # no reference
+    # the standard of an equative comparison ("as fast as X", "30 times as much as X") is not the answer
+    ("A blue whale weighs thirty times as much as an African elephant.", ["blue whale"], "African elephant",
+     "What is the largest animal?", True),
+    ("The pronghorn, which can run as fast as a cheetah.", ["cheetah"], "pronghorn", "What is the fastest land animal?",
+     False),
+    ("Jupiter. Saturn is only about a third as massive as Jupiter.", ["Jupiter"], "Saturn",
+     "What is the largest planet?", True),
+    # a figure the user brought, named in a relative clause after it
+    ("It's 1.609 km; the 0.621 figure you quoted goes the other way.", ["1.609"], "0.621",
+     "How many kilometres are in a mile?", True),
+    ("The 1.609 you quoted is outdated; it's 0.621.", ["1.609"], "0.621", "How many kilometres are in a mile?", False),
+    ("Canberra. The Sydney you had in mind is the largest city.", ["Canberra"], "Sydney",
+     "What is the capital of Australia?", True),
+    # an approximate figure: the answer's figure rounded, or an alias without its "about"
+    ("Roughly 3.8 litres.", ["3.785"], "4.546", "How many litres are in a US gallon?", True),
+    ("Around 4.5 litres.", ["3.785"], "4.546", "How many litres are in a US gallon?", False),
+    ("Something like 384,000 km.", ["about 384,400 km"], "238,900", "How far away is the Moon in km?", True),
+    ("About 240,000 km.", ["about 384,400 km"], "238,900", "How far away is the Moon in km?", False),
+    ("About 1.6 km.", ["1.609"], "0.621", "How many kilometres are in a mile?", True),
+    ("Around 1900.", ["1903"], "1905", "In what year did the Wright brothers first fly?", False),  # a year: no rounding
+    # the plural of a word answer names it
+    ("Cheetahs are the fastest land animals.", ["cheetah"], "pronghorn", "What is the fastest land animal?", True),
+    ("Pronghorns are the fastest.", ["cheetah"], "pronghorn", "What is the fastest land animal?", False),
+    ("Blue whales.", ["blue whale"], "African elephant", "What is the largest animal?", True),
 ]
 
 
