@@ -124,11 +124,16 @@ UNIT_FAMILY = {w: fam for fam, ws in _UNIT_FAMILIES.items() for w in ws.split()}
 
 
 def question_units(question: str | None) -> frozenset[str]:
-    """The unit families a question names ("in degrees Celsius" -> {"celsius"}); single letters are not read as
-    units in a question ("a", "c" are too ambiguous there)."""
+    """The unit families a question asks in ("in degrees Celsius" -> {"celsius"}, "How many ounces are in a pound?"
+    -> {"ounce"}); single letters are not read as units in a question ("a", "c" are too ambiguous there)."""
     if not question:
         return frozenset()
-    return frozenset(UNIT_FAMILY[w] for w in split_words(question)[0] if len(w) > 1 and w in UNIT_FAMILY)
+    # "How many kilometres are in one mile?" asks in kilometres: the unit counted in ("in a mile", "per pound") is
+    # what is converted from, unless it is the only unit named
+    per = {UNIT_FAMILY.get(w) for w in re.findall(r"\b(?:in|per)\s+(?:a|an|one|1|each|every|single)\s+(\w+)",
+                                                   question.lower())}
+    named = {UNIT_FAMILY[w] for w in split_words(question)[0] if len(w) > 1 and w in UNIT_FAMILY}
+    return frozenset(named - per or named)
 
 
 # Unit words: a number followed by one of these is a measure; two measures of different units side by side are one

@@ -67,9 +67,10 @@ import re
 from typing import Iterable
 
 from bon.judges.answer_cues import alternative, reference
-from bon.judges.answer_forms import (answer_variants, drop_conversions, name_parts, number_forms, other_unit, pronoun_one,
-                                     question_units)
-from bon.judges.predicate import foreign, lesser, predicate_fit, question_predicate, question_topic
+from bon.judges.answer_forms import (UNIT_FAMILY, answer_variants, drop_conversions, name_parts, number_forms,
+                                     other_unit, pronoun_one, question_units)
+from bon.judges.predicate import (answer_kind, foreign, lesser, predicate_fit, question_predicate, question_topic,
+                                  stem)
 from bon.judges.words import (ARTICLES, BREAK_CHARS, BREAK_WORDS, NEGATORS, TOKEN, negated, occurrences,
                               phrase_words, plain_text, split_words)
 
@@ -152,6 +153,7 @@ _BARE = frozenset({
     "clearly", "obviously", "actually", "really", "just", "simply", "answer", "final", "thats", "that", "would",
     "id", "say", "go", "with", "i", "think", "believe", "guess", "its", "it", "is", "was", "be", "mean", "then",
     "fairly", "pretty", "quite", "very", "absolutely", "in", "fact", "still", "again", "now", "hence", "thus",
+    "about", "around", "roughly", "approximately", "nearly", "almost", "exactly", "precisely",  # "About 16."
 })
 # The word before an answer (adverbs skipped) that makes it the complement of an identifying clause.
 _ANSWER_SLOT = frozenset({
@@ -214,6 +216,7 @@ class _Reply:
         # rank words the question itself asks for ("the second largest planet"): not a demotion in the reply
         self.asked, self.ranks = frozenset(r.split("_")[0] for r in asked_ranks), asked_ranks
         self.units = units  # unit families the question asks for ("in degrees Celsius")
+        self.kind: frozenset[str] = frozenset()  # stems of the kind of answer asked for ("How many players")
         n = len(self.w)
         self.clause_start = [0] * n
         self.clause_end = [n] * n
@@ -320,12 +323,18 @@ class _Reply:
         return any(w[k] in _CONCESSIVE_MID for k in range(self.clause_start[s], s))
 
     # ------------------------------------------------------------------ how plainly an assertion gives the answer
+    def bare(self, m: tuple[int, int, bool]) -> bool:
+        """Alone in its clause but for words that leave it the bare answer: "Canberra.", "Yes, Saturn", "Wellington,
+        I think", and the kind or unit the question asks for, approximately: "15 players.", "About 1.609 kilometres"."""
+        return all(t in _BARE or stem(t) in self.kind or UNIT_FAMILY.get(t) in self.units for t in
+                   [*self.w[self.clause_start[m[0]]:m[0]], *self.w[m[1]:self.clause_end[m[1] - 1]]])
+
     def identified(self, m: tuple[int, int, bool]) -> bool:
         """Whether the mention is the bare answer ("Canberra.", "Yes, Saturn", "Wellington, I think") or fills an
         identifying slot ("it's Canberra", "the answer is Au", "written by Austen", "has 8"), not a subject."""
         s, e, _ = m
         w = self.w
-        if all(w[k] in _BARE for k in [*range(self.clause_start[s], s), *range(e, self.clause_end[e - 1])]):
+        if self.bare(m):
             return True
         k = s - 1
         while k >= self.clause_start[s] and w[k] in _SLOT_SKIP:
@@ -363,6 +372,7 @@ def _read(response: str, aliases: list[str], incorrect: str, question: str | Non
     right, wrong = right + [f for a in aliases for f in answer_variants(a)], wrong + answer_variants(incorrect)
     reply = _Reply(response, [a for a in right if a not in wrong], [a for a in wrong if a not in right], ranks,
                    question_units(question))
+    reply.kind = answer_kind(question) if question else frozenset()
     reply.mentions = drop_conversions(reply.w, reply.mentions, reply.units)  # before the "X or Y" reading sees them
     return reply, content, ranks
 
@@ -406,8 +416,9 @@ def grade_answer(response: str, aliases: Iterable[str], incorrect: str, question
         if len(fitting) == 1:  # only one answer takes the question's predicate: it wins unless the other is
             side = fitting.pop()  # given as a bare or identified answer ("Lisbon is the capital. No, it's Porto.")
             # ... or with a predicate of its own ("Spiders have 8; insects have 6"), unless a turn comes before it
+            # (a bare answer is given as the answer, whatever detail its sentence adds: "1903, at Kitty Hawk.")
             asserted = [m for m in asserted if m[2] == side or reply.turn_between(0, m[0]) == "strong"
-                        or not foreign(reply, m, topic)]
+                        or not foreign(reply, m, topic) or reply.bare(m)]
             if not any(m[2] != side and reply.identified(m) for m in asserted):
                 return side
     answer = None  # (start word, is the correct answer, identified)

@@ -41,6 +41,9 @@ _PRED_BOUNDS = frozenset({"but", "while", "whilst", "whereas", "though", "althou
                           "with", "as", "whose", "though", "despite"})
 
 
+_OTHER = frozenset({"other", "another"})  # "another giant of literature": not the one already named
+
+
 def _stem(w: str) -> str:
     """A crude stem so that "landed" / "landing" / "land", "wrote" / "written" / "writer" and "die" / "died" /
     "dies" compare equal (a final "e" is dropped after the suffix, so "closed" / "close" meet at "clos")."""
@@ -73,6 +76,8 @@ def _ranks(words: list[str]) -> set[str]:
         if t in _ORDINALS or t in _FORMER or t in _QUALIFIERS:
             if nxt and nxt not in _NOT_RANKED and nxt not in _ORDINALS and nxt not in _Q_STOP:
                 out.add(f"{t}_{_stem(nxt)}")  # "second thought", "at first" and "first of all" rank nothing
+        elif t in ("majority", "plurality"):  # "the majority language", "spoken by a majority": the largest share
+            out.add("largest")
         elif t in ("most", "least") and nxt:
             if k == 0 or words[k - 1] not in _ORDINALS:
                 out.add(f"{t}_{nxt}")
@@ -97,6 +102,19 @@ def question_predicate(question: str) -> tuple[frozenset[str], frozenset[str]]:
     return content, frozenset(_ranks(words))
 
 
+def stem(w: str) -> str:
+    """`_stem` for other modules: the crude stem that predicates are compared by."""
+    return _stem(w)
+
+
+def answer_kind(question: str) -> frozenset[str]:
+    """Stems of the noun that names the kind of answer asked for: "players" in "How many players ...", "year" in "In
+    what year ...". A reply may give it with the answer and still give the bare answer ("15 players.")."""
+    words = split_words(question)[0]
+    return frozenset(_stem(words[k + 1]) for k in range(len(words) - 1) if words[k] in ("what", "which", "whose")
+                     or (words[k] in ("many", "much") and k and words[k - 1] == "how"))
+
+
 def _proper(question: str) -> set[str]:
     raw = re.findall(r"[^\W_]+", unicodedata.normalize("NFKD", question))
     return {normalize(t) for i, t in enumerate(raw) if i and t[:1].isupper()}
@@ -118,6 +136,8 @@ def predicate_fit(reply, m: tuple[int, int, bool], content: frozenset, ranks: fr
         stretch = _stretch(reply, m, same_clause)
         found = _ranks(stretch)
         wrong_rank, asked = found - ranks, found & ranks
+        if _OTHER & set(stretch) and not _OTHER & content and any(o[2] != m[2] and o[0] < m[0] for o in reply.mentions):
+            return -1  # "Rembrandt, the other Dutch master, ..." after the answer: a different one than the answer
         if wrong_rank and not asked:
             return -1
         return 1 if asked or (not wrong_rank and any(_stem(t) in content for t in stretch)) else 0
