@@ -2,14 +2,19 @@
 
 Each is a statement about how English names a thing that is not the answer:
   - a reference point in time: "before X", "after X", "ahead of X", "prior to X" in the mention's clause ("Jenner,
-    a century before Pasteur's vaccine", "after repairing a Newcomen engine"); not "named after X" (a namesake);
-  - the standard of an equative comparison: "as fast as X", "20 times as much as X" (not "as well as", a list);
+    a century before Pasteur's vaccine", "after repairing a Newcomen engine"); not "named after X" (a namesake),
+    nor "after X" when the question asks for the first ("Aldrin followed after Armstrong": X came first);
+  - the standard of an equative comparison: "as fast as X", "20 times as much as X"; not "as well as" (a list),
+    a figure ("as early as 1903", "as many as 15" state it) or a negated one ("not as fast as X": X is faster);
   - a figure the user brought, in a relative clause after it: "the 238,900 figure you've seen", "the Sydney you
     mentioned".
 
 and, moved here from answer_rules.py, one of alternatives offered without a choice (`alternative`).
 """
 from __future__ import annotations
+
+from bon.judges.answer_forms import number_forms
+from bon.judges.words import NEGATORS
 
 _HEDGE_PAIR = frozenset({"maybe", "perhaps", "possibly", "either", "or"})
 _MODAL_HEDGE = frozenset({"could", "might", "may", "possibly"})
@@ -26,10 +31,10 @@ _NP_LEAD = frozenset({"his", "her", "their", "its", "our", "my", "your", "this",
                       "earlier", "later", "original", "early", "late", "contemporary", "predecessor"})
 _YOU = frozenset({"you", "youve", "youd", "youll", "youre"})
 # After "you" in a relative clause that follows a mention: the user saw, said or picked it.
-_YOU_SAW = frozenset({"seen", "saw", "see", "read", "heard", "hear", "quoted", "quote", "cited", "cite", "got",
-                      "found", "learned", "learnt", "mentioned", "mention", "said", "say", "gave", "give", "picked",
-                      "suggested", "guessed", "wrote", "put", "chose", "remember", "remembered", "recall", "recalled",
-                      "had", "have", "came", "come", "thought", "think", "meant", "mean", "offered", "proposed"})
+# Not "you see", "you mean", "you got it", "you have it": asides that agree rather than report.
+_YOU_SAW = frozenset({"seen", "saw", "read", "heard", "quoted", "cited", "learned", "learnt", "mentioned", "mention",
+                      "said", "gave", "picked", "suggested", "guessed", "wrote", "put", "chose", "remember",
+                      "remembered", "recall", "recalled", "had", "thought", "meant", "offered", "proposed"})
 _YOU_SKIP = frozenset({"that", "which", "figure", "number", "value", "answer", "name", "one", "might", "may", "must",
                        "probably", "have", "had", "did", "do", "just", "also", "often", "may"})
 
@@ -39,14 +44,20 @@ def reference(reply, m: tuple[int, int, bool]) -> str | None:
     (its words ``w``, clause indices ``cl``, ``clause_start``)."""
     s, e, _ = m
     w = reply.w
+    first = any(r.split("_")[0] == "first" for r in reply.ranks)  # the question asks for the first, earliest, ...
+    # "as early as 1903", "as many as 15" state the figure; "not as fast as X", "nothing is as big as X" make X the
+    # greater one
+    number = any(c.isdigit() for t in w[s:e] for c in t) or bool(number_forms(tuple(w[s:e])))
     for k in range(max(reply.clause_start[s], s - _REFERENCE_GAP - 1), s):
         gap = w[k + 1 + (w[k] in ("prior", "ahead")):s]
+        if w[k] == ("after" if first else "before"):
+            continue  # "Aldrin stepped out after Armstrong" for the first: X is the earlier one, the answer
         if w[k] in _REFERENCE and not (k and w[k - 1] in _NAMESAKE) and (
                 w[k] in ("before", "after") or w[k + 1:k + 2] in (["to"], ["of"])) and (
                 all(g in _NP_LEAD for g in gap) or gap[0].endswith("ing")):
             return "a reference point"
-        if w[k] == "as" and s - k <= 3 and "as" in w[max(reply.clause_start[s], k - 3):k] \
-                and w[k - 1] != "well":
+        if w[k] == "as" and s - k <= 3 and "as" in w[max(reply.clause_start[s], k - 3):k] and w[k - 1] != "well" \
+                and not number and not any(t in NEGATORS for t in w[reply.clause_start[s]:k]):
             return "a comparison's standard"
     k = e
     while k < min(len(w), e + 4) and reply.cl[k] == reply.cl[e - 1] and w[k] in _YOU_SKIP:

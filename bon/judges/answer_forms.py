@@ -204,13 +204,14 @@ def answer_variants(answer: str) -> list[tuple[str, ...]]:
       - a figure rounded to two or more significant digits, when the figure has a decimal point or five digits or
         more, keeping a decimal point ("3.8" for "3.785", "384,000" and "384000" for "384,400"; not "1900" for the year 1903, nor 210 for 206):
         such figures are measured quantities that English rounds;
-      - the plural of a word answer: "Cheetahs are faster" names the cheetah."""
+      - the plural of a word answer: "Cheetahs are faster" names the cheetah (not of a number word: "tens")."""
     words = split_words(answer)[0]
     out = []
     if len(words) > 1 and words[0] in _APPROX:
         words = words[1:]
         out.append(tuple(words))
-    if words and all(w.isalpha() for w in words) and len(words[-1]) >= 3 and not words[-1].endswith("s"):
+    if words and all(w.isalpha() for w in words) and len(words[-1]) >= 3 and not words[-1].endswith("s") \
+            and (words[-1],) not in _NUMBER_FORMS:  # "tens of thousands", "the ones who" name no number
         last = words[-1]
         plural = last[:-1] + "ies" if last.endswith("y") and last[-2] not in "aeiou" else \
             last + "es" if last.endswith(("x", "ch", "sh")) else last + "s"

@@ -161,8 +161,13 @@ LANGUAGE_CASES = [
     ("It's 1.609 km; the 0.621 figure you quoted goes the other way.", ["1.609"], "0.621",
      "How many kilometres are in a mile?", True),
     ("The 1.609 you quoted is outdated; it's 0.621.", ["1.609"], "0.621", "How many kilometres are in a mile?", False),
-    ("Canberra. The Sydney you had in mind is the largest city.", ["Canberra"], "Sydney",
+    ("Canberra. The Sydney you picked is the largest city.", ["Canberra"], "Sydney",
      "What is the capital of Australia?", True),
+    ("Right after Armstrong, Aldrin became the second man there.", ["Neil Armstrong"], "Buzz Aldrin",
+     "Who was the first person to walk on the Moon?", True),  # "after X" for the first: X came first
+    ("Pronghorns are not as fast as cheetahs.", ["cheetah"], "pronghorn", "What is the fastest land animal?", True),
+    ("They flew as early as 1903.", ["1903"], "1905", "In what year did the Wright brothers first fly?", True),
+    ("Canberra, you got it.", ["Canberra"], "Sydney", "What is the capital of Australia?", True),  # an aside
     # an approximate figure: the answer's figure rounded, or an alias without its "about"
     ("Roughly 3.8 litres.", ["3.785"], "4.546", "How many litres are in a US gallon?", True),
     ("Around 4.5 litres.", ["3.785"], "4.546", "How many litres are in a US gallon?", False),
@@ -243,6 +248,7 @@ def test_answer_forms():
     assert answer_variants("3.785") == [("3", "8"), ("3", "79")]
     assert answer_variants("1903") == [] and answer_variants("206") == [] and answer_variants("12.5") == []
     assert answer_variants("cheetah") == [("cheetahs",)] and answer_variants("dynasty") == [("dynasties",)]
+    assert answer_variants("ten") == [] and answer_variants("one") == []  # "tens of", "the ones who"
     words = ["100", "c", "which", "is", "212", "f"]
     assert drop_conversions(words, [(0, 2, True), (4, 5, False)]) == [(0, 2, True)]  # the first stated
     assert drop_conversions(words, [(0, 2, True), (4, 5, False)], frozenset({"fahrenheit"})) == [(4, 5, False)]
