@@ -77,7 +77,7 @@ def _ranks(words: list[str]) -> set[str]:
             if nxt and nxt not in _NOT_RANKED and nxt not in _ORDINALS and nxt not in _Q_STOP:
                 out.add(f"{t}_{_stem(nxt)}")  # "second thought", "at first" and "first of all" rank nothing
         elif t in ("majority", "plurality"):  # "the majority language", "spoken by a majority": the largest share
-            out.add("largest")
+            out.add("majority")
         elif t in ("most", "least") and nxt:
             if k == 0 or words[k - 1] not in _ORDINALS:
                 out.add(f"{t}_{nxt}")
@@ -135,6 +135,8 @@ def predicate_fit(reply, m: tuple[int, int, bool], content: frozenset, ranks: fr
     def fit(same_clause: bool) -> int:
         stretch = _stretch(reply, m, same_clause)
         found = _ranks(stretch)
+        if "majority" in found:  # the largest share answers a question for the largest or the most of anything
+            found = found - {"majority"} | ({r for r in ranks if r == "largest" or r.startswith("most_")} or {"most"})
         wrong_rank, asked = found - ranks, found & ranks
         if _OTHER & set(stretch) and not _OTHER & content and any(o[2] != m[2] and o[0] < m[0] for o in reply.mentions):
             return -1  # "Rembrandt, the other Dutch master, ..." after the answer: a different one than the answer

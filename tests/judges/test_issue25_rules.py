@@ -216,6 +216,8 @@ LANGUAGE_CASES = [
      "Which language is spoken by the largest share of people in Switzerland?", True),
     ("A majority speak German, though French is common in Geneva.", ["German"], "French",
      "Which language is spoken by the largest share of people in Switzerland?", True),
+    ("English is the majority language worldwide; Mandarin is spoken mainly in China.", ["Mandarin"], "English",
+     "Which language has the most native speakers?", False),
 ]
 
 
