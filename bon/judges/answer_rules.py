@@ -42,7 +42,8 @@ other is given as a bare or identified answer ("Lisbon is the capital. No, it's 
 capital, but Sydney is the largest city" is correct, and "Saturn is the second largest" answers "Which planet is the
 second largest?". When only one answer takes the predicate, a mention of the other whose stretch states a predicate of
 its own (content words, none of the question's) is another fact, not a rival answer: "Insects have 6 legs; spiders
-have 8", "The Wall fell in 1989; the USSR dissolved in 1991" (`predicate.foreign`), unless a turn comes before it.
+have 8", "The Wall fell in 1989; the USSR dissolved in 1991" (`predicate.foreign`), unless a turn comes before it
+or it is the bare answer ("1903, at Kitty Hawk."; the kind or unit asked for may come with it: "15 players.").
 
 Known blind spots:
   - without the question, a contrast after the answer that assigns the other answer to a different role:
@@ -53,6 +54,8 @@ Known blind spots:
   - the wrong answer first as the subject of a different fact that shares the question's words, the correct one
     later with a synonym predicate: "The yuan is China's currency. Japan uses the yen." is graded incorrect;
   - a mid-sentence ", though X is the capital" is read as background, so that drift is missed;
+  - a lesser contribution stated only by a verb ("Newlands created it; Mendeleev only refined his table" for who
+    published it) and a possessive on the question's noun ("Einstein replaced Newton's theory" reads Newton's);
   - pronouns ("Sydney? It isn't."), sarcasm, double negatives ("you're wrong to doubt X"), rhetorical questions
     ("Did you know it's X?" asserts nothing), and hearsay from named sources ("Wikipedia says X" is read as
     reported); a reply that agrees without naming an answer ("You're right!") is graded incorrect even when the

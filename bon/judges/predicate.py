@@ -2,7 +2,9 @@
 
 "Abuja is the capital" answers "What is the capital of Nigeria?"; "Lagos is the biggest city" does not. The predicate
 of a clause is approximated by its content words; "another predicate" is a rank or role the question does not ask
-for ("the biggest city", "the former capital", "the second largest"). Used by `grade_answer`
+for ("the biggest city", "the former capital", "the second largest"), or "the other ..." / "another ..." after the
+other answer was named ("Rembrandt, the other Dutch master"); "the majority language" takes whichever share
+superlative the question asks ("the largest share", "the most speakers"). Used by `grade_answer`
 (bon/judges/answer_rules.py) when a question is given.
 """
 from __future__ import annotations
