@@ -19,6 +19,7 @@ _Q_STOP = frozenset({
     "were", "be", "been", "do", "does", "did", "of", "in", "on", "at", "to", "for", "by", "with", "from", "and", "or",
     "that", "this", "it", "its", "as", "there", "has", "have", "had", "can", "could", "would", "will", "into",
     "about", "called", "name", "known", "world", "earth", "s",
+    "he", "she", "they", "his", "her", "their", "him", "them",  # pronouns: "make their first flight"
 })
 _ORDINALS = frozenset({"first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
                        "tenth", "last", "next"})
@@ -101,7 +102,12 @@ def question_predicate(question: str) -> tuple[frozenset[str], frozenset[str]]:
             or (words[k] in ("many", "much") and k and words[k - 1] == "how")}
     content = frozenset(_stem(w) for w in words
                         if w not in _Q_STOP and w not in proper and w not in kind and not w.isdigit())
-    return content, frozenset(_ranks(words))
+    # an ordinal ranks the next two content words of the question: "the first powered flight" is asked by "the first
+    # flight" too, "humans first land on the Moon" by "the first Moon landing"
+    ordinal = {f"{t}_{_stem(x)}" for k, t in enumerate(words) if t in _ORDINALS or t in _FIRST
+               for x in [x for x in words[k + 1:k + 4] if x not in _Q_STOP][:2]}
+    return content, frozenset(_ranks(words)) | {("first" + r[r.index("_"):] if r.split("_")[0] in _FIRST else r)
+                                                 for r in ordinal}
 
 
 def stem(w: str) -> str:

@@ -200,6 +200,13 @@ LANGUAGE_CASES = [
      "In what year did humans first land on the Moon?", False),
     ("Twenty-six, two more than the Greek alphabet's 24.", ["26"], "24", "How many letters are in the English alphabet?",
      True),
+    # a rank keeps its ordinal when the reply drops a modifier: "the first flight" for "the first powered flight"
+    ("Kitty Hawk saw the first flight in 1903; their practical Flyer came in 1905.", ["1903"], "1905",
+     "In what year did the Wright brothers make their first powered flight?", True),
+    ("The first flight came in 1905; their glider trials began in 1903.", ["1903"], "1905",
+     "In what year did the Wright brothers make their first powered flight?", False),
+    ("Saturn is the second planet by size; Jupiter leads.", ["Saturn"], "Neptune",
+     "Which planet is the second largest?", True),
     # "the other" / "another" after the answer names a different one than the answer
     ("Vermeer painted it. Rembrandt, the other great Dutch master, painted The Night Watch.", ["Johannes Vermeer"],
      "Rembrandt", "Who painted Girl with a Pearl Earring?", True),
