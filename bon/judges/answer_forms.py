@@ -201,9 +201,9 @@ def answer_variants(answer: str) -> list[tuple[str, ...]]:
     """Other ways a reply states ``answer``, as normalised word tuples:
       - without its words of approximation: "about 384,000 km" is stated by "384,000 km" (and "Something like
         384,000 km");
-      - a figure rounded to two or more significant digits, when the figure has a decimal point or five digits or
-        more, keeping a decimal point ("3.8" for "3.785", "384,000" and "384000" for "384,400"; not "1900" for the year 1903, nor 210 for 206):
-        such figures are measured quantities that English rounds;
+      - a figure rounded to two or more significant digits, when the figure has a decimal point (which the rounding
+        keeps) or five digits or more: "3.8" for "3.785", "384,000" and "384000" for "384,400", not "1900" for the
+        year 1903 nor 210 for 206 bones. Such figures are measured quantities that English rounds;
       - the plural of a word answer: "Cheetahs are faster" names the cheetah (not of a number word: "tens")."""
     words = split_words(answer)[0]
     out = []

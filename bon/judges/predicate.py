@@ -146,7 +146,8 @@ def predicate_fit(reply, m: tuple[int, int, bool], content: frozenset, ranks: fr
         if "majority" in found:  # the largest share answers a question for the largest or the most of anything
             found = found - {"majority"} | ({r for r in ranks if r == "largest" or r.startswith("most_")} or {"most"})
         wrong_rank, asked = found - ranks, found & ranks
-        if _OTHER & set(stretch) and not _OTHER & content and any(o[2] != m[2] and o[0] < m[0] for o in reply.mentions):
+        if _OTHER & set(stretch) and not {_stem(t) for t in _OTHER} & content \
+                and any(o[2] != m[2] and o[0] < m[0] for o in reply.mentions):
             return -1  # "Rembrandt, the other Dutch master, ..." after the answer: a different one than the answer
         if wrong_rank and not asked:
             return -1

@@ -198,8 +198,8 @@ LANGUAGE_CASES = [
      "In what year did humans first land on the Moon?", True),
     ("1972, at Taurus-Littrow. Apollo 11 launched in 1969.", ["1969"], "1972",
      "In what year did humans first land on the Moon?", False),
-    ("Twenty-six, two more than the Greek alphabet's 24.", ["26"], "24", "How many letters are in the English alphabet?",
-     True),
+    ("Twenty-six, two more than the Greek alphabet's 24.", ["26"], "24",
+     "How many letters are in the English alphabet?", True),
     # a rank keeps its ordinal when the reply drops a modifier: "the first flight" for "the first powered flight"
     ("Kitty Hawk saw the first flight in 1903; their practical Flyer came in 1905.", ["1903"], "1905",
      "In what year did the Wright brothers make their first powered flight?", True),
