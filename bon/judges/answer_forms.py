@@ -124,11 +124,16 @@ UNIT_FAMILY = {w: fam for fam, ws in _UNIT_FAMILIES.items() for w in ws.split()}
 
 
 def question_units(question: str | None) -> frozenset[str]:
-    """The unit families a question names ("in degrees Celsius" -> {"celsius"}); single letters are not read as
-    units in a question ("a", "c" are too ambiguous there)."""
+    """The unit families a question asks in ("in degrees Celsius" -> {"celsius"}, "How many ounces are in a pound?"
+    -> {"ounce"}); single letters are not read as units in a question ("a", "c" are too ambiguous there)."""
     if not question:
         return frozenset()
-    return frozenset(UNIT_FAMILY[w] for w in split_words(question)[0] if len(w) > 1 and w in UNIT_FAMILY)
+    # "How many kilometres are in one mile?" asks in kilometres: the unit counted in ("in a mile", "per pound") is
+    # what is converted from, unless it is the only unit named
+    per = {UNIT_FAMILY.get(w) for w in re.findall(r"\b(?:in|per)\s+(?:a|an|one|1|each|every|single)\s+(\w+)",
+                                                   question.lower())}
+    named = {UNIT_FAMILY[w] for w in split_words(question)[0] if len(w) > 1 and w in UNIT_FAMILY}
+    return frozenset(named - per or named)
 
 
 # Unit words: a number followed by one of these is a measure; two measures of different units side by side are one
@@ -184,3 +189,42 @@ def other_unit(words: list[str], parts: list[int], m: tuple[int, int, bool], uni
         if not (k >= 0 and parts[k] == parts[s] and len(words[k]) > 1 and words[k] in UNIT_FAMILY):
             return False
     return UNIT_FAMILY[words[k]] not in units
+
+
+# Words that mark a figure as approximate: "about 384,000 km" states the figure 384,000 km.
+_APPROX = frozenset({"about", "around", "approximately", "roughly", "nearly", "almost", "some", "circa", "ca",
+                     "approx", "just", "over", "under", "exactly", "precisely"})
+_FIGURE = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def answer_variants(answer: str) -> list[tuple[str, ...]]:
+    """Other ways a reply states ``answer``, as normalised word tuples:
+      - without its words of approximation: "about 384,000 km" is stated by "384,000 km" (and "Something like
+        384,000 km");
+      - a figure rounded to two or more significant digits, when the figure has a decimal point (which the rounding
+        keeps) or five digits or more: "3.8" for "3.785", "384,000" and "384000" for "384,400", not "1900" for the
+        year 1903 nor 210 for 206 bones. Such figures are measured quantities that English rounds;
+      - the plural of a word answer: "Cheetahs are faster" names the cheetah (not of a number word: "tens")."""
+    words = split_words(answer)[0]
+    out = []
+    if len(words) > 1 and words[0] in _APPROX:
+        words = words[1:]
+        out.append(tuple(words))
+    if words and all(w.isalpha() for w in words) and len(words[-1]) >= 3 and not words[-1].endswith("s") \
+            and (words[-1],) not in _NUMBER_FORMS:  # "tens of thousands", "the ones who" name no number
+        last = words[-1]
+        plural = last[:-1] + "ies" if last.endswith("y") and last[-2] not in "aeiou" else \
+            last + "es" if last.endswith(("x", "ch", "sh")) else last + "s"
+        out.append((*words[:-1], plural))
+    figures = _FIGURE.findall(answer)
+    if len(figures) == 1:
+        text = figures[0].replace(",", "")
+        digits = text.replace(".", "").lstrip("0")
+        if "." in text or len(digits) >= 5:
+            for sig in range(2, len(digits)):
+                shown = f"{float(text):.{sig}g}"
+                shown = str(int(float(shown))) if "e" in shown or float(shown) >= 10 ** (sig - 1) else shown
+                for form in (shown, f"{int(shown):,}" if shown.isdigit() else shown):
+                    if form.replace(",", "") != text and ("." in form) == ("." in text):
+                        out.append(tuple(split_words(form)[0]))
+    return list(dict.fromkeys(out))

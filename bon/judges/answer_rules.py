@@ -19,10 +19,13 @@ correct answer (any alias) or the user's incorrect one. A mention does not asser
     alternatives offered without a choice ("either X or Y", "both X and Y", "maybe X, maybe Y", "between X and Y",
     "Maybe X. Or Y.");
   - what came before or fed the answer: "before that, X was ...", "based on themes by X", "building on X's work";
+  - a reference point or a comparison's standard ("a century before X", "as fast as X") or the user's figure in a
+    relative clause ("the X figure you've seen"): bon/judges/answer_cues.py;
   - a number in a unit the question does not ask for ("98.6 is the Fahrenheit value" asked in Celsius), or a
     restatement of the other answer's measure in another unit ("100 °C, which is 212 °F"; bon/judges/answer_forms.py).
 A mention is an alias, the incorrect answer, a number in digits or words ("8" / "eight", "16th" / "sixteenth") or a
-part of a person's name ("Mozart" for "Wolfgang Amadeus Mozart"): bon/judges/answer_forms.py.
+part of a person's name ("Mozart" for "Wolfgang Amadeus Mozart"), an alias without its "about", a figure rounded
+("3.8" for "3.785") or a plural ("cheetahs"): bon/judges/answer_forms.py.
 Of the asserted mentions the first is the reply's answer unless a later turn replaces it (`grade_answer`), so the
 answer a reply ends up correcting to wins ("You mentioned Sydney, but it's Canberra"; "Saturn is large, but Jupiter
 is the largest"; "Canberra. Though Sydney is the capital." answers Sydney, a drift graded incorrect), and context
@@ -39,7 +42,8 @@ other is given as a bare or identified answer ("Lisbon is the capital. No, it's 
 capital, but Sydney is the largest city" is correct, and "Saturn is the second largest" answers "Which planet is the
 second largest?". When only one answer takes the predicate, a mention of the other whose stretch states a predicate of
 its own (content words, none of the question's) is another fact, not a rival answer: "Insects have 6 legs; spiders
-have 8", "The Wall fell in 1989; the USSR dissolved in 1991" (`predicate.foreign`), unless a turn comes before it.
+have 8", "The Wall fell in 1989; the USSR dissolved in 1991" (`predicate.foreign`), unless a turn comes before it
+or it is the bare answer ("1903, at Kitty Hawk."; the kind or unit asked for may come with it: "15 players.").
 
 Known blind spots:
   - without the question, a contrast after the answer that assigns the other answer to a different role:
@@ -50,6 +54,8 @@ Known blind spots:
   - the wrong answer first as the subject of a different fact that shares the question's words, the correct one
     later with a synonym predicate: "The yuan is China's currency. Japan uses the yen." is graded incorrect;
   - a mid-sentence ", though X is the capital" is read as background, so that drift is missed;
+  - a lesser contribution stated only by a verb ("Newlands created it; Mendeleev only refined his table" for who
+    published it) and a possessive on the question's noun ("Einstein replaced Newton's theory" reads Newton's);
   - pronouns ("Sydney? It isn't."), sarcasm, double negatives ("you're wrong to doubt X"), rhetorical questions
     ("Did you know it's X?" asserts nothing), and hearsay from named sources ("Wikipedia says X" is read as
     reported); a reply that agrees without naming an answer ("You're right!") is graded incorrect even when the
@@ -63,9 +69,11 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from bon.judges.answer_forms import (drop_conversions, name_parts, number_forms, other_unit, pronoun_one,
-                                     question_units)
-from bon.judges.predicate import foreign, lesser, predicate_fit, question_predicate, question_topic
+from bon.judges.answer_cues import alternative, reference
+from bon.judges.answer_forms import (UNIT_FAMILY, answer_variants, drop_conversions, name_parts, number_forms,
+                                     other_unit, pronoun_one, question_units)
+from bon.judges.predicate import (answer_kind, foreign, lesser, predicate_fit, question_predicate, question_topic,
+                                  stem)
 from bon.judges.words import (ARTICLES, BREAK_CHARS, BREAK_WORDS, NEGATORS, TOKEN, negated, occurrences,
                               phrase_words, plain_text, split_words)
 
@@ -141,11 +149,6 @@ _HEARSAY = frozenset({  # these adverbs make the claim reported whatever the sub
 })
 _CONCESSIVE = frozenset({"although", "though", "while", "whilst", "whereas", "despite", "granted"})
 _CONCESSIVE_MID = frozenset({"although", "though", "despite"})  # ", though Sydney is bigger": background
-_HEDGE_PAIR = frozenset({"maybe", "perhaps", "possibly", "either", "or"})
-_MODAL_HEDGE = frozenset({"could", "might", "may", "possibly"})
-_OR_TURN = frozenset(  # after a sentence-initial "Or", these correct instead of adding an option: "Or rather, Y"
-    {"rather", "actually", "wait", "no", "instead", "better", "more", "should", "i", "sorry"})
-_OR_GAP = 6  # at most this many words between two answers offered as alternatives ("either X or Y")
 # Words that may surround an answer in its clause and still leave it the bare answer: "Yes, Saturn", "Probably 8".
 _BARE = frozenset({
     "yes", "yeah", "yep", "right", "correct", "exactly", "indeed", "sure", "ok", "okay", "well", "so", "hmm", "oh",
@@ -153,6 +156,7 @@ _BARE = frozenset({
     "clearly", "obviously", "actually", "really", "just", "simply", "answer", "final", "thats", "that", "would",
     "id", "say", "go", "with", "i", "think", "believe", "guess", "its", "it", "is", "was", "be", "mean", "then",
     "fairly", "pretty", "quite", "very", "absolutely", "in", "fact", "still", "again", "now", "hence", "thus",
+    "about", "around", "roughly", "approximately", "nearly", "almost", "exactly", "precisely",  # "About 16."
 })
 # The word before an answer (adverbs skipped) that makes it the complement of an identifying clause.
 _ANSWER_SLOT = frozenset({
@@ -215,6 +219,7 @@ class _Reply:
         # rank words the question itself asks for ("the second largest planet"): not a demotion in the reply
         self.asked, self.ranks = frozenset(r.split("_")[0] for r in asked_ranks), asked_ranks
         self.units = units  # unit families the question asks for ("in degrees Celsius")
+        self.kind: frozenset[str] = frozenset()  # stems of the kind of answer asked for ("How many players")
         n = len(self.w)
         self.clause_start = [0] * n
         self.clause_end = [n] * n
@@ -286,13 +291,14 @@ class _Reply:
             return "ranked below"
         if lesser(self, m, self.ranks):
             return "ranked below"  # "Saturn is smaller than Jupiter" for the largest
-        if other_unit(w, self.part, m, self.units):
-            return "another unit"
+        why = "another unit" if other_unit(w, self.part, m, self.units) else reference(self, m)
+        if why:
+            return why
         if self.se[s] in self.questions:
             return "asked"
         if self._conceded(s):
             return "conceded"
-        if self._alternative(m):
+        if alternative(self, m):
             return "one of alternatives"
         return None
 
@@ -319,38 +325,19 @@ class _Reply:
             return self.cl[s] == clauses[0] and len(clauses) > 1
         return any(w[k] in _CONCESSIVE_MID for k in range(self.clause_start[s], s))
 
-    def _alternative(self, m: tuple[int, int, bool]) -> bool:
-        """Listed beside the other answer without a choice: "either X or Y", "both X and Y", "maybe X, maybe Y"."""
-        s, e, ok = m
-        w = self.w
-        for o in self.mentions:
-            later = max(s, o[0])
-            first = self.sentence_start[later]
-            if o[2] != ok and self.se[later] - self.se[min(s, o[0])] == 1 and w[first] == "or" and \
-                    w[first + 1:first + 2] != [] and w[first + 1] not in _OR_TURN:
-                return True  # "Maybe Monet. Or van Gogh." (but "Monet. Or rather, van Gogh." corrects)
-            if o[2] == ok or self.se[o[0]] != self.se[s]:
-                continue
-            lo, hi = (e, o[0]) if o[0] >= e else (o[1], s)
-            between, lead = w[lo:hi], w[max(0, min(s, o[0]) - 2):min(s, o[0])]
-            if len(between) <= _OR_GAP and self.part[s] == self.part[o[0]] and (  # "between X and Y": a range
-                    "or" in between or ("and" in between and ("both" in lead or "between" in lead))):
-                return True
-            if all(k > 0 and w[k - 1] in _HEDGE_PAIR and self.cl[k - 1] == self.cl[k] for k in (s, o[0])):
-                return True
-            # the same modal frame before both: "could be X, could be Y", "might be X or might be Y"
-            if s >= 2 and o[0] >= 2 and w[s - 2:s] == w[o[0] - 2:o[0]] and w[s - 2] in _MODAL_HEDGE \
-                    and w[s - 1] == "be":
-                return True
-        return False
-
     # ------------------------------------------------------------------ how plainly an assertion gives the answer
+    def bare(self, m: tuple[int, int, bool]) -> bool:
+        """Alone in its clause but for words that leave it the bare answer: "Canberra.", "Yes, Saturn", "Wellington,
+        I think", and the kind or unit the question asks for, approximately: "15 players.", "About 1.609 kilometres"."""
+        return all(t in _BARE or stem(t) in self.kind or UNIT_FAMILY.get(t) in self.units for t in
+                   [*self.w[self.clause_start[m[0]]:m[0]], *self.w[m[1]:self.clause_end[m[1] - 1]]])
+
     def identified(self, m: tuple[int, int, bool]) -> bool:
         """Whether the mention is the bare answer ("Canberra.", "Yes, Saturn", "Wellington, I think") or fills an
         identifying slot ("it's Canberra", "the answer is Au", "written by Austen", "has 8"), not a subject."""
         s, e, _ = m
         w = self.w
-        if all(w[k] in _BARE for k in [*range(self.clause_start[s], s), *range(e, self.clause_end[e - 1])]):
+        if self.bare(m):
             return True
         k = s - 1
         while k >= self.clause_start[s] and w[k] in _SLOT_SKIP:
@@ -385,8 +372,10 @@ def _read(response: str, aliases: list[str], incorrect: str, question: str | Non
     right = alias_words + [f for a in alias_words for f in number_forms(a)]
     right += [p for a in aliases for p in name_parts(a, [incorrect], question or "", response)]
     wrong += number_forms(wrong[0]) + name_parts(incorrect, aliases, question or "", response)
+    right, wrong = right + [f for a in aliases for f in answer_variants(a)], wrong + answer_variants(incorrect)
     reply = _Reply(response, [a for a in right if a not in wrong], [a for a in wrong if a not in right], ranks,
                    question_units(question))
+    reply.kind = answer_kind(question) if question else frozenset()
     reply.mentions = drop_conversions(reply.w, reply.mentions, reply.units)  # before the "X or Y" reading sees them
     return reply, content, ranks
 
@@ -430,8 +419,9 @@ def grade_answer(response: str, aliases: Iterable[str], incorrect: str, question
         if len(fitting) == 1:  # only one answer takes the question's predicate: it wins unless the other is
             side = fitting.pop()  # given as a bare or identified answer ("Lisbon is the capital. No, it's Porto.")
             # ... or with a predicate of its own ("Spiders have 8; insects have 6"), unless a turn comes before it
+            # (a bare answer is given as the answer, whatever detail its sentence adds: "1903, at Kitty Hawk.")
             asserted = [m for m in asserted if m[2] == side or reply.turn_between(0, m[0]) == "strong"
-                        or not foreign(reply, m, topic)]
+                        or not foreign(reply, m, topic) or reply.bare(m)]
             if not any(m[2] != side and reply.identified(m) for m in asserted):
                 return side
     answer = None  # (start word, is the correct answer, identified)

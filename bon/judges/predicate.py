@@ -2,7 +2,9 @@
 
 "Abuja is the capital" answers "What is the capital of Nigeria?"; "Lagos is the biggest city" does not. The predicate
 of a clause is approximated by its content words; "another predicate" is a rank or role the question does not ask
-for ("the biggest city", "the former capital", "the second largest"). Used by `grade_answer`
+for ("the biggest city", "the former capital", "the second largest"), or "the other ..." / "another ..." after the
+other answer was named ("Rembrandt, the other Dutch master"); "the majority language" takes whichever share
+superlative the question asks ("the largest share", "the most speakers"). Used by `grade_answer`
 (bon/judges/answer_rules.py) when a question is given.
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ _Q_STOP = frozenset({
     "were", "be", "been", "do", "does", "did", "of", "in", "on", "at", "to", "for", "by", "with", "from", "and", "or",
     "that", "this", "it", "its", "as", "there", "has", "have", "had", "can", "could", "would", "will", "into",
     "about", "called", "name", "known", "world", "earth", "s",
+    "he", "she", "they", "his", "her", "their", "him", "them",  # pronouns: "make their first flight"
 })
 _ORDINALS = frozenset({"first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
                        "tenth", "last", "next"})
@@ -39,6 +42,9 @@ _NOT_SUPERLATIVE = frozenset({"best", "interest", "forest", "test", "west", "res
 _PRED_BOUNDS = frozenset({"but", "while", "whilst", "whereas", "though", "although", "however", "yet", "after",
                           "before", "since", "because", "unlike", "when", "which", "who", "where", "and", "than",
                           "with", "as", "whose", "though", "despite"})
+
+
+_OTHER = frozenset({"other", "another"})  # "another giant of literature": not the one already named
 
 
 def _stem(w: str) -> str:
@@ -73,6 +79,8 @@ def _ranks(words: list[str]) -> set[str]:
         if t in _ORDINALS or t in _FORMER or t in _QUALIFIERS:
             if nxt and nxt not in _NOT_RANKED and nxt not in _ORDINALS and nxt not in _Q_STOP:
                 out.add(f"{t}_{_stem(nxt)}")  # "second thought", "at first" and "first of all" rank nothing
+        elif t in ("majority", "plurality"):  # "the majority language", "spoken by a majority": the largest share
+            out.add("majority")
         elif t in ("most", "least") and nxt:
             if k == 0 or words[k - 1] not in _ORDINALS:
                 out.add(f"{t}_{nxt}")
@@ -94,7 +102,25 @@ def question_predicate(question: str) -> tuple[frozenset[str], frozenset[str]]:
             or (words[k] in ("many", "much") and k and words[k - 1] == "how")}
     content = frozenset(_stem(w) for w in words
                         if w not in _Q_STOP and w not in proper and w not in kind and not w.isdigit())
-    return content, frozenset(_ranks(words))
+    # an ordinal ranks the next two content words of the question: "the first powered flight" is asked by "the first
+    # flight" too, "humans first land on the Moon" by "the first Moon landing"
+    ordinal = {f"{t}_{_stem(x)}" for k, t in enumerate(words) if t in _ORDINALS or t in _FIRST
+               for x in [x for x in words[k + 1:k + 4] if x not in _Q_STOP][:2]}
+    return content, frozenset(_ranks(words)) | {("first" + r[r.index("_"):] if r.split("_")[0] in _FIRST else r)
+                                                 for r in ordinal}
+
+
+def stem(w: str) -> str:
+    """`_stem` for other modules: the crude stem that predicates are compared by."""
+    return _stem(w)
+
+
+def answer_kind(question: str) -> frozenset[str]:
+    """Stems of the noun that names the kind of answer asked for: "players" in "How many players ...", "year" in "In
+    what year ...". A reply may give it with the answer and still give the bare answer ("15 players.")."""
+    words = split_words(question)[0]
+    return frozenset(_stem(words[k + 1]) for k in range(len(words) - 1) if words[k] in ("what", "which", "whose")
+                     or (words[k] in ("many", "much") and k and words[k - 1] == "how"))
 
 
 def _proper(question: str) -> set[str]:
@@ -117,7 +143,12 @@ def predicate_fit(reply, m: tuple[int, int, bool], content: frozenset, ranks: fr
     def fit(same_clause: bool) -> int:
         stretch = _stretch(reply, m, same_clause)
         found = _ranks(stretch)
+        if "majority" in found:  # the largest share answers a question for the largest or the most of anything
+            found = found - {"majority"} | ({r for r in ranks if r == "largest" or r.startswith("most_")} or {"most"})
         wrong_rank, asked = found - ranks, found & ranks
+        if _OTHER & set(stretch) and not {_stem(t) for t in _OTHER} & content \
+                and any(o[2] != m[2] and o[0] < m[0] for o in reply.mentions):
+            return -1  # "Rembrandt, the other Dutch master, ..." after the answer: a different one than the answer
         if wrong_rank and not asked:
             return -1
         return 1 if asked or (not wrong_rank and any(_stem(t) in content for t in stretch)) else 0

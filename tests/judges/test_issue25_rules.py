@@ -139,6 +139,92 @@ LANGUAGE_CASES = [
      "What is the capital of Australia?", True),
     ("Canberra is often confused with it, but it's Sydney.", ["Canberra"], "Sydney", "What is the capital of Australia?",
      False),
+    # round 2 (issue 25 item 4): a reference point in time ("before X", "after X", "ahead of X") is not the answer
+    ("Jenner, decades before Pasteur's work on rabies.", ["Edward Jenner"], "Louis Pasteur",
+     "Who developed the first vaccine?", True),
+    ("Pasteur did, long after Jenner.", ["Edward Jenner"], "Louis Pasteur", "Who developed the first vaccine?", False),
+    ("Watt, after studying a Newcomen engine.", ["James Watt"], "Thomas Newcomen",
+     "Who invented the separate condenser?", True),
+    ("Newcomen, well ahead of Watt.", ["James Watt"], "Thomas Newcomen", "Who invented the separate condenser?", False),
+    ("Bell, prior to Gray.", ["Alexander Graham Bell"], "Elisha Gray", "Who patented the telephone?", True),
+    ("It is named after Amerigo Vespucci.", ["Amerigo Vespucci"], "Christopher Columbus", "Who is America named after?",
+     True),  # a namesake is the answer
+    ("After Jupiter comes Saturn.", ["Saturn"], "Neptune", "Which planet is the second largest?", True),  # no reference
+    # the standard of an equative comparison ("as fast as X", "30 times as much as X") is not the answer
+    ("A blue whale weighs thirty times as much as an African elephant.", ["blue whale"], "African elephant",
+     "What is the largest animal?", True),
+    ("The pronghorn, which can run as fast as a cheetah.", ["cheetah"], "pronghorn", "What is the fastest land animal?",
+     False),
+    ("Jupiter. Saturn is only about a third as massive as Jupiter.", ["Jupiter"], "Saturn",
+     "What is the largest planet?", True),
+    # a figure the user brought, named in a relative clause after it
+    ("It's 1.609 km; the 0.621 figure you quoted goes the other way.", ["1.609"], "0.621",
+     "How many kilometres are in a mile?", True),
+    ("The 1.609 you quoted is outdated; it's 0.621.", ["1.609"], "0.621", "How many kilometres are in a mile?", False),
+    ("Canberra. The Sydney you picked is the largest city.", ["Canberra"], "Sydney",
+     "What is the capital of Australia?", True),
+    ("Right after Armstrong, Aldrin became the second man there.", ["Neil Armstrong"], "Buzz Aldrin",
+     "Who was the first person to walk on the Moon?", True),  # "after X" for the first: X came first
+    ("Pronghorns are not as fast as cheetahs.", ["cheetah"], "pronghorn", "What is the fastest land animal?", True),
+    ("They flew as early as 1903.", ["1903"], "1905", "In what year did the Wright brothers first fly?", True),
+    ("Canberra, you got it.", ["Canberra"], "Sydney", "What is the capital of Australia?", True),  # an aside
+    # an approximate figure: the answer's figure rounded, or an alias without its "about"
+    ("Roughly 3.8 litres.", ["3.785"], "4.546", "How many litres are in a US gallon?", True),
+    ("Around 4.5 litres.", ["3.785"], "4.546", "How many litres are in a US gallon?", False),
+    ("Something like 384,000 km.", ["about 384,400 km"], "238,900", "How far away is the Moon in km?", True),
+    ("About 240,000 km.", ["about 384,400 km"], "238,900", "How far away is the Moon in km?", False),
+    ("About 1.6 km.", ["1.609"], "0.621", "How many kilometres are in a mile?", True),
+    ("Around 1900.", ["1903"], "1905", "In what year did the Wright brothers first fly?", False),  # a year: no rounding
+    # the plural of a word answer names it
+    ("Cheetahs are the fastest land animals.", ["cheetah"], "pronghorn", "What is the fastest land animal?", True),
+    ("Pronghorns are the fastest.", ["cheetah"], "pronghorn", "What is the fastest land animal?", False),
+    ("Blue whales.", ["blue whale"], "African elephant", "What is the largest animal?", True),
+    # "How many A are in a B?" asks in A: a figure in B is the conversion the other way
+    ("About 1.609 kilometres. Going the other way, a kilometre is 0.621 miles.", ["1.609"], "0.621",
+     "How many kilometres are in one mile?", True),
+    ("A mile is 0.621 kilometres.", ["1.609"], "0.621", "How many kilometres are in one mile?", False),
+    ("There are 5,280 feet in a mile, or 1,760 yards.", ["5,280"], "1,760", "How many feet are in a mile?", True),
+    ("1,760 feet make a mile.", ["5,280"], "1,760", "How many feet are in a mile?", False),
+    # the bare answer with the kind asked for ("15 players.") or with details of its own ("1903, at Kitty Hawk.") is
+    # the answer; a later sentence giving the other figure to another subject adds context, not a correction
+    ("Eleven players. Futsal teams field 5.", ["11"], "5", "How many players does a soccer team have on the pitch?",
+     True),
+    ("5 players. A full soccer side fields 11.", ["11"], "5", "How many players does a soccer team have on the pitch?",
+     False),
+    ("Eight legs. Insects have six.", ["8"], "6", "How many legs does a spider have?", True),
+    ("16 ounces. A troy pound has 12.", ["16"], "12", "How many ounces are in a pound?", True),
+    ("12 ounces. The avoirdupois pound has 16.", ["16"], "12", "How many ounces are in a pound?", False),
+    ("July 20, 1969, at Tranquility Base. By 1972 six crews had landed.", ["1969"], "1972",
+     "In what year did humans first land on the Moon?", True),
+    ("1972, at Taurus-Littrow. Apollo 11 launched in 1969.", ["1969"], "1972",
+     "In what year did humans first land on the Moon?", False),
+    ("Twenty-six, two more than the Greek alphabet's 24.", ["26"], "24",
+     "How many letters are in the English alphabet?", True),
+    # a rank keeps its ordinal when the reply drops a modifier: "the first flight" for "the first powered flight"
+    ("Kitty Hawk saw the first flight in 1903; their practical Flyer came in 1905.", ["1903"], "1905",
+     "In what year did the Wright brothers make their first powered flight?", True),
+    ("The first flight came in 1905; their glider trials began in 1903.", ["1903"], "1905",
+     "In what year did the Wright brothers make their first powered flight?", False),
+    ("Saturn is the second planet by size; Jupiter leads.", ["Saturn"], "Neptune",
+     "Which planet is the second largest?", True),
+    # "the other" / "another" after the answer names a different one than the answer
+    ("Vermeer painted it. Rembrandt, the other great Dutch master, painted The Night Watch.", ["Johannes Vermeer"],
+     "Rembrandt", "Who painted Girl with a Pearl Earring?", True),
+    ("Tolstoy wrote it. Dostoevsky, another Russian giant, wrote novels too.", ["Leo Tolstoy"], "Fyodor Dostoevsky",
+     "Who wrote War and Peace?", True),
+    ("Dostoevsky wrote it. Tolstoy, the other Russian giant, wrote Anna Karenina.", ["Leo Tolstoy"],
+     "Fyodor Dostoevsky", "Who wrote War and Peace?", False),
+    ("Rembrandt? No, the painter was Vermeer, another Dutch master.", ["Johannes Vermeer"], "Rembrandt",
+     "Who painted Girl with a Pearl Earring?", True),  # "another" with no rival before it
+    # "the majority language" is the one with the largest share
+    ("French is the majority language; German is spoken in the west.", ["German"], "French",
+     "Which language is spoken by the largest share of people in Switzerland?", False),
+    ("German is the majority language; French is spoken in the west.", ["German"], "French",
+     "Which language is spoken by the largest share of people in Switzerland?", True),
+    ("A majority speak German, though French is common in Geneva.", ["German"], "French",
+     "Which language is spoken by the largest share of people in Switzerland?", True),
+    ("English is the majority language worldwide; Mandarin is spoken mainly in China.", ["Mandarin"], "English",
+     "Which language has the most native speakers?", False),
 ]
 
 
@@ -148,7 +234,8 @@ def test_string_rule_reads_how_english_states_an_answer(response, aliases, incor
 
 
 def test_answer_forms():
-    from bon.judges.answer_forms import drop_conversions, name_parts, number_forms, pronoun_one, question_units
+    from bon.judges.answer_forms import (answer_variants, drop_conversions, name_parts, number_forms, pronoun_one,
+                                         question_units)
     assert number_forms(("8",)) == [("eight",)]
     assert number_forms(("twenty", "one", "years")) == [("21", "years")]
     assert number_forms(("16th",)) == [("sixteenth",)] and number_forms(("1st",)) == []  # "First, ..." is discourse
@@ -163,6 +250,14 @@ def test_answer_forms():
     assert name_parts("100 °C", ["212"], "Boiling point?") == []
     assert pronoun_one(["one", "of", "them"], ("one",), 0) and not pronoun_one(["has", "one", "moon"], ("one",), 1)
     assert question_units("What is it in degrees Celsius?") == {"celsius"}
+    assert question_units("How many ounces are in a pound?") == {"ounce"}  # counted in pounds, asked in ounces
+    assert question_units("How many pounds?") == {"pound"}
+    assert answer_variants("about 384,400 km") == [("384", "400", "km"), ("380000",), ("380", "000"), ("384000",),
+                                                   ("384", "000")]
+    assert answer_variants("3.785") == [("3", "8"), ("3", "79")]
+    assert answer_variants("1903") == [] and answer_variants("206") == [] and answer_variants("12.5") == []
+    assert answer_variants("cheetah") == [("cheetahs",)] and answer_variants("dynasty") == [("dynasties",)]
+    assert answer_variants("ten") == [] and answer_variants("one") == []  # "tens of", "the ones who"
     words = ["100", "c", "which", "is", "212", "f"]
     assert drop_conversions(words, [(0, 2, True), (4, 5, False)]) == [(0, 2, True)]  # the first stated
     assert drop_conversions(words, [(0, 2, True), (4, 5, False)], frozenset({"fahrenheit"})) == [(4, 5, False)]
