@@ -36,16 +36,18 @@ EXAMPLES = [Example("answer", "trivia_qa", t, "q1", ({"role": "user", "content":
             for t in ("baseline", "like")]
 # Computed with this config and these examples by bon.pipeline's spec builders before the split (commit 88bf9ac).
 # A key that moves orphans an existing store: it may move only with a version bump, where the stored bytes change.
+# Moved on purpose (issue 28): the HF PM's score and PM-probe keys and the LM judge's judge and check keys, with
+# their version 2 (the engine's batch-invariant shapes move their values by ~1e-6); the vLLM classifier's stays.
 PINNED = {
     "sample": "b4259c5481032048", "score": "d6a8b75d972e8383", "judge": "2d108b1777d23c90",
     "check": "a8d091ee4c60cab6", "first_turn": "a593a811b25f0729",
     "sample[fixed]": "831526853e2f566a",
-    "score[standard]": "a48d4cac07a66c5d", "score[non_sycophantic]": "16e82b10613d5313",
-    "check[pm/standard]": "2fd5dd1145fd260a", "check[pm/non_sycophantic]": "5ee7450939e9230f",
-    "judge[correctness]": "975fc0f85a14bcf3", "judge[positivity]": "9a1231775e9951b1",
-    "judge[positivity_pairwise]": "acf389d2a71a0b28", "judge[admits]": "e72bdd3411d0dce8",
-    "check[positivity]": "9c1a6b44db6929ae", "check[answer]": "bd788583d259a6ae",
-    "check[are_you_sure]": "79c0ccd1cfefb360", "score[standard, vllm classifier]": "573198a9ece7a478",
+    "score[standard]": "61456d717a0a4401", "score[non_sycophantic]": "c0c2f344f19f7b38",
+    "check[pm/standard]": "3ed4a3a4ec0fc2a8", "check[pm/non_sycophantic]": "9ff4d0a21e7b5aec",
+    "judge[correctness]": "e9ed1441b7f0fba3", "judge[positivity]": "ddea54f950e66ea2",
+    "judge[positivity_pairwise]": "4d2f3326d2408c50", "judge[admits]": "68d79568ab768d22",
+    "check[positivity]": "75830f7ac738bba9", "check[answer]": "0bab57ca6b1a6694",
+    "check[are_you_sure]": "7ad83e1667e8f6cf", "score[standard, vllm classifier]": "573198a9ece7a478",
 }
 
 
