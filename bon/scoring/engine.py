@@ -363,9 +363,8 @@ class Engine:
         prefixes, conts = [], []
         for gi, g in enumerate(groups):
             p, c = g.prefix, g.conts
-            if c and any(len(x) == 0 for x in c):
-                # An empty continuation has no token of its own to pool at: lend every row the last prefix token.
-                p, c = p[:-1], [p[-1:] + x for x in c]
+            if c and p:  # every row starts with the prefix's last token: an empty reply gets a token to pool at,
+                p, c = p[:-1], [p[-1:] + x for x in c]  # and no row's split depends on whether a neighbour is empty
             prefixes.append(p)
             conts.append(c)
         res: list[list[torch.Tensor | None]] = [[None] * len(c) for c in conts]
