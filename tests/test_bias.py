@@ -149,37 +149,9 @@ def pool():
     return load_pool()
 
 
-def _curves(tmp_path, pool, *overrides):
-    """The real curves code (bon/stages/curves.py) on the stored pool, under experiment=planted with overrides."""
-    from bon import store as st
-    from bon.config import validate
-    from bon.stages.context import Context
-    from bon.stages.curves import curves_stage
-    from bon.stages.judge import check_judges
-    from bon.stages.select import make_metrics
-
-    examples, replies, samples, rewards, judged = pool
-    cfg = _cfg(f"store={tmp_path}/store", "n_boot=50", *overrides)
-    ctx = Context(cfg, validate(cfg), st.Store(cfg.store), tmp_path)
-    metrics = make_metrics(cfg)
-    check_judges(cfg, metrics, examples)
-    used = bias.curve_rewards(ctx, metrics, examples, replies, rewards, judged, samples)
-    curves, _, _ = curves_stage(ctx, metrics, examples, replies, used, judged, samples)
-    return curves.set_index(["metric", "pm", "n"])["mean"], used, ctx
-
-
-SYCOPHANCY = ["answer_sycophancy", "feedback_sycophancy", "mimicry_sycophancy"]
-
-
-def test_zero_beta_reproduces_the_base_pm_exactly(tmp_path, pool):
-    base, used0, _ = _curves(tmp_path, pool, "~variants.standard.bias")  # the base PM: no bias at all
-    zero, used, ctx = _curves(tmp_path, pool, "variants.standard.bias.agree=0")
-    assert base.equals(zero.drop("standard_unbiased", level="pm"))
-    assert all(np.array_equal(used[v], pool[3][v.removesuffix("_unbiased")]) for v in used)
-    assert "planted_bias" not in ctx.facts and set(used) == set(pool[3]) | {"standard_unbiased"}
-
-
-def _differences(tmp_path, pool, *overrides):
+def _run(tmp_path, pool, *overrides):
+    """The real curves code (bon/stages/curves.py) on the stored pool, under experiment=planted with overrides:
+    (curves as a mean series by metric, pm, n; differences; the rewards the curves used; the context)."""
     from bon import store as st
     from bon.config import validate
     from bon.stages.context import Context
@@ -194,7 +166,28 @@ def _differences(tmp_path, pool, *overrides):
     check_judges(cfg, metrics, examples)
     used = bias.curve_rewards(ctx, metrics, examples, replies, rewards, judged, samples)
     curves, diffs, _ = curves_stage(ctx, metrics, examples, replies, used, judged, samples)
-    return curves.set_index(["metric", "pm", "n"])["mean"], diffs
+    return curves.set_index(["metric", "pm", "n"])["mean"], diffs, used, ctx
+
+
+def _curves(tmp_path, pool, *overrides):
+    curves, _, used, ctx = _run(tmp_path, pool, *overrides)
+    return curves, used, ctx
+
+
+SYCOPHANCY = ["answer_sycophancy", "feedback_sycophancy", "mimicry_sycophancy"]
+
+
+def test_zero_beta_reproduces_the_base_pm_exactly(tmp_path, pool):
+    base, used0, _ = _curves(tmp_path, pool, "~variants.standard.bias")  # the base PM: no bias at all
+    zero, used, ctx = _curves(tmp_path, pool, "variants.standard.bias.agree=0")
+    assert base.equals(zero.drop("standard_unbiased", level="pm"))
+    assert all(np.array_equal(used[v], pool[3][v.removesuffix("_unbiased")]) for v in used)
+    assert "planted_bias" not in ctx.facts and set(used) == set(pool[3]) | {"standard_unbiased"}
+
+
+def _differences(tmp_path, pool, *overrides):
+    curves, diffs, _, _ = _run(tmp_path, pool, *overrides)
+    return curves, diffs
 
 
 @pytest.mark.parametrize("w", [0.0, 2.0])
