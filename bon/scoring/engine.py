@@ -66,8 +66,7 @@ def counts_since(obj, before: dict[str, int]) -> dict[str, int]:
     return {k: v - before.get(k, 0) for k, v in counts(obj).items()}
 
 
-def quantize(n: int, q: int) -> int:
-    """n rounded up to a multiple of q (0 stays 0)."""
+def quantize(n: int, q: int) -> int:  # n rounded up to a multiple of q (0 stays 0)
     return -(-n // q) * q
 
 
@@ -391,7 +390,8 @@ class Engine:
                     ids[r, :lens[r]] = torch.tensor(x)
                     mask[r, :plen[w]] = 1
                     mask[r, P:P + lens[r]] = 1
-                pos = start[:, None] + torch.arange(L)  # (B, L): continue each row's own prefix positions
+                # (B, L): each row's own positions on; pads (after every real token) capped at a learned table's end
+                pos = (start[:, None] + torch.arange(L)).clamp(max=self.max_length - 1)
                 past = rows_cache(pick_rows(kv, [w for w, _ in picked]), self.config) if kv else None
                 h = self.body(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev),
                               past_key_values=past, use_cache=past is not None).last_hidden_state  # (B, L, H)
@@ -410,7 +410,9 @@ class Engine:
         for r, p in enumerate(prefixes):
             ids[r, :len(p)] = torch.tensor(p)
             mask[r, :len(p)] = 1
-        cache = self.body(input_ids=ids.to(dev), attention_mask=mask.to(dev), use_cache=True).past_key_values
+        pos = torch.arange(P).clamp(max=self.max_length - 1).expand(len(prefixes), P)  # pads capped, as in _cached
+        cache = self.body(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev), use_cache=True)
+        cache = cache.past_key_values
         self._count(len(prefixes), P, sum(map(len, prefixes)))
         return [(layer.keys, layer.values) for layer in cache.layers]
 

@@ -15,7 +15,7 @@ from bon.models import resolve
 from bon.registry import UnknownNameError
 from bon.scoring import NON_SYCOPHANTIC, STANDARD, Group, Variant, apply_variant, encode_group, make_pm
 from bon.scoring.base import check_finite
-from bon.scoring.engine import ContextOverflowError
+from bon.scoring.engine import ContextOverflowError, Engine
 
 BUNDLED = "bundled:smollm2-135m-instruct"
 PROMPTS = [
@@ -202,3 +202,19 @@ def test_variant_and_input_validation(prompted):
         prompted.score([[{"role": "user", "content": "hi"}]], [""], [None], progress=False)
     with pytest.raises(UnknownNameError, match="Did you mean 'prompted'"):
         make_pm("prompt")
+
+
+def test_engine_pads_within_a_learned_position_table():
+    """A model with a learned position table (GPT-2: no row past n_positions) scores a row that fills its context:
+    the padding up to the length bucket must not ask for positions past the table."""
+    from transformers import GPT2Config, GPT2Model
+
+    torch.manual_seed(0)
+    cfg = GPT2Config(n_positions=40, n_embd=32, n_layer=2, n_head=2, vocab_size=100)
+    body = GPT2Model(cfg).eval()
+    eng = Engine(body, lambda h: h[:, :1], cfg)
+    g = Group(list(range(1, 12)), [list(range(20, 49)), [5]])  # 11 + 29 = 40 tokens: the whole context
+    got = eng.run([g])[0]
+    with torch.inference_mode():  # the reference: each full sequence alone, no padding
+        want = [body(input_ids=torch.tensor([g.prefix + c])).last_hidden_state[0, -1, :1] for c in g.conts]
+    assert torch.allclose(got, torch.stack(want), atol=1e-5)
