@@ -27,9 +27,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-import torch
-from transformers import DynamicCache
-from transformers.cache_utils import DynamicLayer
+import torch  # transformers is imported in rows_cache: a warm run never builds a cache, and it costs ~1.4 s
 
 log = logging.getLogger("bon")
 MODES = ("cached", "naive")
@@ -163,13 +161,15 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     return DTYPES[dtype]
 
 
-def rows_cache(kv: list[tuple[torch.Tensor, torch.Tensor]], config) -> DynamicCache:
+def rows_cache(kv: list[tuple[torch.Tensor, torch.Tensor]], config):
     """A fresh DynamicCache holding given prefix states, (B, kv_heads, P, head_dim) per layer.
 
     forward appends to the cache it is given, so every chunk needs its own. ``DynamicCache(ddp_cache_data)`` would
     copy the states in (``update`` concatenates onto an empty tensor) and forward then copies them again when
     appending the chunk; setting them on plain layers leaves only that second copy, so a stride-0 view stays free.
     """
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
     cache = DynamicCache(config=config)  # config: one layer object per decoder layer, of the right type
     if len(cache.layers) != len(kv):
         raise RuntimeError(f"the model's cache has {len(cache.layers)} layers but the prefix produced {len(kv)}")
