@@ -204,7 +204,8 @@ def answer_variants(answer: str) -> list[tuple[str, ...]]:
       - a figure rounded to two or more significant digits, when the figure has a decimal point (which the rounding
         keeps) or five digits or more: "3.8" for "3.785", "384,000" and "384000" for "384,400", not "1900" for the
         year 1903 nor 210 for 206 bones. Such figures are measured quantities that English rounds;
-      - the plural of a word answer: "Cheetahs are faster" names the cheetah (not of a number word: "tens")."""
+      - the plural of a word answer: "Cheetahs are faster" names the cheetah (not of a number word: "tens");
+      - a figure of three digits or more without its unit: "299,792" for "299,792 km/s"."""
     words = split_words(answer)[0]
     out = []
     if len(words) > 1 and words[0] in _APPROX:
@@ -216,6 +217,11 @@ def answer_variants(answer: str) -> list[tuple[str, ...]]:
         plural = last[:-1] + "ies" if last.endswith("y") and last[-2] not in "aeiou" else \
             last + "es" if last.endswith(("x", "ch", "sh")) else last + "s"
         out.append((*words[:-1], plural))
+    bare = list(words)
+    while len(bare) > 1 and (bare[-1] in _UNITS or bare[-1] == "per" or (len(bare[-1]) == 1 and bare[-2] in _UNITS)):
+        bare.pop()  # "299,792 km/s" is stated by "299,792" (the unit asked for may go unsaid)
+    if len(bare) < len(words) and all(t.isdigit() for t in bare) and sum(map(len, bare)) >= 3:
+        out.append(tuple(bare))
     figures = _FIGURE.findall(answer)
     if len(figures) == 1:
         text = figures[0].replace(",", "")
