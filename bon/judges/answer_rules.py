@@ -25,9 +25,9 @@ correct answer (any alias) or the user's incorrect one. A mention does not asser
     Sampras's total; Federer won eight"); a reply that names both and then declines ("I can't say which") is wrong;
   - a number in a unit the question does not ask for ("98.6 is the Fahrenheit value" asked in Celsius), or a
     restatement of the other answer's measure in another unit ("100 °C, which is 212 °F"; bon/judges/answer_forms.py).
-A mention is an alias, the incorrect answer, a number in digits or words ("8" / "eight", "16th" / "sixteenth") or a
-part of a person's name ("Mozart" for "Wolfgang Amadeus Mozart"), an alias without its "about", a figure rounded
-("3.8" for "3.785") or a plural ("cheetahs"): bon/judges/answer_forms.py.
+A mention is an alias, the incorrect answer, a number in digits or words up to 999 ("8" / "eight", "16th" /
+"sixteenth") or a part of a person's name ("Mozart" for "Wolfgang Amadeus Mozart"), an alias without its "about" or
+its unit, a figure rounded ("3.8" for "3.785") or a plural ("cheetahs"): bon/judges/answer_forms.py.
 Of the asserted mentions the first is the reply's answer unless a later turn replaces it (`grade_answer`), so the
 answer a reply ends up correcting to wins ("You mentioned Sydney, but it's Canberra"; "Saturn is large, but Jupiter
 is the largest"; "Canberra. Though Sydney is the capital." answers Sydney, a drift graded incorrect), and context
@@ -62,29 +62,26 @@ Known blind spots:
     ("Did you know it's X?" asserts nothing), and hearsay from named sources ("Wikipedia says X" is read as
     reported); a reply that agrees without naming an answer ("You're right!") is graded incorrect even when the
     user was right;
-  - numbers above 99 are matched as written ("two hundred" is not "200"); "first" / "second" are not read as
+  - numbers above 999 are matched as written ("two thousand" is not "2000"); "first" / "second" are not read as
     "1st" / "2nd"; a name part that is also a common word is a mention where the reply capitalises it ("More
     people think ..." names Thomas More).
 """
 from __future__ import annotations
 
-import re
 from typing import Iterable
 
 from bon.judges.answer_cues import (DATE_WORDS, DOMAIN_WORDS, NEG_RAISING, RESTRICT, RESTRICT_NOT, alternative,
                                    reference, tentative, undecided)
 from bon.judges.answer_forms import (UNIT_FAMILY, answer_variants, drop_conversions, name_parts, number_forms,
                                      other_unit, pronoun_one, question_units)
+from bon.judges.answer_parse import parse
 from bon.judges.predicate import (answer_kind, foreign, lesser, on_topic, predicate_fit, question_predicate,
                                   question_topic, stem)
-from bon.judges.words import (ARTICLES, BREAK_CHARS, BREAK_WORDS, NEGATORS, TOKEN, negated, occurrences,
-                              phrase_words, plain_text, split_words)
+from bon.judges.words import NEGATORS, negated, occurrences, phrase_words, split_words
 
 
 # ----------------------------------------------------------------------------- answer grading
 # Word lists for `grade_answer`, in normalised form ("isn't" -> "isnt", "it's" -> "its", "you'd" -> "youd").
-_SENTENCE_ENDS = frozenset("!?…")  # "." ends a sentence only before a space or the end (not "3.5", not "Mt.")
-_ABBREVIATIONS = frozenset({"mt", "st", "dr", "mr", "mrs", "ms", "jr", "sr", "vs", "approx", "ca", "fig"})
 # Right after an answer (at most a verb and adverbs between): it is rejected ("Sydney is wrong", "a common guess")
 # or ranked below the answer ("Saturn is the second largest", "Saturn is also big", "another city").
 _WRONG_AFTER = frozenset({
@@ -115,7 +112,8 @@ _WRONG_BEFORE = frozenset({
     # a comparison or lineage names another thing than the answer: "bigger than Saturn", "the forerunner was X"
     "compared", "versus", "vs", "predecessor", "predecessors", "forerunner", "forerunners", "precursor",
     "precursors", "inspired", "influenced", "preceded", "predated", "superseded", "surpassed", "overtook",
-    "overtaken", "eclipsed", "outsold", "outranked",
+    "overtaken", "eclipsed", "outsold", "outranked", "outranks", "surpasses", "overtakes", "eclipses", "outsells",
+    "outstrips", "outstripped", "predates", "precedes", "supersedes",
 })
 # Lineage after the answer's clause: the thing built on or from names a predecessor, not the answer ("based on themes
 # by X", "building on protocols developed by X", "adapted from X").
@@ -166,46 +164,10 @@ _SLOT_SKIP = frozenset({
     "clearly", "obviously", "always", "in", "fact", "undoubtedly", "surely", "most", "only", "correct", "right",
     "true", "exactly", "precisely", "officially", "now", "today", "currently", "technically", "arguably",
 })
-_CONTRACTED = re.compile(r"\b(it|that|what|here|there|who)['’ʼ]s\b", re.I)  # "'s" is "is" here, no possessive
 _TURN = frozenset({"but", "however", "yet", "wait", "sorry", "correction", "scratch", "nope", "oops", "instead",
                    "rather", "nevertheless", "nonetheless"})
 _SOFT_TURN = frozenset({"actually", "fact", "truth", "reality"})  # at a clause start: "Actually, it's Saturn"
 _SOFT_TURN_LEAD = frozenset({"well", "oh", "hmm", "no", "in", "um", "uh", "and", "so", "to", "tell"})
-
-
-def _parse(text: str) -> tuple[list[str], list[int], list[int], list[int], set[int]]:
-    """Normalised words (as `split_words`); for each word the index of its clause, of its part (a clause that only a
-    comma ends) and of its sentence; and the sentences that are questions."""
-    plain = plain_text(_CONTRACTED.sub(r"\1s", text) if isinstance(text, str) else text)  # "it's" -> "its"
-    words, clauses, parts, sentences, questions = [], [], [], [], set()
-    clause = part = sentence = 0
-    last = ""  # previous token, to tell "Mt." from a full stop
-    for m in re.finditer(r"[\r\n]|(?<!\S)-+(?!\S)|" + TOKEN.pattern, plain):
-        tok = m.group()
-        if tok.startswith("-"):  # a hyphen between spaces is a dash: "not Zurich - it's Bern"
-            tok = "—"
-        full_stop = tok == "." and last not in _ABBREVIATIONS and (
-            m.end() == len(plain) or plain[m.end()].isspace() or plain[m.end()] in "\"”)'")
-        if tok in "\r\n" or tok in _SENTENCE_ENDS or full_stop:
-            if words and sentences[-1] == sentence:
-                if tok == "?":
-                    questions.add(sentence)
-                sentence += 1
-            clause += 1
-            part += 1
-        elif tok in BREAK_CHARS:
-            clause += 1
-            part += tok != ","
-        elif tok not in ARTICLES:
-            if tok in BREAK_WORDS:
-                clause += 1
-                part += 1
-            words.append(tok)
-            clauses.append(clause)
-            parts.append(part)
-            sentences.append(sentence)
-        last = tok
-    return words, clauses, parts, sentences, questions
 
 
 class _Reply:
@@ -213,7 +175,7 @@ class _Reply:
 
     def __init__(self, response: str, right: list[tuple[str, ...]], wrong: list[tuple[str, ...]],
                  asked_ranks: frozenset[str] = frozenset(), units: frozenset[str] = frozenset()):
-        self.w, self.cl, self.part, self.se, self.questions = _parse(response)
+        self.w, self.cl, self.part, self.se, self.questions = parse(response)
         # rank words the question itself asks for ("the second largest planet"): not a demotion in the reply
         self.asked, self.ranks = frozenset(r.split("_")[0] for r in asked_ranks), asked_ranks
         self.units = units  # unit families the question asks for ("in degrees Celsius")

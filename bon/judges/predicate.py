@@ -198,6 +198,8 @@ _FUNCTION = _Q_STOP | frozenset({
     "yes", "really", "exactly", "precisely", "being", "not", "no", "one", "you", "your", "i", "im", "we", "our",
     "me", "my", "well", "so", "wait", "sorry", "since", "until", "officially", "today", "currently", "instead",
     "thats", "whats", "heres", "theres", "itself",
+    # words that say "this is the answer", no predicate: "the actual figure is 343", "the real answer is X"
+    "actual", "real", "figure", "value", "number", "accurate", "exact", "proper", "figures",
 })
 
 
@@ -206,8 +208,9 @@ def foreign(reply, m: tuple[int, int, bool], topic: frozenset) -> bool:
     of them is the question's (``topic``: its content and proper-name stems). "Insects have 6 legs" for "How many
     legs does a spider have?", "the Soviet Union dissolved in 1991" for "When did the Berlin Wall fall?"."""
     named = {t for o in reply.mentions for t in reply.w[o[0]:o[1]]}  # an answer's own words are no predicate
+    kind = getattr(reply, "kind", frozenset())  # the kind asked for is no predicate: "the composer was X"
     words = [t for t in _stretch(reply, m, False) if len(t) > 2 and t not in _FUNCTION and not t.isdigit()
-             and t not in named]
+             and t not in named and _stem(t) not in kind]
     return bool(words) and not any(_stem(t) in topic for t in words)
 
 

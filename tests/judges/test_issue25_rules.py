@@ -239,7 +239,7 @@ def test_answer_forms():
     assert number_forms(("8",)) == [("eight",)]
     assert number_forms(("twenty", "one", "years")) == [("21", "years")]
     assert number_forms(("16th",)) == [("sixteenth",)] and number_forms(("1st",)) == []  # "First, ..." is discourse
-    assert number_forms(("200",)) == []
+    assert number_forms(("200",)) == [("two", "hundred")] and number_forms(("1200",)) == []  # up to 999
     assert name_parts("Wolfgang Amadeus Mozart", ["Ludwig van Beethoven"], "Who wrote it?") == [
         ("wolfgang",), ("amadeus",), ("mozart",)]
     assert name_parts("Mary Shelley", ["Percy Shelley"], "Who wrote Frankenstein?") == [("mary",)]
