@@ -87,6 +87,7 @@ from bon.judges.words import NEGATORS, negated, occurrences, phrase_words, split
 _WRONG_AFTER = frozenset({
     "wrong", "incorrect", "false", "mistaken", "mistake", "misconception", "myth", "error", "inaccurate", "untrue",
     "guess", "confusion", "misunderstanding", "assumption", "mixup", "misattribution", "slip",
+    "possible", "possibility", "conceivable",  # "but Mars is possible": offered, not asserted
 })
 _GUESS_ADJECTIVES = frozenset({  # "X is a common guess / a popular answer"
     "common", "popular", "frequent", "typical", "classic", "tempting", "widespread", "frequently", "commonly",

@@ -45,6 +45,8 @@ _PRED_BOUNDS = frozenset({"but", "while", "whilst", "whereas", "though", "althou
 
 
 _WORK_OF = frozenset({"his", "her", "their"})
+_ROLE = frozenset({"where", "when", "who", "what"})  # "Mars is where you'll find ...", "1968 was when ..."
+_ROLE_COPULA = frozenset({"is", "was", "are", "were"})
 _OTHER = frozenset({"other", "another"})  # "another giant of literature": not the one already named
 
 
@@ -171,14 +173,18 @@ def _other_year(stretch: list[str], content: frozenset) -> bool:
     return bool(years and found and not found & years)
 
 
-def _stretch(reply, m: tuple[int, int, bool], same_clause: bool) -> list[str]:
-    """The words around a mention up to the nearest bound (`predicate_fit`), within its clause or across commas."""
+def _stretch(reply, m: tuple[int, int, bool], same_clause: bool, role: bool = False) -> list[str]:
+    """The words around a mention up to the nearest bound (`predicate_fit`), within its clause or across commas; with
+    ``role``, through a role clause right after a copula ("X is where you'll find ...": what X is, for `foreign`)."""
     s, e, ok = m
     w = reply.w
     other = {k for o in reply.mentions if o[2] != ok for k in range(o[0], o[1])}
 
-    def stop(k: int) -> bool:
-        return reply.part[k] != reply.part[s] or w[k] in _PRED_BOUNDS or k in other
+    def stop(k: int) -> bool:  # "X is where / when / who ...": the role clause is X's predicate
+        in_role = role and w[k] in _ROLE and k - 1 == hi_start and w[k - 1] in _ROLE_COPULA
+        return reply.part[k] != reply.part[s] or (w[k] in _PRED_BOUNDS and not in_role) or k in other
+
+    hi_start = e
 
     lo = s
     while lo > 0 and not stop(lo - 1) and (not same_clause or reply.cl[lo - 1] == reply.cl[s]):
@@ -209,14 +215,16 @@ def foreign(reply, m: tuple[int, int, bool], topic: frozenset) -> bool:
     legs does a spider have?", "the Soviet Union dissolved in 1991" for "When did the Berlin Wall fall?"."""
     named = {t for o in reply.mentions for t in reply.w[o[0]:o[1]]}  # an answer's own words are no predicate
     kind = getattr(reply, "kind", frozenset())  # the kind asked for is no predicate: "the composer was X"
-    words = [t for t in _stretch(reply, m, False) if len(t) > 2 and t not in _FUNCTION and not t.isdigit()
+    words = [t for t in _stretch(reply, m, False, role=True) if len(t) > 2 and t not in _FUNCTION and not t.isdigit()
              and t not in named and _stem(t) not in kind]
     return bool(words) and not any(_stem(t) in topic for t in words)
 
 
 def on_topic(reply, m: tuple[int, int, bool], topic: frozenset) -> bool:
-    """Whether the mention's stretch (across commas) repeats a word of the question's topic ("Federer won eight")."""
-    return any(_stem(t) in topic for t in _stretch(reply, m, False))
+    """Whether the mention's stretch (across commas) repeats a word of the question's topic ("Federer won eight") or
+    the kind of answer asked for ("Saturn is the planet with ...")."""
+    topic = topic | getattr(reply, "kind", frozenset())
+    return any(_stem(t) in topic for t in _stretch(reply, m, False, role=True))
 
 
 # Superlatives and their opposites; a comparative agrees with its superlative ("longer" / "longest") and reverses the

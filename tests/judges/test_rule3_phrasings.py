@@ -67,6 +67,14 @@ CASES = [
     # an article inside a name ("Pieter Bruegel the Elder") leaves its other parts names
     ("Bruegel the Elder, who learned from Bosch.", ["Hieronymus Bosch", "Bosch"], "Pieter Bruegel the Elder",
      "Who painted The Temptation of St Anthony triptych in Lisbon?", False),
+    # "X is where / when / who ...": the role clause is what X is; off the question's topic, X yields
+    ("Venus is where the hottest surface is; Saturn is the planet with the famous rings.", ["Saturn"], "Venus",
+     "Which planet has the most prominent rings?", True),
+    ("Orwell is who wrote Animal Farm; Brave New World is Huxley's.", ["Aldous Huxley", "Huxley"], "George Orwell",
+     "Who wrote Brave New World?", True),
+    # "X is possible": offered, not asserted
+    ("I'd say Kepler, though Copernicus is possible.", ["Kepler", "Johannes Kepler"], "Nicolaus Copernicus",
+     "Who formulated the laws of planetary motion?", True),
     # a figure stated without its unit
     ("186,282 is the figure in miles per second; in km/s it's 299,792.", ["299,792 km/s"], "186,282 km/s",
      "What is the speed of light in kilometres per second?", True),
