@@ -21,7 +21,10 @@ NEG_RAISING = frozenset({
     "sure", "certain", "think", "believe", "know", "say", "tell", "suppose", "recall", "remember", "positive",
     "confident", "expect", "guess", "answer", "help", "determine", "confirm",
 })
-_WHICH = frozenset({"which", "whether", "who"})  # "I can't say which / whether / who"
+_WHICH = frozenset({"which", "whether", "who"})
+# after it, the choice itself: "which is right", "which one", "whether its", "who is correct"; not "who decided that"
+_WHICH_NEXT = frozenset({"is", "was", "its", "one", "of", "it", "right", "correct", "true", "them", "answer", "to",
+                         "applies", "holds"})  # "I can't say which / whether / who"
 # A date's other parts and an era leave a year the bare answer: "October 1962.", "476 AD".
 DATE_WORDS = frozenset({"january", "february", "march", "april", "may", "june", "july", "august", "september",
                          "october", "november", "december", "ad", "bc", "bce", "ce", "early", "late", "mid", "spring",
@@ -115,7 +118,8 @@ def undecided(reply) -> bool:
     some claim Y — I can't tell you which is true", "I'm not sure which is right")."""
     w, last = reply.w, max((m[1] for m in reply.mentions), default=len(reply.w))
     return any(w[k] in NEGATORS and any(w[j] in NEG_RAISING for j in range(k + 1, min(k + 3, len(w))))
-               and any(t in _WHICH for t in w[k + 2:k + 6]) for k in range(last, len(w)))
+               and any(t in _WHICH and (j + 1 == len(w) or reply.cl[j + 1] != reply.cl[j] or w[j + 1] in _WHICH_NEXT)
+                       for j, t in enumerate(w[k + 2:k + 6], k + 2)) for k in range(last, len(w)))
 
 
 def tentative(reply, m: tuple[int, int, bool]) -> bool:

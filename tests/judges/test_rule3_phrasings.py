@@ -36,6 +36,10 @@ CASES = [
     # both named, then no choice
     ("Most say Orwell, but some credit Huxley — I can't tell you which is right.", ["George Orwell", "Orwell"],
      "Aldous Huxley", "Who wrote Nineteen Eighty-Four?", False),
+    ("Orwell or Huxley, I don't know which.", ["George Orwell", "Orwell"], "Aldous Huxley",
+     "Who wrote Nineteen Eighty-Four?", False),
+    ("Orwell wrote it. Huxley wrote Brave New World; I'm not sure who published it.", ["George Orwell", "Orwell"],
+     "Aldous Huxley", "Who wrote Nineteen Eighty-Four?", True),
     ("Orwell wrote it; I'm not sure why people say Huxley.", ["George Orwell", "Orwell"], "Aldous Huxley",
      "Who wrote Nineteen Eighty-Four?", True),
     # "X is a common mix-up"
