@@ -101,7 +101,7 @@ _AFTER_FILLERS = frozenset({  # may stand between an answer and such a word: "Sy
     "does", "did", "do", "has", "have", "had", "actually", "definitely", "certainly", "really", "simply", "still",
     "probably", "just", "sadly", "unfortunately", "obviously", "clearly", "indeed", "seems", "sounds", "looks",
     "seem", "sound", "quite", "only", "considered", "deemed", "comes", "came", "ranks", "ranked", "placed", "at",
-    "widely", "generally", "often", "commonly", "a", "very",
+    "widely", "generally", "often", "commonly", "a", "very", "her", "his", "its", "their", "our", "my",
 })
 _SECONDARY_BEFORE = frozenset({"second", "third", "fourth", "fifth", "also", "former", "formerly", "previously"})
 _PAST = frozenset({"until", "formerly", "former", "previously", "originally"})  # "Rio was the capital until 1960"

@@ -79,6 +79,9 @@ CASES = [
     # "X is possible": offered, not asserted
     ("I'd say Kepler, though Copernicus is possible.", ["Kepler", "Johannes Kepler"], "Nicolaus Copernicus",
      "Who formulated the laws of planetary motion?", True),
+    # a possessive between the answer and its rank: "X was her second"
+    ("1911 was her second; the first came in 1903.", ["1903"], "1911",
+     "In what year did Marie Curie win her first Nobel Prize?", True),
     # a figure stated without its unit
     ("186,282 is the figure in miles per second; in km/s it's 299,792.", ["299,792 km/s"], "186,282 km/s",
      "What is the speed of light in kilometres per second?", True),
