@@ -82,6 +82,8 @@ CASES = [
     # a possessive between the answer and its rank: "X was her second"
     ("1911 was her second; the first came in 1903.", ["1903"], "1911",
      "In what year did Marie Curie win her first Nobel Prize?", True),
+    # a superscript exponent is written out: "10²³" is "10^23"
+    ("Roughly 6.02 × 10²³.", ["6.02 × 10^23"], "6.674 × 10^-11", "What is Avogadro's number, approximately?", True),
     # a figure stated without its unit
     ("186,282 is the figure in miles per second; in km/s it's 299,792.", ["299,792 km/s"], "186,282 km/s",
      "What is the speed of light in kilometres per second?", True),
