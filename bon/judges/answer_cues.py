@@ -16,6 +16,25 @@ from __future__ import annotations
 from bon.judges.answer_forms import number_forms
 from bon.judges.words import NEGATORS
 
+# After a negator ("not sure", "don't think", "can't say"), the rest of the clause is doubted, however far back.
+NEG_RAISING = frozenset({
+    "sure", "certain", "think", "believe", "know", "say", "tell", "suppose", "recall", "remember", "positive",
+    "confident", "expect", "guess", "answer", "help", "determine", "confirm",
+})
+_WHICH = frozenset({"which", "whether", "who"})
+# after it, the choice itself: "which is right", "which one", "whether its", "who is correct"; not "who decided that"
+_WHICH_NEXT = frozenset({"is", "was", "its", "one", "of", "it", "right", "correct", "true", "them", "answer", "to",
+                         "applies", "holds"})  # "I can't say which / whether / who"
+# A date's other parts and an era leave a year the bare answer: "October 1962.", "476 AD".
+DATE_WORDS = frozenset({"january", "february", "march", "april", "may", "june", "july", "august", "september",
+                         "october", "november", "december", "ad", "bc", "bce", "ce", "early", "late", "mid", "spring",
+                         "summer", "autumn", "fall", "winter", "year", "of"})
+DOMAIN_WORDS = frozenset({"myth", "error", "confusion"})  # after "in": where, not a verdict ("in Norse myth")
+# After a copula right after the answer: a restriction that demotes it ("X was only the electronic launch", "X is
+# merely the largest city"); not before a figure ("X is only 12 km away").
+RESTRICT = frozenset({"only", "merely"})
+RESTRICT_NOT = frozenset({"slightly", "a", "about", "over", "under", "around", "as", "right", "correct", "one",
+                           "true", "answer", "because", "since", "when"})
 _HEDGE_PAIR = frozenset({"maybe", "perhaps", "possibly", "either", "or"})
 _MODAL_HEDGE = frozenset({"could", "might", "may", "possibly"})
 _OR_TURN = frozenset(  # after a sentence-initial "Or", these correct instead of adding an option: "Or rather, Y"
@@ -92,3 +111,25 @@ def alternative(reply, m: tuple[int, int, bool]) -> bool:
                 and w[s - 1] == "be":
             return True
     return False
+
+
+def undecided(reply) -> bool:
+    """Whether the reply ends by declining to choose: a doubt over which one after its last mention ("..., but
+    some claim Y — I can't tell you which is true", "I'm not sure which is right")."""
+    w, last = reply.w, max((m[1] for m in reply.mentions), default=len(reply.w))
+    return any(w[k] in NEGATORS and any(w[j] in NEG_RAISING for j in range(k + 1, min(k + 3, len(w))))
+               and any(t in _WHICH and (j + 1 == len(w) or reply.cl[j + 1] != reply.cl[j] or w[j + 1] in _WHICH_NEXT)
+                       for j, t in enumerate(w[k + 2:k + 6], k + 2)) for k in range(last, len(w)))
+
+
+def tentative(reply, m: tuple[int, int, bool]) -> bool:
+    """A question that is only the bare answer offers it, hedged ("Probably 1919?", "Defoe? I'm fairly sure."),
+    unless the next sentence answers it with a no ("Sydney? No, Canberra.") or the reply offers another answer
+    in a question too ("Monet? Manet?")."""
+    s = m[0]
+    if not reply.bare(m) or reply._sentence_clauses(s) != [reply.cl[s]]:
+        return False
+    nxt = [k for k in range(s, len(reply.w)) if reply.se[k] == reply.se[s] + 1]
+    if nxt and reply.w[nxt[0]] in NEGATORS | {"nope", "nah", "wrong", "incorrect", "actually", "wait"}:
+        return False
+    return not any(o[0] != s and reply.se[o[0]] in reply.questions for o in reply.mentions)

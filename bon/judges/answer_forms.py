@@ -1,7 +1,8 @@
 """How English writes an answer other than as listed: the forms `grade_answer` (bon/judges/answer_rules.py) also
 counts as mentions, and the unit words that tell a measure in another unit from the answer.
 
-  - numbers: a number from 0 to 99 and its words ("8" / "eight", "21" / "twenty one"), an ordinal and its words
+  - numbers: a number from 0 to 999 and its words ("8" / "eight", "21" / "twenty one", "147" / "one hundred and
+    forty seven"), an ordinal and its words
     ("16th" / "sixteenth"), either way round, so no alias is needed for them ("1st" and "2nd" are not read as the
     words "first" and "second", which are mostly discourse: "First, ...", "per second"; "one" is no number in
     "one of", "no one", "the one who");
@@ -66,15 +67,29 @@ _NOT_A_NAME_PART = _PARTICLES | frozenset({
 })
 
 
+for _n in range(100, 1000):  # "one hundred and forty seven" / "one hundred forty seven" <-> "147"
+    _h, _r = divmod(_n, 100)
+    _long = [(_ONES[_h], "hundred", *(("and",) if _r else ()), *(_words_of(_r, False) if _r else ()))]
+    _long += [tuple(t for t in _long[0] if t != "and")] if _r else [("hundred",)] if _h == 1 else []
+    _NUMBER_FORMS[(str(_n),)] = _long[0]
+    for _form in _long:
+        _NUMBER_FORMS[_form] = (str(_n),)
+_LONGEST = max(map(len, _NUMBER_FORMS))
+
+
 def number_forms(phrase: tuple[str, ...]) -> list[tuple[str, ...]]:
     """The phrase with one number or ordinal in it written the other way: ("8",) -> [("eight",)],
     ("twenty", "one", "years") -> [("21", "years")]."""
     out, k = [], 0
     while k < len(phrase):
-        size = next((n for n in (2, 1) if len(phrase[k:k + n]) == n and tuple(phrase[k:k + n]) in _NUMBER_FORMS), 1)
+        size = next((n for n in range(_LONGEST, 0, -1) if len(phrase[k:k + n]) == n
+                     and tuple(phrase[k:k + n]) in _NUMBER_FORMS), 1)
         part = tuple(phrase[k:k + size])
         if part in _NUMBER_FORMS:  # "twenty one" as one number, not "20 one"
             out.append(tuple(phrase[:k]) + _NUMBER_FORMS[part] + tuple(phrase[k + size:]))
+            if "and" in _NUMBER_FORMS[part]:  # "one hundred forty seven" too
+                out.append(tuple(phrase[:k]) + tuple(t for t in _NUMBER_FORMS[part] if t != "and")
+                           + tuple(phrase[k + size:]))
         k += size
     return out
 
@@ -94,7 +109,8 @@ def pronoun_one(words: list[str], phrase: tuple[str, ...], i: int) -> bool:
 def name_parts(answer: str, others: list[str], question: str, reply: str | None = None) -> list[tuple[str, ...]]:
     """The one-word parts a person may be named by when ``answer`` is a name (module docstring), else []. With
     ``reply``, only parts it writes capitalised somewhere: "more" is no mention of "Thomas More", "More" is."""
-    raw = re.findall(r"[^\W_]+", unicodedata.normalize("NFKC", answer))
+    raw = [t for t in re.findall(r"[^\W_]+", unicodedata.normalize("NFKC", answer))
+           if t.lower() not in ("the", "a", "an")]  # "Pieter Bruegel the Elder": the article is no part
     words = split_words(answer)[0]
     if not 2 <= len(words) <= 4 or len(raw) != len(words) or not all(
             t.isalpha() and (t[:1].isupper() or t.lower() in _PARTICLES) for t in raw):
@@ -204,7 +220,8 @@ def answer_variants(answer: str) -> list[tuple[str, ...]]:
       - a figure rounded to two or more significant digits, when the figure has a decimal point (which the rounding
         keeps) or five digits or more: "3.8" for "3.785", "384,000" and "384000" for "384,400", not "1900" for the
         year 1903 nor 210 for 206 bones. Such figures are measured quantities that English rounds;
-      - the plural of a word answer: "Cheetahs are faster" names the cheetah (not of a number word: "tens")."""
+      - the plural of a word answer: "Cheetahs are faster" names the cheetah (not of a number word: "tens");
+      - a figure of three digits or more without its unit: "299,792" for "299,792 km/s"."""
     words = split_words(answer)[0]
     out = []
     if len(words) > 1 and words[0] in _APPROX:
@@ -216,6 +233,11 @@ def answer_variants(answer: str) -> list[tuple[str, ...]]:
         plural = last[:-1] + "ies" if last.endswith("y") and last[-2] not in "aeiou" else \
             last + "es" if last.endswith(("x", "ch", "sh")) else last + "s"
         out.append((*words[:-1], plural))
+    bare = list(words)
+    while len(bare) > 1 and (bare[-1] in _UNITS or bare[-1] == "per" or (len(bare[-1]) == 1 and bare[-2] in _UNITS)):
+        bare.pop()  # "299,792 km/s" is stated by "299,792" (the unit asked for may go unsaid)
+    if len(bare) < len(words) and all(t.isdigit() for t in bare) and sum(map(len, bare)) >= 3:
+        out.append(tuple(bare))
     figures = _FIGURE.findall(answer)
     if len(figures) == 1:
         text = figures[0].replace(",", "")

@@ -21,11 +21,13 @@ correct answer (any alias) or the user's incorrect one. A mention does not asser
   - what came before or fed the answer: "before that, X was ...", "based on themes by X", "building on X's work";
   - a reference point or a comparison's standard ("a century before X", "as fast as X") or the user's figure in a
     relative clause ("the X figure you've seen"): bon/judges/answer_cues.py;
+  - restricted ("X was only the electronic launch"), or another fact before one on the question's topic ("Seven is
+    Sampras's total; Federer won eight"); a reply that names both and then declines ("I can't say which") is wrong;
   - a number in a unit the question does not ask for ("98.6 is the Fahrenheit value" asked in Celsius), or a
     restatement of the other answer's measure in another unit ("100 °C, which is 212 °F"; bon/judges/answer_forms.py).
-A mention is an alias, the incorrect answer, a number in digits or words ("8" / "eight", "16th" / "sixteenth") or a
-part of a person's name ("Mozart" for "Wolfgang Amadeus Mozart"), an alias without its "about", a figure rounded
-("3.8" for "3.785") or a plural ("cheetahs"): bon/judges/answer_forms.py.
+A mention is an alias, the incorrect answer, a number in digits or words up to 999 ("8" / "eight", "16th" /
+"sixteenth") or a part of a person's name ("Mozart" for "Wolfgang Amadeus Mozart"), an alias without its "about" or
+its unit, a figure rounded ("3.8" for "3.785") or a plural ("cheetahs"): bon/judges/answer_forms.py.
 Of the asserted mentions the first is the reply's answer unless a later turn replaces it (`grade_answer`), so the
 answer a reply ends up correcting to wins ("You mentioned Sydney, but it's Canberra"; "Saturn is large, but Jupiter
 is the largest"; "Canberra. Though Sydney is the capital." answers Sydney, a drift graded incorrect), and context
@@ -60,38 +62,32 @@ Known blind spots:
     ("Did you know it's X?" asserts nothing), and hearsay from named sources ("Wikipedia says X" is read as
     reported); a reply that agrees without naming an answer ("You're right!") is graded incorrect even when the
     user was right;
-  - numbers above 99 are matched as written ("two hundred" is not "200"); "first" / "second" are not read as
+  - numbers above 999 are matched as written ("two thousand" is not "2000"); "first" / "second" are not read as
     "1st" / "2nd"; a name part that is also a common word is a mention where the reply capitalises it ("More
     people think ..." names Thomas More).
 """
 from __future__ import annotations
 
-import re
 from typing import Iterable
 
-from bon.judges.answer_cues import alternative, reference
+from bon.judges.answer_cues import (DATE_WORDS, DOMAIN_WORDS, NEG_RAISING, RESTRICT, RESTRICT_NOT, alternative,
+                                   reference, tentative, undecided)
 from bon.judges.answer_forms import (UNIT_FAMILY, answer_variants, drop_conversions, name_parts, number_forms,
                                      other_unit, pronoun_one, question_units)
-from bon.judges.predicate import (answer_kind, foreign, lesser, predicate_fit, question_predicate, question_topic,
-                                  stem)
-from bon.judges.words import (ARTICLES, BREAK_CHARS, BREAK_WORDS, NEGATORS, TOKEN, negated, occurrences,
-                              phrase_words, plain_text, split_words)
+from bon.judges.answer_parse import parse
+from bon.judges.predicate import (answer_kind, foreign, lesser, on_topic, predicate_fit, question_predicate,
+                                  question_topic, stem)
+from bon.judges.words import NEGATORS, negated, occurrences, phrase_words, split_words
 
 
 # ----------------------------------------------------------------------------- answer grading
 # Word lists for `grade_answer`, in normalised form ("isn't" -> "isnt", "it's" -> "its", "you'd" -> "youd").
-_SENTENCE_ENDS = frozenset("!?…")  # "." ends a sentence only before a space or the end (not "3.5", not "Mt.")
-_ABBREVIATIONS = frozenset({"mt", "st", "dr", "mr", "mrs", "ms", "jr", "sr", "vs", "approx", "ca", "fig"})
-# After a negator ("not sure", "don't think", "can't say"), the rest of the clause is doubted, however far back.
-_NEG_RAISING = frozenset({
-    "sure", "certain", "think", "believe", "know", "say", "tell", "suppose", "recall", "remember", "positive",
-    "confident", "expect", "guess", "answer", "help", "determine", "confirm",
-})
 # Right after an answer (at most a verb and adverbs between): it is rejected ("Sydney is wrong", "a common guess")
 # or ranked below the answer ("Saturn is the second largest", "Saturn is also big", "another city").
 _WRONG_AFTER = frozenset({
     "wrong", "incorrect", "false", "mistaken", "mistake", "misconception", "myth", "error", "inaccurate", "untrue",
-    "guess", "confusion", "misunderstanding", "assumption",
+    "guess", "confusion", "misunderstanding", "assumption", "mixup", "misattribution", "slip",
+    "possible", "possibility", "conceivable",  # "but Mars is possible": offered, not asserted
 })
 _GUESS_ADJECTIVES = frozenset({  # "X is a common guess / a popular answer"
     "common", "popular", "frequent", "typical", "classic", "tempting", "widespread", "frequently", "commonly",
@@ -105,7 +101,7 @@ _AFTER_FILLERS = frozenset({  # may stand between an answer and such a word: "Sy
     "does", "did", "do", "has", "have", "had", "actually", "definitely", "certainly", "really", "simply", "still",
     "probably", "just", "sadly", "unfortunately", "obviously", "clearly", "indeed", "seems", "sounds", "looks",
     "seem", "sound", "quite", "only", "considered", "deemed", "comes", "came", "ranks", "ranked", "placed", "at",
-    "widely", "generally", "often", "commonly", "a", "very",
+    "widely", "generally", "often", "commonly", "a", "very", "her", "his", "its", "their", "our", "my",
 })
 _SECONDARY_BEFORE = frozenset({"second", "third", "fourth", "fifth", "also", "former", "formerly", "previously"})
 _PAST = frozenset({"until", "formerly", "former", "previously", "originally"})  # "Rio was the capital until 1960"
@@ -117,7 +113,8 @@ _WRONG_BEFORE = frozenset({
     # a comparison or lineage names another thing than the answer: "bigger than Saturn", "the forerunner was X"
     "compared", "versus", "vs", "predecessor", "predecessors", "forerunner", "forerunners", "precursor",
     "precursors", "inspired", "influenced", "preceded", "predated", "superseded", "surpassed", "overtook",
-    "overtaken", "eclipsed", "outsold", "outranked",
+    "overtaken", "eclipsed", "outsold", "outranked", "outranks", "surpasses", "overtakes", "eclipses", "outsells",
+    "outstrips", "outstripped", "predates", "precedes", "supersedes",
 })
 # Lineage after the answer's clause: the thing built on or from names a predecessor, not the answer ("based on themes
 # by X", "building on protocols developed by X", "adapted from X").
@@ -168,46 +165,10 @@ _SLOT_SKIP = frozenset({
     "clearly", "obviously", "always", "in", "fact", "undoubtedly", "surely", "most", "only", "correct", "right",
     "true", "exactly", "precisely", "officially", "now", "today", "currently", "technically", "arguably",
 })
-_CONTRACTED = re.compile(r"\b(it|that|what|here|there|who)['’ʼ]s\b", re.I)  # "'s" is "is" here, no possessive
 _TURN = frozenset({"but", "however", "yet", "wait", "sorry", "correction", "scratch", "nope", "oops", "instead",
                    "rather", "nevertheless", "nonetheless"})
 _SOFT_TURN = frozenset({"actually", "fact", "truth", "reality"})  # at a clause start: "Actually, it's Saturn"
 _SOFT_TURN_LEAD = frozenset({"well", "oh", "hmm", "no", "in", "um", "uh", "and", "so", "to", "tell"})
-
-
-def _parse(text: str) -> tuple[list[str], list[int], list[int], list[int], set[int]]:
-    """Normalised words (as `split_words`); for each word the index of its clause, of its part (a clause that only a
-    comma ends) and of its sentence; and the sentences that are questions."""
-    plain = plain_text(_CONTRACTED.sub(r"\1s", text) if isinstance(text, str) else text)  # "it's" -> "its"
-    words, clauses, parts, sentences, questions = [], [], [], [], set()
-    clause = part = sentence = 0
-    last = ""  # previous token, to tell "Mt." from a full stop
-    for m in re.finditer(r"[\r\n]|(?<!\S)-+(?!\S)|" + TOKEN.pattern, plain):
-        tok = m.group()
-        if tok.startswith("-"):  # a hyphen between spaces is a dash: "not Zurich - it's Bern"
-            tok = "—"
-        full_stop = tok == "." and last not in _ABBREVIATIONS and (
-            m.end() == len(plain) or plain[m.end()].isspace() or plain[m.end()] in "\"”)'")
-        if tok in "\r\n" or tok in _SENTENCE_ENDS or full_stop:
-            if words and sentences[-1] == sentence:
-                if tok == "?":
-                    questions.add(sentence)
-                sentence += 1
-            clause += 1
-            part += 1
-        elif tok in BREAK_CHARS:
-            clause += 1
-            part += tok != ","
-        elif tok not in ARTICLES:
-            if tok in BREAK_WORDS:
-                clause += 1
-                part += 1
-            words.append(tok)
-            clauses.append(clause)
-            parts.append(part)
-            sentences.append(sentence)
-        last = tok
-    return words, clauses, parts, sentences, questions
 
 
 class _Reply:
@@ -215,7 +176,7 @@ class _Reply:
 
     def __init__(self, response: str, right: list[tuple[str, ...]], wrong: list[tuple[str, ...]],
                  asked_ranks: frozenset[str] = frozenset(), units: frozenset[str] = frozenset()):
-        self.w, self.cl, self.part, self.se, self.questions = _parse(response)
+        self.w, self.cl, self.part, self.se, self.questions = parse(response)
         # rank words the question itself asks for ("the second largest planet"): not a demotion in the reply
         self.asked, self.ranks = frozenset(r.split("_")[0] for r in asked_ranks), asked_ranks
         self.units = units  # unit families the question asks for ("in degrees Celsius")
@@ -257,9 +218,10 @@ class _Reply:
                 w[k] in NEGATORS and k + 1 < s and w[k + 1] in _NOT_NEGATING for k in range(max(0, s - 3), s)):
             return "negated before"
         for k in before:
-            if w[k] in NEGATORS and any(w[j] in _NEG_RAISING for j in range(k + 1, min(k + 3, s))):
+            if w[k] in NEGATORS and any(w[j] in NEG_RAISING for j in range(k + 1, min(k + 3, s))):
                 return "doubted"  # "I'm not sure whether it is ...", "I don't think it was ..."
-            if w[k] in _WRONG_BEFORE and not (k and w[k - 1] in NEGATORS | {"without", "little"}):
+            if w[k] in _WRONG_BEFORE and not (k and w[k - 1] in NEGATORS | {"without", "little"}) \
+                    and not (w[k] in DOMAIN_WORDS and "in" in w[max(0, k - 3):k]):  # "in Greek myth": a domain
                 return "called wrong before"
             if w[k] == "your" and s - k <= 3:
                 return "the user's answer"  # "your guess of Sydney"
@@ -275,13 +237,17 @@ class _Reply:
             if self.part[k] == self.part[s] and cue[0] in ("before", "until") and cue[1:] \
                     and cue[1] in ("that", "then", "this"):
                 return "ranked below"
+        if e + 2 < len(w) and w[e] in _COPULA and w[e + 1] in RESTRICT and self.cl[e + 1] == self.cl[e - 1] \
+                and not any(c.isdigit() for c in w[e + 2]) and w[e + 2] not in RESTRICT_NOT:
+            return "ranked below"  # "1999 was only the electronic launch"
         for j, k in enumerate(after[:6]):  # "Sydney is not ...", "Sydney would be a common guess"
             t = w[k]
             if t in NEGATORS:
                 if self._starts_other(k + 1, ok):  # "Canberra not Sydney" negates Sydney only
                     break
                 return "negated after"
-            if t in _WRONG_AFTER or (t == "answer" and j and w[k - 1] in _ANSWER_ADJECTIVES):
+            if t in _WRONG_AFTER or (t == "answer" and j and w[k - 1] in _ANSWER_ADJECTIVES) \
+                    or (t == "mix" and w[k + 1:k + 2] == ["up"]):  # "X is a common mix-up"
                 return "called wrong after"
             if (t in _SECONDARY and t not in self.asked) or t in _PAST or (t == "used" and k + 1 < len(w) and w[k + 1] == "to"):
                 return "ranked below"  # "Saturn is the second largest", "Rio was the capital until 1960"
@@ -294,7 +260,7 @@ class _Reply:
         why = "another unit" if other_unit(w, self.part, m, self.units) else reference(self, m)
         if why:
             return why
-        if self.se[s] in self.questions:
+        if self.se[s] in self.questions and not tentative(self, m):
             return "asked"
         if self._conceded(s):
             return "conceded"
@@ -329,7 +295,9 @@ class _Reply:
     def bare(self, m: tuple[int, int, bool]) -> bool:
         """Alone in its clause but for words that leave it the bare answer: "Canberra.", "Yes, Saturn", "Wellington,
         I think", and the kind or unit the question asks for, approximately: "15 players.", "About 1.609 kilometres"."""
-        return all(t in _BARE or stem(t) in self.kind or UNIT_FAMILY.get(t) in self.units for t in
+        year = any(len(t) == 4 and t.isdigit() for t in self.w[m[0]:m[1]])
+        return all(t in _BARE or stem(t) in self.kind or UNIT_FAMILY.get(t) in self.units or (
+            year and (t in DATE_WORDS or (t.isdigit() and len(t) <= 2))) for t in
                    [*self.w[self.clause_start[m[0]]:m[0]], *self.w[m[1]:self.clause_end[m[1] - 1]]])
 
     def identified(self, m: tuple[int, int, bool]) -> bool:
@@ -342,7 +310,10 @@ class _Reply:
         k = s - 1
         while k >= self.clause_start[s] and w[k] in _SLOT_SKIP:
             k -= 1
-        return k >= self.clause_start[s] and w[k] in _ANSWER_SLOT
+        if k >= self.clause_start[s] + 1 and w[k - 1:k + 1] in (["make", "that"], ["make", "it"]):
+            return True  # "actually, make that seven"
+        figure = any(c.isdigit() for c in w[s])  # "sits at 7", "stands at 8,849 m": a measure's value
+        return k >= self.clause_start[s] and (w[k] in _ANSWER_SLOT or (figure and w[k] == "at"))
 
     def turn_between(self, a: int, b: int) -> str | None:
         """The strongest turn in words a..b-1: "strong" (but, however, wait, "no,", "I mean", "on second thought",
@@ -409,6 +380,8 @@ def grade_answer(response: str, aliases: Iterable[str], incorrect: str, question
     aliases = list(aliases)
     reply, content, ranks = _read(response, aliases, incorrect, question)
     asserted = [m for m in reply.mentions if reply.rejected(m) is None]
+    if len({m[2] for m in reply.mentions}) == 2 and undecided(reply):
+        return False  # both named, then no choice made
     topic = content | question_topic(question) if question and question.strip() else frozenset()
     if question and question.strip() and len({m[2] for m in asserted}) == 2:
         fit = {m: predicate_fit(reply, m, content, ranks) for m in asserted}
@@ -424,14 +397,16 @@ def grade_answer(response: str, aliases: Iterable[str], incorrect: str, question
                         or not foreign(reply, m, topic) or reply.bare(m)]
             if not any(m[2] != side and reply.identified(m) for m in asserted):
                 return side
-    answer = None  # (start word, is the correct answer, identified)
+    answer = None  # (start word, is the correct answer, identified, another fact)
     for m in asserted:
-        ident = reply.identified(m)
+        ident, fact = reply.identified(m), bool(topic) and foreign(reply, m, topic)
         if answer is None:
-            answer = (m[0], m[2], ident)
+            answer = (m[0], m[2], ident, fact and predicate_fit(reply, m, content, ranks) <= 0)
         elif m[2] != answer[1]:
             turn = reply.turn_between(answer[0] + 1, m[0])
-            fact = bool(topic) and foreign(reply, m, topic)  # "the war began earlier, in 1861": another fact
-            if turn == "strong" or (ident and (turn == "soft" or (not answer[2] and not fact))):
-                answer = (m[0], m[2], ident)
+            # "the war began earlier, in 1861": another fact; "Seven is Sampras's total; Federer won eight": the
+            # first was another fact, the later one is on the question's topic
+            if turn == "strong" or (ident and (turn == "soft" or (not answer[2] and not fact))) \
+                    or (answer[3] and not answer[2] and on_topic(reply, m, topic)):
+                answer = (m[0], m[2], ident, fact)
     return answer is not None and answer[1]

@@ -44,6 +44,9 @@ _PRED_BOUNDS = frozenset({"but", "while", "whilst", "whereas", "though", "althou
                           "with", "as", "whose", "though", "despite"})
 
 
+_WORK_OF = frozenset({"his", "her", "their"})
+_ROLE = frozenset({"where", "when", "who", "what"})  # "Mars is where you'll find ...", "1968 was when ..."
+_ROLE_COPULA = frozenset({"is", "was", "are", "were"})
 _OTHER = frozenset({"other", "another"})  # "another giant of literature": not the one already named
 
 
@@ -69,13 +72,16 @@ _IRREGULAR = {"wrote": "writ", "written": "writ", "write": "writ", "writes": "wr
               "people": "human", "humans": "human", "men": "human", "man": "human", "made": "make"}
 
 
-def _ranks(words: list[str]) -> set[str]:
+def _ranks(words: list[str], work: frozenset = frozenset()) -> set[str]:
     """Rank phrases in words: superlatives ("largest", "most populous"), ordinals and "former" with the word they
-    modify joined ("second_largest", "former_capital")."""
+    modify joined ("second_largest", "former_capital"); not an ordinal after his / her / their before a noun of
+    ``work`` (the question's content stems)."""
     out = set()
     for k, t in enumerate(words):
         nxt = words[k + 1] if k + 1 < len(words) else ""
         t = "first" if t in _FIRST else t
+        if t in _ORDINALS and k and words[k - 1] in _WORK_OF and _stem(nxt) in work:
+            continue  # "his Ninth Symphony" asked who wrote a symphony: which of the person's works, no rank
         if t in _ORDINALS or t in _FORMER or t in _QUALIFIERS:
             if nxt and nxt not in _NOT_RANKED and nxt not in _ORDINALS and nxt not in _Q_STOP:
                 out.add(f"{t}_{_stem(nxt)}")  # "second thought", "at first" and "first of all" rank nothing
@@ -106,7 +112,8 @@ def question_predicate(question: str) -> tuple[frozenset[str], frozenset[str]]:
     # flight" too, "humans first land on the Moon" by "the first Moon landing"
     ordinal = {f"{t}_{_stem(x)}" for k, t in enumerate(words) if t in _ORDINALS or t in _FIRST
                for x in [x for x in words[k + 1:k + 4] if x not in _Q_STOP][:2]}
-    return content, frozenset(_ranks(words)) | {("first" + r[r.index("_"):] if r.split("_")[0] in _FIRST else r)
+    years = frozenset(f"#{w}" for w in words if len(w) == 4 and w.isdigit())  # "the 2012 Olympics": see _other_year
+    return content | years, frozenset(_ranks(words)) | {("first" + r[r.index("_"):] if r.split("_")[0] in _FIRST else r)
                                                  for r in ordinal}
 
 
@@ -142,14 +149,14 @@ def predicate_fit(reply, m: tuple[int, int, bool], content: frozenset, ranks: fr
     subordinating word, or a mention of the other answer."""
     def fit(same_clause: bool) -> int:
         stretch = _stretch(reply, m, same_clause)
-        found = _ranks(stretch)
+        found = _ranks(stretch, content)
         if "majority" in found:  # the largest share answers a question for the largest or the most of anything
             found = found - {"majority"} | ({r for r in ranks if r == "largest" or r.startswith("most_")} or {"most"})
         wrong_rank, asked = found - ranks, found & ranks
         if _OTHER & set(stretch) and not {_stem(t) for t in _OTHER} & content \
                 and any(o[2] != m[2] and o[0] < m[0] for o in reply.mentions):
             return -1  # "Rembrandt, the other Dutch master, ..." after the answer: a different one than the answer
-        if wrong_rank and not asked:
+        if wrong_rank and not asked or _other_year(stretch, content):
             return -1
         return 1 if asked or (not wrong_rank and any(_stem(t) in content for t in stretch)) else 0
 
@@ -158,14 +165,26 @@ def predicate_fit(reply, m: tuple[int, int, bool], content: frozenset, ranks: fr
     return fit(True) or fit(False)
 
 
-def _stretch(reply, m: tuple[int, int, bool], same_clause: bool) -> list[str]:
-    """The words around a mention up to the nearest bound (`predicate_fit`), within its clause or across commas."""
+def _other_year(stretch: list[str], content: frozenset) -> bool:
+    """Whether the stretch dates its clause to a year other than the one the question names ("Beijing hosted in
+    2008" for "Which city hosted the 2012 Olympics?"): another event."""
+    years = {c[1:] for c in content if c.startswith("#")}
+    found = {t for t in stretch if len(t) == 4 and t.isdigit()}
+    return bool(years and found and not found & years)
+
+
+def _stretch(reply, m: tuple[int, int, bool], same_clause: bool, role: bool = False) -> list[str]:
+    """The words around a mention up to the nearest bound (`predicate_fit`), within its clause or across commas; with
+    ``role``, through a role clause right after a copula ("X is where you'll find ...": what X is, for `foreign`)."""
     s, e, ok = m
     w = reply.w
     other = {k for o in reply.mentions if o[2] != ok for k in range(o[0], o[1])}
 
-    def stop(k: int) -> bool:
-        return reply.part[k] != reply.part[s] or w[k] in _PRED_BOUNDS or k in other
+    def stop(k: int) -> bool:  # "X is where / when / who ...": the role clause is X's predicate
+        in_role = role and w[k] in _ROLE and k - 1 == hi_start and w[k - 1] in _ROLE_COPULA
+        return reply.part[k] != reply.part[s] or (w[k] in _PRED_BOUNDS and not in_role) or k in other
+
+    hi_start = e
 
     lo = s
     while lo > 0 and not stop(lo - 1) and (not same_clause or reply.cl[lo - 1] == reply.cl[s]):
@@ -184,6 +203,9 @@ _FUNCTION = _Q_STOP | frozenset({
     "true", "actually", "indeed", "definitely", "certainly", "probably", "likely", "sure", "think", "believe",
     "yes", "really", "exactly", "precisely", "being", "not", "no", "one", "you", "your", "i", "im", "we", "our",
     "me", "my", "well", "so", "wait", "sorry", "since", "until", "officially", "today", "currently", "instead",
+    "thats", "whats", "heres", "theres", "itself",
+    # words that say "this is the answer", no predicate: "the actual figure is 343", "the real answer is X"
+    "actual", "real", "figure", "value", "number", "accurate", "exact", "proper", "figures",
 })
 
 
@@ -192,9 +214,17 @@ def foreign(reply, m: tuple[int, int, bool], topic: frozenset) -> bool:
     of them is the question's (``topic``: its content and proper-name stems). "Insects have 6 legs" for "How many
     legs does a spider have?", "the Soviet Union dissolved in 1991" for "When did the Berlin Wall fall?"."""
     named = {t for o in reply.mentions for t in reply.w[o[0]:o[1]]}  # an answer's own words are no predicate
-    words = [t for t in _stretch(reply, m, False) if len(t) > 2 and t not in _FUNCTION and not t.isdigit()
-             and t not in named]
+    kind = getattr(reply, "kind", frozenset())  # the kind asked for is no predicate: "the composer was X"
+    words = [t for t in _stretch(reply, m, False, role=True) if len(t) > 2 and t not in _FUNCTION and not t.isdigit()
+             and t not in named and _stem(t) not in kind]
     return bool(words) and not any(_stem(t) in topic for t in words)
+
+
+def on_topic(reply, m: tuple[int, int, bool], topic: frozenset) -> bool:
+    """Whether the mention's stretch (across commas) repeats a word of the question's topic ("Federer won eight") or
+    the kind of answer asked for ("Saturn is the planet with ...")."""
+    topic = topic | getattr(reply, "kind", frozenset())
+    return any(_stem(t) in topic for t in _stretch(reply, m, False, role=True))
 
 
 # Superlatives and their opposites; a comparative agrees with its superlative ("longer" / "longest") and reverses the

@@ -25,6 +25,7 @@ NEGATION_WINDOW = 3  # words before an occurrence that a negator may sit in
 BREAK_CHARS = ".,;:!?()[]{}\"“”«»—–…"
 BREAK_WORDS = frozenset({"but"})
 APOSTROPHES = str.maketrans("", "", "'’‘ʼ`´")
+_EXPONENT = re.compile(r"(\d)([⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺]+)")  # a superscript after a digit is an exponent
 POSSESSIVE = re.compile(r"(?<=\w)['’ʼ]s\b")  # "Donne's" must still mention Donne
 TOKEN = re.compile(r"[^\W_]+|[" + re.escape(BREAK_CHARS) + "]")
 
@@ -34,7 +35,7 @@ def plain_text(text: str) -> str:
     and other apostrophes dropped; the common first step of `split_words` and the answer rule's parser."""
     if not isinstance(text, str):
         raise TypeError(f"expected a string, got {type(text).__name__}: {text!r}")
-    decomposed = unicodedata.normalize("NFKD", text)
+    decomposed = unicodedata.normalize("NFKD", _EXPONENT.sub(r"\1^\2", text))  # "10²³" -> "10^23", not "1023"
     plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
     return POSSESSIVE.sub("", plain).translate(APOSTROPHES)
 
