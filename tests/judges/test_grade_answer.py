@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 import bon.data
+from bon.judges.answer_grading import needs_judge
 from bon.judges.answer_rules import grade_answer
 from bon.judges.verdicts import OK_AT
 
@@ -47,8 +48,8 @@ def test_labelled_set_is_broad_and_balanced(labelled):
     assert len({r["question"] for r in labelled}) >= 24
     share = sum(r["correct"] for r in labelled) / len(labelled)
     assert 0.4 <= share <= 0.6, share
-    # short answers only: sentence answers are graded by a judge, not by string rules
-    assert all(len(r["correct_answer"].split()) <= 4 and len(r["incorrect_answer"].split()) <= 4 for r in labelled)
+    # short answers only, as `auto` routes them (sentence answers go to the reference grader, not the string rule)
+    assert not [r["line"] for r in labelled if needs_judge(r)]
     keys = [(r["question"], r["response"]) for r in labelled]
     assert len(set(keys)) == len(keys), "duplicate reply"
 
@@ -60,8 +61,9 @@ def test_heldout_set_has_the_hard_cases(labelled):
     assert len(held) >= 120 and len({r["question"] for r in held}) >= 30
     assert not tune_questions & {r["question"] for r in held}, "held-out questions must be new"
     cats = [r.get("category") for r in held]
-    assert cats.count("other_predicate") >= 40 and cats.count("hedged") >= 20
-    assert all(r["correct"] for r in held if r.get("category") == "other_predicate")
+    assert cats.count("hedged") >= 20
+    # correct replies that name the wrong answer in another role: the grader's commonest trap
+    assert sum(r["correct"] for r in held if r.get("category") in ("other_predicate", "predecessor")) >= 40
 
 
 @pytest.mark.parametrize("split", ["heldout", "tune"])
