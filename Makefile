@@ -32,10 +32,11 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 # Two workers (pytest-xdist), one core each, whole files to a worker (their module fixtures are built once): on 2
 # cores 745 s against 1,006 s in one process (BENCHMARKS.md, suite). --warm-checks: see tests/conftest.py.
+# --no-loadscope-reorder: files in collection order, which tests/conftest.py starts with the slowest (SLOW_FIRST).
 # --durations=10: the ten slowest tests, printed at the end.
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --warm-checks --durations=10 tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --warm-checks --durations=10 tests
 
 # Extra Hydra overrides: make demo ARGS="m=16 sampler.temperature=0.7"
 ARGS ?=
