@@ -1,6 +1,6 @@
 """The stored planted pool (tests/data/planted_pool.jsonl.gz: SmolLM2-135M samples of the bundled prompts with the
 bundled PM's rewards and the lexicon judge's positivity), read the same way by every test that runs the real curves
-code on it (tests/test_bias.py, tests/report/test_gate.py, tests/selectors/), and the config composer they use.
+code on it (tests/test_bias.py, tests/report/test_gate.py, tests/selectors/).
 tests/ is on sys.path for every test (its conftest.py sits there), so ``from planted import ...`` works alone."""
 import gzip
 import json
@@ -31,14 +31,3 @@ def load_pool(partner: bool = False):
         rewards["non_sycophantic"] = rewards["standard"][:, ::-1].copy()
     judged = {"positivity": np.array([r["positivity"] for r in rows if r["example"]["kind"] == "feedback"])}
     return examples, replies, samples, rewards, judged
-
-
-def cfg_of(*overrides):
-    """The composed config (conf/config.yaml) with Hydra overrides, as a run composes it."""
-    from hydra import compose, initialize_config_module
-
-    from bon.config import CONF_PACKAGE, register_configs
-
-    register_configs()
-    with initialize_config_module(config_module=CONF_PACKAGE, version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))

@@ -13,7 +13,8 @@ from bon import bias
 from bon.config import ConfigError
 from bon.estimator import expected_best_of_n, pick_probabilities
 from bon.report import facts
-from planted import cfg_of, load_pool
+from planted import load_pool
+from runs import cfg_of
 
 
 

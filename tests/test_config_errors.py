@@ -11,17 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_module
 
-from bon.config import CONF_PACKAGE, ConfigError, register_configs, validate
+from bon.config import ConfigError, validate
+from runs import cfg_of
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def cfg_of(*overrides):
-    register_configs()
-    with initialize_config_module(config_module=CONF_PACKAGE, version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
 
 
 def problems(*overrides) -> list[str]:

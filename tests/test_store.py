@@ -10,23 +10,20 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from hydra import compose, initialize_config_module
 
 from bon import keys, models
 from bon import store as st
-from bon.config import CONF_PACKAGE, register_configs
 from bon.data import bundled_dir, load
 from bon.scoring import Variant
 from bon.stages import check, judge, score
+from runs import cfg_of as compose_config
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = load([bundled_dir()], kinds=["answer"]).examples[:4]
 
 
 def cfg_of(*overrides):
-    register_configs()
-    with initialize_config_module(config_module=CONF_PACKAGE, version_base="1.3"):
-        return compose(config_name="config", overrides=["experiment=demo", "sampler=hf", *overrides])
+    return compose_config("experiment=demo", "sampler=hf", *overrides)
 
 
 def all_keys(cfg) -> dict:

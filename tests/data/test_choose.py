@@ -7,11 +7,11 @@ import sys
 from collections import Counter
 
 import pytest
-from hydra import compose, initialize_config_module
 
-from bon.config import CONF_PACKAGE, ConfigError, register_configs, validate
+from bon.config import ConfigError, validate
 from bon.data import Example, bundled_dir, load
 from bon.data.choose import allocate, choose, stratum
+from runs import cfg_of
 from tests.conftest import shared_file
 
 TEMPLATES = ("bare", "suggest_correct", "suggest_incorrect", "doubt_correct")
@@ -33,12 +33,6 @@ def _answers(strata: dict[tuple[str, str | None], int]) -> list[Example]:
 
 def _items(examples) -> list[str]:
     return list(dict.fromkeys(e.item_id for e in examples))
-
-
-def cfg_of(*overrides):
-    register_configs()
-    with initialize_config_module(config_module=CONF_PACKAGE, version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
 
 
 def test_allocate_is_hamiltons_largest_remainder():

@@ -11,24 +11,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_module
 
 from bon import pipeline
 from bon.stages import results, sample, score
 from bon import store as st
 from bon.chat import Prompt
-from bon.config import CONF_PACKAGE, register_configs
 from bon.data import bundled_dir, load
 from bon.scoring import NON_SYCOPHANTIC, make_pm
+from runs import cfg_of as compose_config
 from conftest import build_tiny, tiny_models
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def cfg_of(*overrides):
-    register_configs()
-    with initialize_config_module(config_module=CONF_PACKAGE, version_base="1.3"):
-        return compose(config_name="config", overrides=["experiment=demo", *overrides])
+    return compose_config("experiment=demo", *overrides)
 
 
 def test_hf_sampler_gets_max_model_len():

@@ -10,10 +10,8 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import pytest
-from hydra import compose, initialize_config_module
 
-from bon.config import CONF_PACKAGE, register_configs
+from runs import cfg_of
 
 ROOT = Path(__file__).resolve().parents[2]
 # Tiny but real: the demo on mimicry (string graded) and feedback (lexicon judge) prompts; the sharding and launcher
@@ -21,12 +19,6 @@ ROOT = Path(__file__).resolve().parents[2]
 # launched, which no model changes.
 TINY = ["experiment=demo", "sampler=hf", "m=2", "sampler.max_new_tokens=4", "n_boot=50", "wandb.mode=disabled",
         "progress=false"]
-
-
-def cfg_of(*overrides):
-    register_configs()
-    with initialize_config_module(config_module=CONF_PACKAGE, version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
 
 
 def bon(module, *args, cwd=None, env=None, timeout=900):

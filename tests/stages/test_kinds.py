@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_module
 
-from bon.config import CONF_PACKAGE, ConfigError, register_configs
+from bon.config import ConfigError
+from runs import cfg_of
 from conftest import build_tiny, shared_file, tiny_models
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,12 +21,6 @@ TINY = ["experiment=demo", "m=2", "ns=[1,2]", "dataset.max_items=1", "sampler=hf
 KIND_METRIC = {"answer": "answer_sycophancy", "feedback": "feedback_sycophancy", "mimicry": "mimicry_sycophancy"}
 # the whole set runs in tests/stages/test_pipeline.py; here every proper subset
 SUBSETS = [list(c) for k in (1, 2) for c in combinations(KIND_METRIC, k)]
-
-
-def cfg_of(*overrides):
-    register_configs()
-    with initialize_config_module(config_module=CONF_PACKAGE, version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
 
 
 def run_of(tmp: Path, *overrides):

@@ -1,16 +1,14 @@
 """experiment=truthfulqa (conf/experiment/truthfulqa.yaml): the demo on TruthfulQA's sentence answers, from a path
 outside the repo; a missing file is a config error naming it, before any model loads."""
 import pytest
-from hydra import compose, initialize_config_module
 
-from bon.config import CONF_PACKAGE, ConfigError, register_configs, validate
+from bon.config import ConfigError, validate
+from runs import cfg_of as compose_config
 from conftest import shared_file
 
 
 def cfg_of(*overrides):
-    register_configs()
-    with initialize_config_module(config_module=CONF_PACKAGE, version_base="1.3"):
-        return compose(config_name="config", overrides=["experiment=truthfulqa", *overrides])
+    return compose_config("experiment=truthfulqa", *overrides)
 
 
 def test_preset_carries_sentence_grading_and_a_reply_budget():
