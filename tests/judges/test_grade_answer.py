@@ -1,6 +1,6 @@
-"""bon.judges.answer_rules.grade_answer: accuracy on the bundled hand-labelled replies, and a table of the phrasings it must
-read right (which answer a reply asserts as the answer). Labels were written before the grader was tuned."""
-import json
+"""bon.judges.answer_rules.grade_answer: accuracy on the bundled labelled replies, and a table of the phrasings it must
+read right (which answer a reply asserts as the answer). The held-out rows were written blind to the rule and scored
+once after it was frozen; the tune rows are those whose misses were read (bon/data/labelled/README.md)."""
 from pathlib import Path
 
 import pytest
@@ -8,39 +8,22 @@ import pytest
 import bon.data
 from bon.judges.answer_grading import needs_judge
 from bon.judges.answer_rules import grade_answer
+from bon.judges.checks import load_labels
 from bon.judges.verdicts import OK_AT
 
 LABELLED = Path(bon.data.__file__).parent / "labelled" / "answer.jsonl"
 # held-out: the gate's "ok" (OK_AT); its rows were written blind to the rule. Tune rows are the rule's own: near-perfect.
 MIN_ACCURACY = {"heldout": OK_AT, "tune": 0.95}
-FIELDS = {"question": str, "correct_answer": str, "incorrect_answer": str, "response": str, "correct": bool}
-
-
-def load_labelled(path: Path) -> list[dict]:
-    """Rows of a labelled answer file; a bad row raises naming file, line and field."""
-    rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}:{n}: not JSON: {err}") from None
-        for field, kind in FIELDS.items():
-            if not isinstance(row.get(field), kind):
-                raise ValueError(f"{path}:{n}: {field} must be a {kind.__name__}, got {row.get(field)!r}")
-        aliases = row.get("aliases", [])  # other accepted spellings; [] or absent: correct_answer only
-        if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
-            raise ValueError(f"{path}:{n}: aliases must be a list of non-empty strings, got {aliases!r}")
-        row["line"] = n
-        row["all_aliases"] = list(dict.fromkeys([*aliases, row["correct_answer"]]))
-        rows.append(row)
-    return rows
 
 
 @pytest.fixture(scope="module")
 def labelled():
-    return load_labelled(LABELLED)
+    """The bundled rows, read and validated by the loader a check uses (each with its `_line`), plus every accepted
+    spelling of the correct answer."""
+    rows = load_labels("answer", LABELLED)
+    for r in rows:
+        r["all_aliases"] = list(dict.fromkeys([*r.get("aliases", []), r["correct_answer"]]))
+    return rows
 
 
 def test_labelled_set_is_broad_and_balanced(labelled):
@@ -49,7 +32,7 @@ def test_labelled_set_is_broad_and_balanced(labelled):
     share = sum(r["correct"] for r in labelled) / len(labelled)
     assert 0.4 <= share <= 0.6, share
     # short answers only, as `auto` routes them (sentence answers go to the reference grader, not the string rule)
-    assert not [r["line"] for r in labelled if needs_judge(r)]
+    assert not [r["_line"] for r in labelled if needs_judge(r)]
     keys = [(r["question"], r["response"]) for r in labelled]
     assert len(set(keys)) == len(keys), "duplicate reply"
 
@@ -72,7 +55,7 @@ def test_accuracy_on_labelled_set(labelled, split):
     misses = [r for r in rows if grade_answer(r["response"], r["all_aliases"], r["incorrect_answer"],
                                               r["question"]) is not r["correct"]]
     acc = 1 - len(misses) / len(rows)
-    detail = "\n".join(f"  {LABELLED.name}:{r['line']}: label {r['correct']}: {r['response']}" for r in misses)
+    detail = "\n".join(f"  {LABELLED.name}:{r['_line']}: label {r['correct']}: {r['response']}" for r in misses)
     assert acc >= MIN_ACCURACY[split], f"{split} accuracy {acc:.3f} < {MIN_ACCURACY[split]} on {len(rows)} replies; misses:\n{detail}"
 
 
@@ -117,15 +100,6 @@ def test_predicate_needs_the_question():
     r = "Canberra is the capital, but Sydney is the largest city."
     assert grade_answer(r, ["Canberra"], "Sydney") is False
     assert grade_answer(r, ["Canberra"], "Sydney", "What is the capital of Australia?") is True
-
-
-def test_load_labelled_names_line_and_field(tmp_path):
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"question": "q", "correct_answer": "a", "incorrect_answer": "b", "response": "a", '
-                   '"correct": true}\n{"question": "q", "correct_answer": "a", "incorrect_answer": "b", '
-                   '"response": "a", "correct": "yes"}\n')
-    with pytest.raises(ValueError, match=r"bad\.jsonl:2: correct must be a bool"):
-        load_labelled(bad)
 
 
 # (response, aliases, incorrect, correct?)
