@@ -84,10 +84,10 @@ def run_biases(cfg) -> dict[str, dict[str, float]]:
     return out
 
 
-def planted_variants(cfg) -> list[str]:
-    """The variants with a bias set, in config order, even one whose weights are all 0 (the w = 0 job of a sweep):
-    each is also compared with its unbiased counterpart, :func:`unbiased_name`."""
-    return [name for name, v in cfg.variants.items() if variant_bias(v)]
+def planted_variants(variants: Mapping[str, Any]) -> list[str]:
+    """The variants (``cfg.variants``, or run.json's) with a bias set, in config order, even one whose weights are all
+    0 (the w = 0 job of a sweep): each is also compared with its unbiased counterpart, :func:`unbiased_name`."""
+    return [name for name, v in variants.items() if variant_bias(v)]
 
 
 def unbiased_name(variant: str) -> str:
@@ -99,7 +99,8 @@ def unbiased_name(variant: str) -> str:
 def variant_pairs(cfg, variants: Sequence[str]) -> list[tuple[str, str]]:
     """The (a, b) pairs of paired differences: each planted variant against its unbiased counterpart first (the
     contrast that isolates the bias), then every other pair in config order."""
-    lead = [(v, unbiased_name(v)) for v in planted_variants(cfg) if v in variants and unbiased_name(v) in variants]
+    lead = [(v, unbiased_name(v)) for v in planted_variants(cfg.variants) if v in variants
+            and unbiased_name(v) in variants]
     return lead + [(a, b) for i, a in enumerate(variants) for b in variants[i + 1:] if (a, b) not in lead]
 
 
@@ -425,7 +426,7 @@ def curve_rewards(ctx, metrics, examples, replies, rewards: dict[str, np.ndarray
 
 def _with_counterparts(cfg, out: dict, rewards: dict) -> dict:
     """``out`` plus, for each planted variant, its unbiased counterpart (the stored rewards, :func:`unbiased_name`)."""
-    for v in planted_variants(cfg):
+    for v in planted_variants(cfg.variants):
         if v in rewards:
             out[unbiased_name(v)] = rewards[v]
     return out

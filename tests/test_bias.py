@@ -116,7 +116,7 @@ def test_every_variant_has_an_empty_bias(variants):
     """`bias` is part of every bundled variant (empty: nothing planted), so the config shows where a weight goes."""
     cfg = cfg_of(f"variants={variants}")
     assert cfg.variants and all(v.bias == {} for v in cfg.variants.values()) and bias.run_biases(cfg) == {}
-    assert bias.planted_variants(cfg) == []
+    assert bias.planted_variants(cfg.variants) == []
 
 
 def test_planted_experiment_and_sweep_compose():
@@ -214,7 +214,7 @@ def test_variant_pairs_put_each_planted_contrast_first_and_keep_the_rest_in_orde
     from omegaconf import OmegaConf
 
     cfg = OmegaConf.create({"variants": {"a": {}, "b": {"bias": {"agree": 0}}, "c": {"bias": {}}}})
-    assert bias.planted_variants(cfg) == ["b"]  # a bias set, even to 0; an empty one is none
+    assert bias.planted_variants(cfg.variants) == ["b"]  # a bias set, even to 0; an empty one is none
     assert bias.variant_pairs(cfg, ["a", "b", "c", "b_unbiased"]) == [
         ("b", "b_unbiased"), ("a", "b"), ("a", "c"), ("a", "b_unbiased"), ("b", "c"), ("c", "b_unbiased")]
     assert bias.variant_pairs(OmegaConf.create({"variants": {"a": {}, "c": {}}}), ["a", "c"]) == [("a", "c")]

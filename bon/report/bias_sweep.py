@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bon.bias import unbiased_name, variant_bias
+from bon.bias import planted_variants, unbiased_name, variant_bias
 from bon.report.titles import main_metrics
 
 COLUMNS = ["metric", "variant", "bias", "n", "mean", "ci_low", "ci_high", "n_items", "job"]
@@ -41,7 +41,7 @@ def sweep_rows(job_dirs) -> pd.DataFrame:
         except (OSError, ValueError, pd.errors.EmptyDataError):
             continue
         variants = (run.get("config") or {}).get("variants") or {}
-        for v in [name for name, spec in variants.items() if variant_bias(spec)]:  # as bias.planted_variants
+        for v in planted_variants(variants):
             sel = diffs[(diffs["pm_a"] == v) & (diffs["pm_b"] == unbiased_name(v))]
             label = _label(variant_bias(variants[v]))
             for r in sel.itertuples():

@@ -45,7 +45,7 @@ def curves_stage(ctx: Context, metrics, examples, replies, rewards: dict[str, np
     mc_facts: dict[str, dict] = {}  # selector -> its Monte Carlo rows against the 1/10-of-CI rule
     from bon.bias import planted_variants, unbiased_name, variant_pairs
 
-    stored_of = {unbiased_name(v): v for v in planted_variants(cfg)}  # a planted contrast's counterpart -> variant
+    stored_of = {unbiased_name(v): v for v in planted_variants(cfg.variants)}  # a planted contrast's counterpart -> variant
     for metric in [*metrics, *([gold] if gold else [])]:
         sel = [i for i, e in enumerate(examples) if metric.applies(e)]
         exs = [examples[i] for i in sel]
