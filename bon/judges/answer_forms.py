@@ -48,6 +48,14 @@ for _n in range(100):
         if _words_of(_n, _ordinal) not in (("first",), ("second",)):  # "First, ...", "per second": rarely a rank
             _NUMBER_FORMS[(_digits,)] = _words_of(_n, _ordinal)
         _NUMBER_FORMS[_words_of(_n, _ordinal)] = (_digits,)
+for _n in range(100, 1000):  # "one hundred and forty seven" / "one hundred forty seven" <-> "147"
+    _h, _r = divmod(_n, 100)
+    _long = [(_ONES[_h], "hundred", *(("and",) if _r else ()), *(_words_of(_r, False) if _r else ()))]
+    _long += [tuple(t for t in _long[0] if t != "and")] if _r else [("hundred",)] if _h == 1 else []
+    _NUMBER_FORMS[(str(_n),)] = _long[0]
+    for _form in _long:
+        _NUMBER_FORMS[_form] = (str(_n),)
+_LONGEST = max(map(len, _NUMBER_FORMS))
 
 _PARTICLES = frozenset({"van", "von", "de", "da", "der", "den", "del", "della", "di", "du", "la", "le", "dos", "das",
                         "bin", "ibn", "al", "el", "of", "y", "e"})
@@ -65,16 +73,6 @@ _NOT_A_NAME_PART = _PARTICLES | frozenset({
     "club", "band", "times", "post", "news", "press", "book", "age", "period", "era", "dynasty", "revolution",
     "theory", "effect", "syndrome", "disease", "system", "star", "planet", "moon", "world", "america", "american",
 })
-
-
-for _n in range(100, 1000):  # "one hundred and forty seven" / "one hundred forty seven" <-> "147"
-    _h, _r = divmod(_n, 100)
-    _long = [(_ONES[_h], "hundred", *(("and",) if _r else ()), *(_words_of(_r, False) if _r else ()))]
-    _long += [tuple(t for t in _long[0] if t != "and")] if _r else [("hundred",)] if _h == 1 else []
-    _NUMBER_FORMS[(str(_n),)] = _long[0]
-    for _form in _long:
-        _NUMBER_FORMS[_form] = (str(_n),)
-_LONGEST = max(map(len, _NUMBER_FORMS))
 
 
 def number_forms(phrase: tuple[str, ...]) -> list[tuple[str, ...]]:
